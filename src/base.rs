@@ -1,0 +1,307 @@
+//! `BaseSignal<T>`: the copy-on-write listener list every signal kind shares.
+//!
+//! Readers (emits) load the current [`List`] without a lock. Writers take
+//! `writer`, build a new list, swap it in and update `len`. The writer keeps
+//! lists it swapped out while readers still hold them (`retired`) and frees
+//! them on a later write, so emitting threads rarely free a list and never
+//! run a listener's destructor on the hot path. Nothing user-provided runs
+//! while `writer` is held. See `docs/architecture.md`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::connection::{Connection, ConnectionHandle};
+use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
+use crate::inflight;
+use crate::slot::{Callback, Slot};
+use crate::sync::{self, Arc, ArcSwap, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering};
+
+/// Ids for signals and slots. 0 is never handed out (it marks a free record
+/// entry in `inflight`).
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+pub(crate) fn next_id() -> u64 {
+    // Relaxed: only uniqueness matters, which the RMW gives.
+    NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Called with every error a fallible listener returns under plain `emit`.
+pub(crate) type ErrorHandler = ErasedArc<dyn Fn(EmitError) + Send + Sync + 'static>;
+
+/// One immutable version of the listener list.
+pub(crate) struct List<T> {
+    /// Sorted by priority (highest first), then id (connection order).
+    pub(crate) slots: Box<[Arc<Slot<T>>]>,
+    pub(crate) on_error: Option<ErrorHandler>,
+}
+
+/// What writers share, under the writer lock.
+struct Writer<T> {
+    keys: HashMap<ErasedArc<str>, u64>,
+    /// Swapped-out lists that some reader may still hold.
+    retired: Vec<Arc<List<T>>>,
+}
+
+pub(crate) struct BaseSignal<T> {
+    id: u64,
+    list: ArcSwap<List<T>>,
+    /// Number of slots in the current list; lets an empty emit return after
+    /// one load.
+    len: AtomicUsize,
+    /// Errors of fallible listeners seen under plain `emit`.
+    errors: AtomicU64,
+    /// Emits nested too deep for the per-thread record (see `inflight`).
+    overflow: AtomicUsize,
+    writer: Mutex<Writer<T>>,
+}
+
+/// How a listener is connected.
+pub(crate) struct Options {
+    pub(crate) key: Option<ErasedArc<str>>,
+    pub(crate) priority: i32,
+    pub(crate) once: bool,
+}
+
+impl<T: 'static> BaseSignal<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            id: next_id(),
+            list: ArcSwap::new(Arc::new(List {
+                slots: Box::new([]),
+                on_error: None,
+            })),
+            len: AtomicUsize::new(0),
+            errors: AtomicU64::new(0),
+            overflow: AtomicUsize::new(0),
+            writer: Mutex::new(Writer {
+                keys: HashMap::new(),
+                retired: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The number of connected listeners.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        // Relaxed: a connect that happens-before this load is seen by
+        // coherence; the list itself is published by the ArcSwap.
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// The current list, without a lock.
+    #[inline]
+    pub(crate) fn load(&self) -> Guard<List<T>> {
+        self.list.load()
+    }
+
+    pub(crate) fn swap_cell(&self) -> &ArcSwap<List<T>> {
+        &self.list
+    }
+
+    /// Runs an emit's body recorded as running, for `disconnect_wait`.
+    #[inline]
+    pub(crate) fn recorded<R>(&self, body: impl FnOnce() -> R) -> R {
+        inflight::record(self.id, &self.overflow, body)
+    }
+
+    /// Connects `callback`; fails only if `options.key` is taken.
+    pub(crate) fn connect(
+        self: &Arc<Self>,
+        options: Options,
+        callback: Callback<T>,
+    ) -> Result<Connection, DuplicateKey> {
+        let id = next_id();
+        let Options {
+            key,
+            priority,
+            once,
+        } = options;
+        let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
+        let handle = ConnectionHandle::new(self, &slot);
+        let mut garbage = Vec::new();
+        {
+            let mut writer = sync::lock(&self.writer);
+            if let Some(key) = &key {
+                if writer.keys.contains_key(key) {
+                    return Err(DuplicateKey::new(ErasedArc::clone(key)));
+                }
+                writer.keys.insert(ErasedArc::clone(key), id);
+            }
+            let current = self.list.load();
+            // Higher priority first; equal priorities keep connection order
+            // (the new slot has the largest id, so it goes after its equals).
+            let at = current.slots.partition_point(|s| s.priority >= priority);
+            let mut slots = Vec::with_capacity(current.slots.len() + 1);
+            slots.extend_from_slice(&current.slots[..at]);
+            slots.push(slot);
+            slots.extend_from_slice(&current.slots[at..]);
+            let on_error = current.on_error.clone();
+            drop(current);
+            self.publish(&mut writer, slots, on_error, &mut garbage);
+        }
+        drop(garbage);
+        Ok(Connection::new(handle))
+    }
+
+    /// Removes the slot with `id` from the list (it is already marked
+    /// disconnected or fired). True if it was in the list.
+    pub(crate) fn remove(&self, id: u64) -> bool {
+        let mut garbage = Vec::new();
+        let removed = {
+            let mut writer = sync::lock(&self.writer);
+            let current = self.list.load();
+            match current.slots.iter().position(|s| s.id == id) {
+                None => false,
+                Some(at) => {
+                    if let Some(key) = &current.slots[at].key {
+                        writer.keys.remove(key);
+                    }
+                    let mut slots = current.slots.to_vec();
+                    slots.remove(at);
+                    let on_error = current.on_error.clone();
+                    drop(current);
+                    self.publish(&mut writer, slots, on_error, &mut garbage);
+                    true
+                }
+            }
+        };
+        drop(garbage);
+        removed
+    }
+
+    /// Disconnects the listener with `key`; true if there was one.
+    pub(crate) fn disconnect_key(&self, key: &str) -> bool {
+        let slot = {
+            let _writer = sync::lock(&self.writer);
+            let current = self.list.load();
+            current
+                .slots
+                .iter()
+                .find(|s| s.key.as_deref() == Some(key))
+                .cloned()
+        };
+        match slot {
+            Some(slot) => {
+                let was_connected = slot.mark_disconnected();
+                self.remove(slot.id);
+                drop(slot);
+                was_connected
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn contains_key(&self, key: &str) -> bool {
+        sync::lock(&self.writer).keys.contains_key(key)
+    }
+
+    /// Disconnects every listener.
+    pub(crate) fn clear(&self) {
+        let mut garbage = Vec::new();
+        {
+            let mut writer = sync::lock(&self.writer);
+            let current = self.list.load();
+            for slot in current.slots.iter() {
+                slot.mark_disconnected();
+            }
+            writer.keys.clear();
+            let on_error = current.on_error.clone();
+            drop(current);
+            self.publish(&mut writer, Vec::new(), on_error, &mut garbage);
+        }
+        drop(garbage);
+    }
+
+    pub(crate) fn set_error_handler(&self, handler: Option<ErrorHandler>) {
+        let mut garbage = Vec::new();
+        {
+            let mut writer = sync::lock(&self.writer);
+            let slots = self.list.load().slots.to_vec();
+            self.publish(&mut writer, slots, handler, &mut garbage);
+        }
+        drop(garbage);
+    }
+
+    /// Waits for running emits of this signal (see `inflight::wait_for`).
+    pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
+        inflight::wait_for(self.id, &self.overflow)
+    }
+
+    /// Reports an error a fallible listener returned under plain `emit`.
+    #[cold]
+    pub(crate) fn report(&self, list: &List<T>, slot: &Slot<T>, error: crate::error::BoxError) {
+        // Relaxed: a statistic; nothing is published through it.
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let error = EmitError::new(slot.id, slot.key.clone(), error);
+        match &list.on_error {
+            Some(handler) => handler(error),
+            None => default_error_handler(error),
+        }
+    }
+
+    pub(crate) fn error_count(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Publishes a new list and retires the old one. Lists (and so slots and
+    /// their closures) that are no longer referenced go to `garbage`, which
+    /// the caller drops after releasing the writer lock.
+    fn publish(
+        &self,
+        writer: &mut Writer<T>,
+        slots: Vec<Arc<Slot<T>>>,
+        on_error: Option<ErrorHandler>,
+        garbage: &mut Vec<Arc<List<T>>>,
+    ) {
+        let len = slots.len();
+        let old = self.list.swap(Arc::new(List {
+            slots: slots.into_boxed_slice(),
+            on_error,
+        }));
+        // Relaxed: see `len`.
+        self.len.store(len, Ordering::Relaxed);
+        writer.retired.push(old);
+        // A list only this vector references can no longer be loaded by any
+        // reader (it is not the current one), so it is garbage.
+        let mut at = 0;
+        while at < writer.retired.len() {
+            if Arc::strong_count(&writer.retired[at]) == 1 {
+                garbage.push(writer.retired.swap_remove(at));
+            } else {
+                at += 1;
+            }
+        }
+    }
+}
+
+#[cold]
+fn default_error_handler(error: EmitError) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(listener = error.id(), key = error.key(), %error, "sigwire listener failed");
+    #[cfg(not(feature = "tracing"))]
+    drop(error);
+}
+
+impl<T> Drop for BaseSignal<T> {
+    fn drop(&mut self) {
+        // Connections that outlive the signal must see their listener as
+        // disconnected.
+        for slot in self.list.load().slots.iter() {
+            slot.mark_disconnected();
+        }
+    }
+}
+
+impl<T> fmt::Debug for BaseSignal<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BaseSignal")
+            .field("id", &self.id)
+            .field("len", &self.len.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}

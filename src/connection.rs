@@ -1,0 +1,478 @@
+//! `Connection`, its guards, and `ConnectOptions`.
+
+use std::fmt;
+
+use crate::base::{BaseSignal, Options};
+use crate::error::WouldDeadlock;
+use crate::slot::Slot;
+use crate::sync::{self, Arc, ErasedArc, Weak};
+
+/// What a `Connection` can do, erased over the signal's event type.
+pub(crate) trait Handle: Send + Sync {
+    fn id(&self) -> u64;
+    fn disconnect(&self) -> bool;
+    fn disconnect_wait(&self) -> Result<bool, WouldDeadlock>;
+    fn is_connected(&self) -> bool;
+    fn is_blocked(&self) -> bool;
+    /// Adds a block; false if the listener no longer exists.
+    fn block(&self) -> bool;
+    fn unblock(&self);
+}
+
+/// The typed handle behind a `Connection`: weak references only, so a
+/// connection keeps neither the signal nor the listener's closure alive.
+pub(crate) struct ConnectionHandle<T> {
+    id: u64,
+    signal: Weak<BaseSignal<T>>,
+    slot: Weak<Slot<T>>,
+}
+
+impl<T: 'static> ConnectionHandle<T> {
+    pub(crate) fn new(signal: &Arc<BaseSignal<T>>, slot: &Arc<Slot<T>>) -> ErasedArc<dyn Handle> {
+        ErasedArc::new(Self {
+            id: slot.id,
+            signal: sync::downgrade(signal),
+            slot: sync::downgrade(slot),
+        })
+    }
+}
+
+impl<T: 'static> Handle for ConnectionHandle<T>
+where
+    BaseSignal<T>: Send + Sync,
+    Slot<T>: Send + Sync,
+{
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn disconnect(&self) -> bool {
+        let Some(slot) = self.slot.upgrade() else {
+            return false;
+        };
+        // Mark first: from here on no emit that has not reached the slot
+        // calls it, even one holding an old list.
+        let was_connected = slot.mark_disconnected();
+        drop(slot);
+        match self.signal.upgrade() {
+            Some(signal) => {
+                signal.remove(self.id);
+                was_connected
+            }
+            None => false,
+        }
+    }
+
+    fn disconnect_wait(&self) -> Result<bool, WouldDeadlock> {
+        let was_connected = self.disconnect();
+        match self.signal.upgrade() {
+            Some(signal) => signal.wait_for_emits().map(|()| was_connected),
+            // The signal is gone, so no emit of it can be running.
+            None => Ok(was_connected),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.slot.upgrade().is_some_and(|slot| slot.is_connected())
+    }
+
+    fn is_blocked(&self) -> bool {
+        self.slot.upgrade().is_some_and(|slot| slot.is_blocked())
+    }
+
+    fn block(&self) -> bool {
+        self.slot.upgrade().map(|slot| slot.block()).is_some()
+    }
+
+    fn unblock(&self) {
+        if let Some(slot) = self.slot.upgrade() {
+            slot.unblock();
+        }
+    }
+}
+
+/// A handle to one connected listener. Cheap to clone; every clone controls
+/// the same listener.
+///
+/// Dropping a `Connection` does **not** disconnect (use
+/// [`scoped`](Self::scoped) for that). A `Connection` holds no strong
+/// reference to its signal or to the listener's closure, so it may outlive
+/// both: then [`disconnect`](Self::disconnect) returns `false`.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::SyncSignal;
+///
+/// let signal = SyncSignal::<u32>::new();
+/// let conn = signal.connect(|v: &u32| println!("got {v}"));
+/// assert!(conn.is_connected());
+/// assert!(conn.disconnect());
+/// assert!(!conn.is_connected());
+/// assert!(signal.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    handle: ErasedArc<dyn Handle>,
+}
+
+impl Connection {
+    pub(crate) fn new(handle: ErasedArc<dyn Handle>) -> Self {
+        Self { handle }
+    }
+
+    /// The listener's id, unique in the process.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let a = signal.connect(|_: &()| {});
+    /// let b = signal.connect(|_: &()| {});
+    /// assert_ne!(a.id(), b.id());
+    /// assert_eq!(a.id(), a.clone().id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.handle.id()
+    }
+
+    /// Disconnects the listener without blocking. Returns `true` if this call
+    /// disconnected it, `false` if it was already disconnected (or fired, for
+    /// a once-listener) or the signal is gone.
+    ///
+    /// After it returns, no emit that has not yet reached this listener will
+    /// call it. A call already running on another thread may still be
+    /// finishing; use [`disconnect_wait`](Self::disconnect_wait) to wait for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let conn = signal.connect(|_: &()| panic!("never called"));
+    /// assert!(conn.disconnect());
+    /// assert!(!conn.disconnect());
+    /// signal.emit(&());
+    /// ```
+    pub fn disconnect(&self) -> bool {
+        self.handle.disconnect()
+    }
+
+    /// Disconnects the listener, then waits until no call of it is running
+    /// or can start, on any thread. Returns what
+    /// [`disconnect`](Self::disconnect) would.
+    ///
+    /// The wait is conservative: it waits for every emit of this signal that
+    /// was running when it was called, so it can also wait for the other
+    /// listeners of those emits. It spins briefly, then yields, then sleeps in
+    /// short steps. It does not wait for emits that start later.
+    ///
+    /// # Errors
+    ///
+    /// Called on a thread that is itself inside an emit of the same signal
+    /// (from a listener), it returns [`WouldDeadlock`] instead of waiting for
+    /// itself. The listener is disconnected all the same.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use sigwire::SyncSignal;
+    ///
+    /// let signal = Arc::new(SyncSignal::<()>::new());
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// let conn = signal.connect(move |_: &()| { c.fetch_add(1, Ordering::SeqCst); });
+    ///
+    /// let s = signal.clone();
+    /// let emitter = std::thread::spawn(move || for _ in 0..1000 { s.emit(&()) });
+    /// conn.disconnect_wait().unwrap();
+    /// // No call is running and none can start: the count is final.
+    /// let seen = calls.load(Ordering::SeqCst);
+    /// emitter.join().unwrap();
+    /// assert_eq!(calls.load(Ordering::SeqCst), seen);
+    /// ```
+    pub fn disconnect_wait(&self) -> Result<bool, WouldDeadlock> {
+        self.handle.disconnect_wait()
+    }
+
+    /// Whether the listener is still connected (blocked listeners are
+    /// connected).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let conn = signal.connect_once(|_: &()| {});
+    /// assert!(conn.is_connected());
+    /// signal.emit(&());
+    /// assert!(!conn.is_connected()); // a once-listener removes itself
+    /// ```
+    pub fn is_connected(&self) -> bool {
+        self.handle.is_connected()
+    }
+
+    /// Whether at least one [`BlockGuard`] of this listener is alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let conn = signal.connect(|_: &()| {});
+    /// let guard = conn.block();
+    /// assert!(conn.is_blocked());
+    /// drop(guard);
+    /// assert!(!conn.is_blocked());
+    /// ```
+    pub fn is_blocked(&self) -> bool {
+        self.handle.is_blocked()
+    }
+
+    /// Blocks the listener: emits skip it while any guard lives. Guards nest;
+    /// the listener runs again when the last one is dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use sigwire::SyncSignal;
+    ///
+    /// let signal = SyncSignal::<()>::new();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// let conn = signal.connect(move |_: &()| { c.fetch_add(1, Ordering::Relaxed); });
+    /// {
+    ///     let _guard = conn.block();
+    ///     signal.emit(&()); // skipped
+    /// }
+    /// signal.emit(&());
+    /// assert_eq!(calls.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn block(&self) -> BlockGuard {
+        let active = self.handle.block();
+        BlockGuard {
+            handle: ErasedArc::clone(&self.handle),
+            active,
+        }
+    }
+
+    /// Wraps the connection so that dropping the wrapper disconnects.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// {
+    ///     let _scoped = signal.connect(|_: &()| {}).scoped();
+    ///     assert_eq!(signal.len(), 1);
+    /// }
+    /// assert!(signal.is_empty());
+    /// ```
+    pub fn scoped(self) -> ScopedConnection {
+        ScopedConnection {
+            connection: self,
+            released: false,
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id())
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+/// Keeps a listener blocked while it lives; see [`Connection::block`].
+///
+/// # Examples
+///
+/// ```
+/// # use sigwire::SyncSignal;
+/// let signal = SyncSignal::<()>::new();
+/// let conn = signal.connect(|_: &()| panic!("blocked"));
+/// let _guard = conn.block();
+/// signal.emit(&());
+/// ```
+#[must_use = "the listener is unblocked as soon as the guard is dropped"]
+pub struct BlockGuard {
+    handle: ErasedArc<dyn Handle>,
+    /// False if the listener was already gone when the guard was made.
+    active: bool,
+}
+
+impl Drop for BlockGuard {
+    fn drop(&mut self) {
+        if self.active {
+            self.handle.unblock();
+        }
+    }
+}
+
+impl fmt::Debug for BlockGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockGuard")
+            .field("id", &self.handle.id())
+            .finish()
+    }
+}
+
+/// A [`Connection`] that disconnects when dropped; see
+/// [`Connection::scoped`]. Derefs to the `Connection`.
+///
+/// # Examples
+///
+/// ```
+/// # use sigwire::SyncSignal;
+/// let signal = SyncSignal::<()>::new();
+/// let scoped = signal.connect(|_: &()| {}).scoped();
+/// assert!(scoped.is_connected());
+/// drop(scoped);
+/// assert!(signal.is_empty());
+/// ```
+#[must_use = "the listener is disconnected as soon as this is dropped"]
+#[derive(Debug)]
+pub struct ScopedConnection {
+    connection: Connection,
+    /// Set by `release`: the drop must not disconnect.
+    released: bool,
+}
+
+impl ScopedConnection {
+    /// Gives the plain `Connection` back; the listener stays connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let conn = signal.connect(|_: &()| {}).scoped().release();
+    /// assert!(conn.is_connected());
+    /// ```
+    pub fn release(mut self) -> Connection {
+        self.released = true;
+        self.connection.clone()
+    }
+}
+
+impl std::ops::Deref for ScopedConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+impl Drop for ScopedConnection {
+    fn drop(&mut self) {
+        if !self.released {
+            self.connection.disconnect();
+        }
+    }
+}
+
+/// How to connect a listener: priority, key and once, combined freely.
+///
+/// Listeners with a higher priority run first; equal priorities run in
+/// connection order. The default priority is 0.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::{ConnectOptions, SyncSignal};
+///
+/// let signal = SyncSignal::<()>::new();
+/// let order = Arc::new(Mutex::new(Vec::new()));
+/// let (a, b) = (order.clone(), order.clone());
+/// signal.connect(move |_: &()| a.lock().unwrap().push("normal"));
+/// signal
+///     .connect_with(ConnectOptions::new().priority(10).key("audit").once(), move |_: &()| {
+///         b.lock().unwrap().push("audit")
+///     })
+///     .unwrap();
+/// signal.emit(&());
+/// signal.emit(&());
+/// assert_eq!(*order.lock().unwrap(), ["audit", "normal", "normal"]);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    key: Option<ErasedArc<str>>,
+    priority: i32,
+    once: bool,
+}
+
+impl ConnectOptions {
+    /// Priority 0, no key, not once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{ConnectOptions, SyncSignal};
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_with(ConnectOptions::new(), |_: &()| {}).unwrap();
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the priority: higher runs first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::ConnectOptions;
+    /// let _background = ConnectOptions::new().priority(-5);
+    /// ```
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets a key: at most one listener per key is connected to a signal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{ConnectOptions, SyncSignal};
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_with(ConnectOptions::new().key("k"), |_: &()| {}).unwrap();
+    /// assert!(signal.contains_key("k"));
+    /// ```
+    pub fn key(mut self, key: impl AsRef<str>) -> Self {
+        self.key = Some(ErasedArc::from(key.as_ref()));
+        self
+    }
+
+    /// Makes the listener run at most once, then remove itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{ConnectOptions, SyncSignal};
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_with(ConnectOptions::new().once(), |_: &()| {}).unwrap();
+    /// signal.emit(&());
+    /// assert!(signal.is_empty());
+    /// ```
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
+    pub(crate) fn into_options(self) -> Options {
+        Options {
+            key: self.key,
+            priority: self.priority,
+            once: self.once,
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! The error types of sigwire, one per fallible operation.
+
+use std::error::Error;
+use std::fmt;
+
+use crate::sync::ErasedArc;
+
+/// The error a fallible listener returns, boxed.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// A fallible listener failed during an emit.
+///
+/// Names the listener by [`id`](Self::id) (the same as
+/// [`Connection::id`](crate::Connection::id)) and [`key`](Self::key), and holds
+/// the listener's own error as its [`source`](Error::source).
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::SyncSignal;
+///
+/// let signal = SyncSignal::<u32>::new();
+/// let conn = signal
+///     .connect_keyed("validator", |_: &u32| {})
+///     .unwrap();
+/// let failing = signal.connect_fallible(|v: &u32| {
+///     if *v > 10 { Err(format!("{v} is too large")) } else { Ok(()) }
+/// });
+///
+/// let err = signal.try_emit(&11).unwrap_err();
+/// assert_eq!(err.id(), failing.id());
+/// assert_eq!(err.key(), None);
+/// assert_eq!(err.source_error().to_string(), "11 is too large");
+/// # drop(conn);
+/// ```
+#[derive(Debug)]
+pub struct EmitError {
+    id: u64,
+    key: Option<ErasedArc<str>>,
+    source: BoxError,
+}
+
+impl EmitError {
+    pub(crate) fn new(id: u64, key: Option<ErasedArc<str>>, source: BoxError) -> Self {
+        Self { id, key, source }
+    }
+
+    /// The id of the listener that failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let conn = signal.connect_fallible(|_: &()| Err("no"));
+    /// assert_eq!(signal.try_emit(&()).unwrap_err().id(), conn.id());
+    /// ```
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The key of the listener that failed, if it was connected with one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{ConnectOptions, SyncSignal};
+    /// let signal = SyncSignal::<()>::new();
+    /// signal
+    ///     .connect_fallible_with(ConnectOptions::new().key("db"), |_: &()| Err("down"))
+    ///     .unwrap();
+    /// assert_eq!(signal.try_emit(&()).unwrap_err().key(), Some("db"));
+    /// ```
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The listener's own error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_fallible(|_: &()| Err("disk full"));
+    /// let err = signal.try_emit(&()).unwrap_err();
+    /// assert_eq!(err.source_error().to_string(), "disk full");
+    /// ```
+    pub fn source_error(&self) -> &(dyn Error + Send + Sync + 'static) {
+        &*self.source
+    }
+
+    /// Takes the listener's own error out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_fallible(|_: &()| Err("disk full"));
+    /// let source = signal.try_emit(&()).unwrap_err().into_source();
+    /// assert_eq!(source.to_string(), "disk full");
+    /// ```
+    pub fn into_source(self) -> BoxError {
+        self.source
+    }
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "listener {} (key {key:?}) failed", self.id)?,
+            None => write!(f, "listener {} failed", self.id)?,
+        }
+        write!(f, ": {}", self.source)
+    }
+}
+
+impl Error for EmitError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+/// Every error of one [`emit_collect`](crate::SyncSignal::emit_collect), in
+/// the order the listeners ran. Never empty.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::SyncSignal;
+///
+/// let signal = SyncSignal::<i32>::new();
+/// signal.connect_fallible(|_: &i32| Err("first"));
+/// signal.connect(|_: &i32| {});
+/// signal.connect_fallible(|_: &i32| Err("second"));
+///
+/// let errors = signal.emit_collect(&1).unwrap_err();
+/// assert_eq!(errors.len(), 2);
+/// let messages: Vec<String> = errors.iter().map(|e| e.source_error().to_string()).collect();
+/// assert_eq!(messages, ["first", "second"]);
+/// ```
+#[derive(Debug)]
+pub struct EmitErrors {
+    errors: Vec<EmitError>,
+}
+
+impl EmitErrors {
+    pub(crate) fn new(errors: Vec<EmitError>) -> Self {
+        debug_assert!(!errors.is_empty());
+        Self { errors }
+    }
+
+    /// How many listeners failed (at least one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_fallible(|_: &()| Err("x"));
+    /// assert_eq!(signal.emit_collect(&()).unwrap_err().len(), 1);
+    /// ```
+    #[allow(clippy::len_without_is_empty)] // never empty
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// The errors, in the order the listeners ran.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_fallible(|_: &()| Err("x"));
+    /// for error in signal.emit_collect(&()).unwrap_err().iter() {
+    ///     assert_eq!(error.source_error().to_string(), "x");
+    /// }
+    /// ```
+    pub fn iter(&self) -> std::slice::Iter<'_, EmitError> {
+        self.errors.iter()
+    }
+
+    /// The errors as a vector.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_fallible(|_: &()| Err("x"));
+    /// let errors = signal.emit_collect(&()).unwrap_err().into_vec();
+    /// assert_eq!(errors.len(), 1);
+    /// ```
+    pub fn into_vec(self) -> Vec<EmitError> {
+        self.errors
+    }
+}
+
+impl<'a> IntoIterator for &'a EmitErrors {
+    type Item = &'a EmitError;
+    type IntoIter = std::slice::Iter<'a, EmitError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.iter()
+    }
+}
+
+impl IntoIterator for EmitErrors {
+    type Item = EmitError;
+    type IntoIter = std::vec::IntoIter<EmitError>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.errors.into_iter()
+    }
+}
+
+impl fmt::Display for EmitErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.errors.len();
+        write!(f, "{n} listener{} failed", if n == 1 { "" } else { "s" })?;
+        for error in &self.errors {
+            write!(f, "; {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for EmitErrors {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.errors.first().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
+/// An [`emit_until`](crate::SyncSignal::emit_until) stopped because its
+/// cancellation fired before every listener ran.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::atomic::AtomicBool;
+/// use sigwire::SyncSignal;
+///
+/// let signal = SyncSignal::<()>::new();
+/// signal.connect(|_: &()| {});
+/// let cancelled = AtomicBool::new(true);
+/// let err = signal.emit_until(&(), &cancelled).unwrap_err();
+/// assert_eq!(err.ran(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cancelled {
+    ran: usize,
+}
+
+impl Cancelled {
+    pub(crate) fn new(ran: usize) -> Self {
+        Self { ran }
+    }
+
+    /// How many listeners ran before the cancellation was seen.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicBool, Ordering};
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// let stop = AtomicBool::new(false);
+    /// signal.connect(|_: &()| {});
+    /// assert_eq!(signal.emit_until(&(), &stop), Ok(()));
+    /// stop.store(true, Ordering::Relaxed);
+    /// assert_eq!(signal.emit_until(&(), &stop).unwrap_err().ran(), 0);
+    /// ```
+    pub fn ran(&self) -> usize {
+        self.ran
+    }
+}
+
+impl fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.ran;
+        write!(
+            f,
+            "emit cancelled after {n} listener{} ran",
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
+
+impl Error for Cancelled {}
+
+/// [`connect_keyed`](crate::Signal::connect_keyed) found a listener with the
+/// same key already connected. The new listener was not connected.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::SyncSignal;
+///
+/// let signal = SyncSignal::<()>::new();
+/// let _first = signal.connect_keyed("audit", |_: &()| {}).unwrap();
+/// let err = signal.connect_keyed("audit", |_: &()| {}).unwrap_err();
+/// assert_eq!(err.key(), "audit");
+/// assert_eq!(signal.len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    key: ErasedArc<str>,
+}
+
+impl DuplicateKey {
+    pub(crate) fn new(key: ErasedArc<str>) -> Self {
+        Self { key }
+    }
+
+    /// The key that is already taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<()>::new();
+    /// signal.connect_keyed("k", |_: &()| {}).unwrap();
+    /// assert_eq!(signal.connect_keyed("k", |_: &()| {}).unwrap_err().key(), "k");
+    /// ```
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl fmt::Display for DuplicateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a listener with key {:?} is already connected to this signal",
+            self.key
+        )
+    }
+}
+
+impl Error for DuplicateKey {}
+
+/// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) was
+/// called from inside an emit of the same signal, where waiting would wait
+/// for the caller itself.
+///
+/// The listener *is* disconnected: no emit that has not yet reached it will
+/// call it. Calls already running (the caller's own, perhaps others) may
+/// still be finishing.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::{Connection, SyncSignal};
+///
+/// let signal = SyncSignal::<()>::new();
+/// let me: Arc<Mutex<Option<Connection>>> = Arc::default();
+/// let outcome: Arc<Mutex<Option<bool>>> = Arc::default();
+/// let (m, o) = (me.clone(), outcome.clone());
+/// let conn = signal.connect(move |_: &()| {
+///     let conn = m.lock().unwrap().clone().unwrap();
+///     *o.lock().unwrap() = Some(conn.disconnect_wait().is_err());
+/// });
+/// *me.lock().unwrap() = Some(conn.clone());
+///
+/// signal.emit(&());
+/// assert_eq!(*outcome.lock().unwrap(), Some(true)); // WouldDeadlock
+/// assert!(!conn.is_connected());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WouldDeadlock {
+    _private: (),
+}
+
+impl WouldDeadlock {
+    pub(crate) fn new() -> Self {
+        Self { _private: () }
+    }
+}
+
+impl fmt::Display for WouldDeadlock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "disconnect_wait called from inside an emit of the same signal: \
+             the listener is disconnected, but waiting for running calls would \
+             wait for this thread itself",
+        )
+    }
+}
+
+impl Error for WouldDeadlock {}

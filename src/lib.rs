@@ -1,0 +1,93 @@
+//! Typed signals for Rust: signal/slot, observer, in-process events, with a
+//! lock-free, allocation-free emit path.
+//!
+//! Declare one signal per event type as a struct field, connect listeners,
+//! emit from hot loops:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use sigwire::{ConnectOptions, SyncSignal};
+//!
+//! #[derive(Debug)]
+//! struct Fill { qty: u64, price: u64 }
+//!
+//! #[derive(Default)]
+//! struct Engine {
+//!     fills: SyncSignal<Fill>,
+//! }
+//!
+//! let engine = Engine::default();
+//! let volume = Arc::new(AtomicU64::new(0));
+//! let v = volume.clone();
+//! let _volume = engine.fills.connect(move |f: &Fill| { v.fetch_add(f.qty, Ordering::Relaxed); });
+//! // A fallible, keyed, high-priority risk check.
+//! engine.fills.connect_fallible_with(ConnectOptions::new().key("risk").priority(10), |f: &Fill| {
+//!     if f.qty * f.price > 1_000_000 { Err("notional limit") } else { Ok(()) }
+//! }).unwrap();
+//!
+//! engine.fills.emit(&Fill { qty: 10, price: 100 });
+//! assert_eq!(engine.fills.try_emit(&Fill { qty: 10_000, price: 1_000 }).unwrap_err().key(), Some("risk"));
+//!
+//! // Hot loops keep an emitter: the listener list stays cached.
+//! let mut emitter = engine.fills.emitter();
+//! for qty in 1..=100 {
+//!     emitter.emit(&Fill { qty, price: 1 });
+//! }
+//! // try_emit stopped at the risk check, which runs first (priority 10).
+//! assert_eq!(volume.load(Ordering::Relaxed), 10 + 5050);
+//! ```
+//!
+//! Listeners must be `Send + Sync + 'static`, since any thread may emit:
+//!
+//! ```compile_fail
+//! let signal = sigwire::SyncSignal::<()>::new();
+//! let counter = std::rc::Rc::new(std::cell::Cell::new(0));
+//! signal.connect(move |_: &()| counter.set(counter.get() + 1));
+//! ```
+//!
+//! See the [`SyncSignal`] type for the emit family and its guarantees,
+//! [`Connection`] for disconnecting, blocking and waiting, and
+//! `docs/architecture.md` in the repository for how it works.
+//!
+//! # Model checking with loom
+//!
+//! Built with `RUSTFLAGS="--cfg loom"`, sigwire takes every atomic, lock and
+//! thread local from [loom](https://docs.rs/loom), so crates that use sigwire
+//! can model-check their own code through its signals (see `docs/testing.md`).
+
+#![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod base;
+mod cancel;
+mod connection;
+mod error;
+mod inflight;
+mod signal;
+mod slot;
+mod sync;
+mod sync_signal;
+
+pub use cancel::Cancel;
+pub use connection::{BlockGuard, ConnectOptions, Connection, ScopedConnection};
+pub use error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors, WouldDeadlock};
+pub use signal::Signal;
+pub use sync_signal::{Emitter, SyncSignal};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        assert_send_sync::<SyncSignal<String>>();
+        assert_send_sync::<Connection>();
+        assert_send_sync::<ScopedConnection>();
+        assert_send_sync::<BlockGuard>();
+        assert_send_sync::<EmitError>();
+        assert_send_sync::<EmitErrors>();
+    }
+}

@@ -1,0 +1,162 @@
+//! The `Signal<T>` trait: what every kind of signal shares.
+
+use crate::connection::{ConnectOptions, Connection};
+use crate::error::{BoxError, DuplicateKey};
+use crate::sync_signal::SyncSignal;
+
+/// What every kind of signal shares: the connect family, `len`, `is_empty`
+/// and `clear`. Generic code takes `&impl Signal<T>` and works with any kind.
+///
+/// Each method behaves as the inherent method of the same name on
+/// [`SyncSignal`] documents.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{Connection, Signal, SyncSignal};
+///
+/// fn log_all<S: Signal<String>>(signal: &S) -> Connection {
+///     signal.connect(|line: &String| println!("{line}"))
+/// }
+///
+/// let signal = SyncSignal::<String>::new();
+/// let _conn = log_all(&signal);
+/// assert_eq!(Signal::len(&signal), 1);
+/// signal.emit(&"hello".to_string());
+/// ```
+pub trait Signal<T: 'static>: Send + Sync {
+    /// Connects a listener; see [`SyncSignal::connect`].
+    fn connect<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static;
+
+    /// Connects a fallible listener; see [`SyncSignal::connect_fallible`].
+    fn connect_fallible<F, E>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>;
+
+    /// Connects a listener that runs at most once; see
+    /// [`SyncSignal::connect_once`].
+    fn connect_once<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static;
+
+    /// Connects a listener under a unique key; see
+    /// [`SyncSignal::connect_keyed`].
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateKey`] if the key is taken.
+    fn connect_keyed<F>(&self, key: impl AsRef<str>, f: F) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) + Send + Sync + 'static;
+
+    /// Connects a listener with options; see [`SyncSignal::connect_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateKey`] if the options carry a key that is taken.
+    fn connect_with<F>(&self, options: ConnectOptions, f: F) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) + Send + Sync + 'static;
+
+    /// Connects a fallible listener with options; see
+    /// [`SyncSignal::connect_fallible_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateKey`] if the options carry a key that is taken.
+    fn connect_fallible_with<F, E>(
+        &self,
+        options: ConnectOptions,
+        f: F,
+    ) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>;
+
+    /// Disconnects the listener under `key`; see
+    /// [`SyncSignal::disconnect_key`].
+    fn disconnect_key(&self, key: &str) -> bool;
+
+    /// Whether a listener is connected under `key`.
+    fn contains_key(&self, key: &str) -> bool;
+
+    /// The number of connected listeners.
+    fn len(&self) -> usize;
+
+    /// Whether no listener is connected.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Disconnects every listener.
+    fn clear(&self);
+}
+
+impl<T: Send + Sync + 'static> Signal<T> for SyncSignal<T> {
+    fn connect<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        SyncSignal::connect(self, f)
+    }
+
+    fn connect_fallible<F, E>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        SyncSignal::connect_fallible(self, f)
+    }
+
+    fn connect_once<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        SyncSignal::connect_once(self, f)
+    }
+
+    fn connect_keyed<F>(&self, key: impl AsRef<str>, f: F) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        SyncSignal::connect_keyed(self, key, f)
+    }
+
+    fn connect_with<F>(&self, options: ConnectOptions, f: F) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        SyncSignal::connect_with(self, options, f)
+    }
+
+    fn connect_fallible_with<F, E>(
+        &self,
+        options: ConnectOptions,
+        f: F,
+    ) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        SyncSignal::connect_fallible_with(self, options, f)
+    }
+
+    fn disconnect_key(&self, key: &str) -> bool {
+        SyncSignal::disconnect_key(self, key)
+    }
+
+    fn contains_key(&self, key: &str) -> bool {
+        SyncSignal::contains_key(self, key)
+    }
+
+    fn len(&self) -> usize {
+        SyncSignal::len(self)
+    }
+
+    fn clear(&self) {
+        SyncSignal::clear(self);
+    }
+}

@@ -1,0 +1,113 @@
+//! `Slot<T>`: one connected listener.
+
+use std::fmt;
+
+use crate::error::BoxError;
+use crate::sync::{AtomicUsize, ErasedArc, Ordering};
+
+/// Every callback is stored in this one shape; plain listeners are wrapped
+/// and always return `Ok`, so emit has a single call path.
+pub(crate) type Callback<T> = Box<dyn Fn(&T) -> Result<(), BoxError> + Send + Sync + 'static>;
+
+/// The state word's status, in its low two bits.
+const STATUS: usize = 0b11;
+const ACTIVE: usize = 0;
+const DISCONNECTED: usize = 1;
+const FIRED: usize = 2;
+/// Each live `BlockGuard` adds one of these.
+const BLOCK: usize = 0b100;
+
+/// A listener: its callback, identity, ordering and state word.
+pub(crate) struct Slot<T> {
+    pub(crate) id: u64,
+    pub(crate) key: Option<ErasedArc<str>>,
+    pub(crate) priority: i32,
+    pub(crate) once: bool,
+    /// Status and block count; see the constants above. The whole word is 0
+    /// exactly when the listener may be called.
+    state: AtomicUsize,
+    callback: Callback<T>,
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new(
+        id: u64,
+        key: Option<ErasedArc<str>>,
+        priority: i32,
+        once: bool,
+        callback: Callback<T>,
+    ) -> Self {
+        Self {
+            id,
+            key,
+            priority,
+            once,
+            state: AtomicUsize::new(ACTIVE),
+            callback,
+        }
+    }
+
+    /// Claims one call: true if the listener is active and unblocked (and, for
+    /// a once-listener, this emit won its single call).
+    #[inline]
+    pub(crate) fn try_claim(&self) -> bool {
+        // Relaxed: the word carries no data; a disconnect that happens-before
+        // this emit is seen by coherence, and concurrent ones are ordered by
+        // the barrier pair of `inflight` (docs/ordering.md).
+        if self.state.load(Ordering::Relaxed) != ACTIVE {
+            return false;
+        }
+        !self.once
+            || self
+                .state
+                // Relaxed: the compare-exchange alone decides the single
+                // winner; no data is published through it.
+                .compare_exchange(ACTIVE, FIRED, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    #[inline]
+    pub(crate) fn call(&self, value: &T) -> Result<(), BoxError> {
+        (self.callback)(value)
+    }
+
+    /// Marks the slot disconnected; true if it was connected (active or
+    /// blocked) before. A fired once-slot counts as already disconnected.
+    pub(crate) fn mark_disconnected(&self) -> bool {
+        // SeqCst: the store half of the disconnect_wait protocol; it must be
+        // ordered before the heavy barrier's scan (docs/ordering.md).
+        let previous = self.state.fetch_or(DISCONNECTED, Ordering::SeqCst);
+        previous & STATUS == ACTIVE
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        // Relaxed: a snapshot for the caller; nothing is published through it.
+        self.state.load(Ordering::Relaxed) & STATUS == ACTIVE
+    }
+
+    pub(crate) fn block(&self) {
+        // Relaxed: blocking publishes no data; see try_claim.
+        self.state.fetch_add(BLOCK, Ordering::Relaxed);
+    }
+
+    pub(crate) fn unblock(&self) {
+        // Relaxed: as in block.
+        self.state.fetch_sub(BLOCK, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_blocked(&self) -> bool {
+        // Relaxed: a snapshot for the caller.
+        self.state.load(Ordering::Relaxed) >= BLOCK
+    }
+}
+
+impl<T> fmt::Debug for Slot<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Slot")
+            .field("id", &self.id)
+            .field("key", &self.key)
+            .field("priority", &self.priority)
+            .field("once", &self.once)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,270 @@
+//! The one place sigwire gets its synchronisation primitives from.
+//!
+//! Normally these are `std`'s atomics, `Arc` and `Mutex`, and `arc-swap`.
+//! Under `--cfg loom` they are loom's, plus a loom-visible stand-in for
+//! `ArcSwap` (arc-swap's internal std atomics are invisible to loom, so a
+//! model over the real `ArcSwap` would explore nothing). Code elsewhere in the
+//! crate imports from here, never from `std::sync` directly.
+//!
+//! The pair [`light_barrier`] / [`heavy_barrier`] is an asymmetric fence: see
+//! `docs/ordering.md`.
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::{
+    Arc, Mutex, MutexGuard, Weak,
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+};
+
+#[cfg(loom)]
+pub(crate) use loom::sync::{
+    Arc, Mutex, MutexGuard,
+    atomic::{AtomicU64, AtomicUsize, Ordering},
+};
+
+/// A reference-counted handle used only for ownership and type erasure
+/// (`Connection`'s `dyn` handle, the error handler), never as part of a
+/// concurrency protocol: loom's `Arc` cannot be unsized to a trait object, so
+/// these stay std's under loom too.
+pub(crate) use std::sync::Arc as ErasedArc;
+
+/// loom has no `Weak`: under loom a "weak" reference is a strong one. Models
+/// never depend on a signal being freed while a `Connection` exists.
+#[cfg(loom)]
+#[derive(Debug)]
+pub(crate) struct Weak<T>(Arc<T>);
+
+#[cfg(loom)]
+impl<T> Weak<T> {
+    pub(crate) fn upgrade(&self) -> Option<Arc<T>> {
+        Some(Arc::clone(&self.0))
+    }
+}
+
+#[cfg(loom)]
+impl<T> Clone for Weak<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+/// `Arc::downgrade` for the shim's `Weak`.
+pub(crate) fn downgrade<T>(this: &Arc<T>) -> Weak<T> {
+    #[cfg(not(loom))]
+    {
+        Arc::downgrade(this)
+    }
+    #[cfg(loom)]
+    {
+        Weak(Arc::clone(this))
+    }
+}
+
+/// Locks `mutex`, ignoring poisoning: sigwire never runs user code while it
+/// holds one of its own locks, so a poisoned lock still guards consistent data.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    #[cfg(not(loom))]
+    {
+        mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+    #[cfg(loom)]
+    {
+        mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Lets the model switch threads.
+#[cfg(loom)]
+pub(crate) fn yield_now() {
+    loom::thread::yield_now();
+}
+
+pub(crate) use swap::{ArcSwap, Cache, Guard};
+
+#[cfg(not(loom))]
+mod swap {
+    use super::Arc;
+
+    /// The published listener list: a thin wrapper over `arc_swap::ArcSwap`.
+    pub(crate) struct ArcSwap<T>(arc_swap::ArcSwap<T>);
+
+    /// What [`ArcSwap::load`] returns: derefs to the `Arc<T>`.
+    pub(crate) type Guard<T> = arc_swap::Guard<Arc<T>>;
+
+    impl<T> ArcSwap<T> {
+        pub(crate) fn new(value: Arc<T>) -> Self {
+            Self(arc_swap::ArcSwap::new(value))
+        }
+
+        /// Lock-free load of the current value.
+        #[inline]
+        pub(crate) fn load(&self) -> Guard<T> {
+            self.0.load()
+        }
+
+        /// Publishes `value`, returning the previous one.
+        pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
+            self.0.swap(value)
+        }
+    }
+
+    /// A per-thread cache of an [`ArcSwap`]: `load` costs one relaxed load
+    /// and a compare while the value is unchanged.
+    pub(crate) struct Cache<'a, T>(arc_swap::Cache<&'a arc_swap::ArcSwap<T>, Arc<T>>);
+
+    impl<'a, T> Cache<'a, T> {
+        pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
+            Self(arc_swap::Cache::new(&swap.0))
+        }
+
+        #[inline]
+        pub(crate) fn load(&mut self) -> &Arc<T> {
+            self.0.load()
+        }
+    }
+}
+
+#[cfg(loom)]
+mod swap {
+    use super::Arc;
+    use loom::sync::RwLock;
+
+    /// Loom stand-in for `arc_swap::ArcSwap`: the same interface over a loom
+    /// `RwLock<Arc<T>>`, so that loom sees every publication and load.
+    pub(crate) struct ArcSwap<T>(RwLock<Arc<T>>);
+
+    pub(crate) type Guard<T> = Arc<T>;
+
+    impl<T> ArcSwap<T> {
+        pub(crate) fn new(value: Arc<T>) -> Self {
+            Self(RwLock::new(value))
+        }
+
+        pub(crate) fn load(&self) -> Guard<T> {
+            Arc::clone(&self.0.read().unwrap())
+        }
+
+        pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
+            std::mem::replace(&mut *self.0.write().unwrap(), value)
+        }
+    }
+
+    /// Loom stand-in for `arc_swap::Cache`: revalidates on every load.
+    pub(crate) struct Cache<'a, T> {
+        swap: &'a ArcSwap<T>,
+        current: Arc<T>,
+    }
+
+    impl<'a, T> Cache<'a, T> {
+        pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
+            Self { swap, current: swap.load() }
+        }
+
+        pub(crate) fn load(&mut self) -> &Arc<T> {
+            let latest = self.swap.load();
+            if !Arc::ptr_eq(&latest, &self.current) {
+                self.current = latest;
+            }
+            &self.current
+        }
+    }
+}
+
+pub(crate) use barrier::{heavy_barrier, light_barrier};
+
+/// The asymmetric barrier pair. See `docs/ordering.md`, "disconnect_wait".
+#[cfg(not(loom))]
+mod barrier {
+    use std::sync::atomic::{AtomicU8, Ordering, compiler_fence, fence};
+
+    const UNKNOWN: u8 = 0;
+    const MEMBARRIER: u8 = 1;
+    const FENCES: u8 = 2;
+
+    /// Which implementation the process uses; decided once, then constant.
+    static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// Decides (once) whether the kernel's expedited membarrier is usable.
+    /// Called before a thread first publishes a record, and by every heavy
+    /// barrier, so a heavy barrier always sees the final mode.
+    pub(crate) fn init() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let mode = if register() { MEMBARRIER } else { FENCES };
+            // Relaxed: `Once` orders this store before every return from
+            // `call_once`, which is how heavy barriers read it; light
+            // barriers that read a stale UNKNOWN simply use a real fence.
+            MODE.store(mode, Ordering::Relaxed);
+        });
+    }
+
+    #[cfg(target_os = "linux")]
+    fn register() -> bool {
+        use rustix::thread::{MembarrierCommand, membarrier, membarrier_query};
+        membarrier_query().contains_command(MembarrierCommand::PrivateExpedited)
+            && membarrier(MembarrierCommand::RegisterPrivateExpedited).is_ok()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn register() -> bool {
+        false
+    }
+
+    /// The emitter's side: a compiler fence when the heavy side uses
+    /// membarrier, a full fence otherwise.
+    #[inline(always)]
+    pub(crate) fn light_barrier() {
+        // Relaxed: the mode is written once; reading a stale UNKNOWN only
+        // makes this barrier stronger than needed.
+        if MODE.load(Ordering::Relaxed) == MEMBARRIER {
+            compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+
+    /// The waiter's side: makes every thread of the process execute a full
+    /// fence (membarrier), or a full fence of our own when every emitter
+    /// already pays one.
+    pub(crate) fn heavy_barrier() {
+        init();
+        if MODE.load(Ordering::Relaxed) == MEMBARRIER {
+            #[cfg(target_os = "linux")]
+            {
+                use rustix::thread::{MembarrierCommand, membarrier};
+                // The expedited barrier cannot fail once registration
+                // succeeded; should it anyway, the global barrier (slow, but
+                // with the same guarantee) stands in for it.
+                if membarrier(MembarrierCommand::PrivateExpedited).is_ok()
+                    || membarrier(MembarrierCommand::Global).is_ok()
+                {
+                    return;
+                }
+            }
+        }
+        fence(Ordering::SeqCst);
+    }
+}
+
+#[cfg(loom)]
+mod barrier {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    loom::lazy_static! {
+        static ref BARRIER: AtomicUsize = AtomicUsize::new(0);
+    }
+
+    pub(crate) fn init() {}
+
+    /// Both sides are read-modify-writes of one location: they are totally
+    /// ordered and the later one acquires the earlier one's release, which
+    /// is the guarantee the real pair gives, expressed so loom can check it.
+    pub(crate) fn light_barrier() {
+        BARRIER.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub(crate) fn heavy_barrier() {
+        BARRIER.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+pub(crate) use barrier::init as init_barriers;
