@@ -110,7 +110,7 @@ impl<T: 'static> BaseSignal<T> {
 
     /// Connects `callback`; fails only if `options.key` is taken.
     pub(crate) fn connect(
-        self: &Arc<Self>,
+        this: &Arc<Self>,
         options: Options,
         callback: Callback<T>,
     ) -> Result<Connection, DuplicateKey> {
@@ -121,17 +121,17 @@ impl<T: 'static> BaseSignal<T> {
             once,
         } = options;
         let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
-        let handle = ConnectionHandle::new(self, &slot);
+        let handle = ConnectionHandle::new(this, &slot);
         let mut garbage = Vec::new();
         {
-            let mut writer = sync::lock(&self.writer);
+            let mut writer = sync::lock(&this.writer);
             if let Some(key) = &key {
                 if writer.keys.contains_key(key) {
                     return Err(DuplicateKey::new(ErasedArc::clone(key)));
                 }
                 writer.keys.insert(ErasedArc::clone(key), id);
             }
-            let current = self.list.load();
+            let current = this.list.load();
             // Higher priority first; equal priorities keep connection order
             // (the new slot has the largest id, so it goes after its equals).
             let at = current.slots.partition_point(|s| s.priority >= priority);
@@ -141,7 +141,7 @@ impl<T: 'static> BaseSignal<T> {
             slots.extend_from_slice(&current.slots[at..]);
             let on_error = current.on_error.clone();
             drop(current);
-            self.publish(&mut writer, slots, on_error, &mut garbage);
+            this.publish(&mut writer, slots, on_error, &mut garbage);
         }
         drop(garbage);
         Ok(Connection::new(handle))

@@ -84,12 +84,19 @@ impl Local {
 }
 
 impl Drop for Local {
+    // Under loom the registry lives only as long as one model execution and
+    // cannot be touched while its threads shut down; a finished thread's
+    // record stays in it, all entries free, which the scan ignores.
+    #[cfg(not(loom))]
     fn drop(&mut self) {
         let mut registry = sync::lock(&REGISTRY);
         if let Some(at) = registry.iter().position(|r| Arc::ptr_eq(r, &self.record)) {
             registry.swap_remove(at);
         }
     }
+
+    #[cfg(loom)]
+    fn drop(&mut self) {}
 }
 
 /// Pops the entry (or the overflow count) when the emit ends, even by panic.
@@ -191,10 +198,13 @@ pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldD
         let mut running = Vec::new();
         for record in registry.iter() {
             for (at, entry) in record.entries.iter().enumerate() {
-                // Relaxed (both): after the heavy barrier every entry pushed
-                // by an emit that could still call the listener is visible
-                // and stays unchanged until that emit pops it.
-                if entry.signal.load(Ordering::Relaxed) == signal {
+                // After the heavy barrier every entry pushed by an emit that
+                // could still call the listener is visible and stays
+                // unchanged until that emit pops it. Acquire: reading a pop
+                // (or a later push) makes the finished emit's effects
+                // visible to our caller.
+                if entry.signal.load(Ordering::Acquire) == signal {
+                    // Relaxed: only compared with later reads of the entry.
                     let seq = entry.seq.load(Ordering::Relaxed);
                     running.push((Arc::clone(record), at, seq));
                 }

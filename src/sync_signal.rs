@@ -96,7 +96,7 @@ impl<T: 'static> SyncSignal<T> {
         options: ConnectOptions,
         callback: Callback<T>,
     ) -> Result<Connection, DuplicateKey> {
-        self.base.connect(options.into_options(), callback)
+        BaseSignal::connect(&self.base, options.into_options(), callback)
     }
 
     fn connect_unkeyed(&self, options: ConnectOptions, callback: Callback<T>) -> Connection {
