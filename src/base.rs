@@ -25,6 +25,16 @@ pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Signal ids have their own counter: `inflight` packs them into 48 bits,
+/// which a process would need 2^48 signals to exhaust.
+static NEXT_SIGNAL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_signal_id() -> u64 {
+    // Relaxed: only uniqueness matters, which the RMW gives.
+    let id = NEXT_SIGNAL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    (id & inflight::MAX_SIGNAL_ID).max(1)
+}
+
 /// Called with every error a fallible listener returns under plain `emit`.
 pub(crate) type ErrorHandler = ErasedArc<dyn Fn(EmitError) + Send + Sync + 'static>;
 
@@ -65,7 +75,7 @@ pub(crate) struct Options {
 impl<T: 'static> BaseSignal<T> {
     pub(crate) fn new() -> Self {
         Self {
-            id: next_id(),
+            id: next_signal_id(),
             list: ArcSwap::new(Arc::new(List {
                 slots: Box::new([]),
                 on_error: None,
@@ -102,10 +112,11 @@ impl<T: 'static> BaseSignal<T> {
         &self.list
     }
 
-    /// Runs an emit's body recorded as running, for `disconnect_wait`.
-    #[inline]
-    pub(crate) fn recorded<R>(&self, body: impl FnOnce() -> R) -> R {
-        inflight::record(self.id, &self.overflow, body)
+    /// Records an emit as running until the guard drops, for
+    /// `disconnect_wait`.
+    #[inline(always)]
+    pub(crate) fn enter(&self) -> inflight::Recorded<'_> {
+        inflight::enter(self.id, &self.overflow)
     }
 
     /// Connects `callback`; fails only if `options.key` is taken.

@@ -1,41 +1,53 @@
 //! Which emits are running, per thread: what `disconnect_wait` waits for.
 //!
-//! Every thread that emits owns a [`Record`], registered once in a global
-//! registry: a fixed stack of `(signal id, sequence)` entries, one per emit
-//! running on that thread. Only the owning thread writes its record, with
-//! relaxed stores; a light barrier (a compiler fence when membarrier is
-//! available) separates the push from the emit's state-word loads. A waiter
-//! marks the slot disconnected, issues the heavy barrier and scans the
-//! records. The protocol is described in `docs/ordering.md`.
+//! Every thread that emits owns a [`Record`]: a fixed stack of entry words,
+//! one per emit running on that thread (nested emits push deeper entries).
+//! An entry packs the signal's id with a per-thread sequence number. Only the
+//! owning thread writes its record, with plain stores; a light barrier (a
+//! compiler fence when membarrier is available) separates the push from the
+//! emit's state-word loads. A waiter marks the slot disconnected, issues the
+//! heavy barrier and scans every record. Records are pooled: a thread that
+//! exits hands its record to the next thread that emits. The protocol is
+//! described in `docs/ordering.md`.
 
 use std::cell::Cell;
 
-use crossbeam_utils::{Backoff, CachePadded};
+#[cfg(not(loom))]
+use crossbeam_utils::Backoff;
+use crossbeam_utils::CachePadded;
 
 use crate::error::WouldDeadlock;
-use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Mutex, Ordering};
+use crate::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 /// Emits nested deeper than this on one thread use the per-signal overflow
 /// counter instead of the record.
 const DEPTH: usize = 32;
 
-/// No signal has id 0: an entry holding 0 is free.
+/// An entry holding 0 is free; no signal has id 0.
 const FREE: u64 = 0;
 
-#[derive(Default)]
-struct Entry {
-    signal: AtomicU64,
-    seq: AtomicU64,
-}
+/// Bits of an entry word that hold the sequence number.
+const SEQ_BITS: u32 = 16;
+
+/// Signal ids must fit above the sequence bits.
+pub(crate) const MAX_SIGNAL_ID: u64 = u64::MAX >> SEQ_BITS;
 
 /// One thread's running emits, readable by every thread.
-struct Record {
-    entries: [Entry; DEPTH],
+pub(crate) struct Record {
+    entries: [AtomicU64; DEPTH],
+}
+
+impl Record {
+    fn new() -> Self {
+        Self {
+            entries: std::array::from_fn(|_| AtomicU64::new(FREE)),
+        }
+    }
 }
 
 /// The owning thread's view of its record.
 struct Local {
-    record: Arc<CachePadded<Record>>,
+    record: Cell<Option<RecordRef>>,
     /// How many emits are running on this thread (may exceed `DEPTH`).
     depth: Cell<usize>,
     /// Distinguishes successive emits at the same depth.
@@ -43,132 +55,203 @@ struct Local {
 }
 
 #[cfg(not(loom))]
-static REGISTRY: Mutex<Vec<Arc<CachePadded<Record>>>> = Mutex::new(Vec::new());
+mod storage {
+    //! Records live for the whole process (`&'static`), are listed in
+    //! `ALL`, and are handed from exiting threads to new ones through `FREE`.
 
-#[cfg(loom)]
-loom::lazy_static! {
-    static ref REGISTRY: Mutex<Vec<Arc<CachePadded<Record>>>> = Mutex::new(Vec::new());
-}
+    use super::{CachePadded, Cell, Local, Mutex, Record, sync};
 
-#[cfg(not(loom))]
-std::thread_local! {
-    static LOCAL: Local = Local::register();
-}
+    pub(super) type RecordRef = &'static CachePadded<Record>;
 
-#[cfg(loom)]
-loom::thread_local! {
-    static LOCAL: Local = Local::register();
-}
+    static ALL: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
+    static FREE: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
 
-impl Local {
-    fn register() -> Self {
+    std::thread_local! {
+        // Const-initialised and without a destructor: reaching it costs one
+        // thread-pointer-relative address computation.
+        pub(super) static LOCAL: Local = const {
+            Local {
+                record: Cell::new(None),
+                depth: Cell::new(0),
+                seq: Cell::new(0),
+            }
+        };
+        // Returns the record to the pool when the thread exits.
+        static OWNER: Owner = const { Owner(Cell::new(None)) };
+    }
+
+    struct Owner(Cell<Option<RecordRef>>);
+
+    impl Drop for Owner {
+        fn drop(&mut self) {
+            if let Some(record) = self.0.take() {
+                // The LOCAL thread local has no destructor, so it is still
+                // reachable; later emits on this thread use the overflow path.
+                let _ = LOCAL.try_with(|local| local.record.set(None));
+                sync::lock(&FREE).push(record);
+            }
+        }
+    }
+
+    /// Gives this thread a record; `None` while the thread is exiting.
+    #[cold]
+    pub(super) fn register(local: &Local) -> Option<RecordRef> {
         sync::init_barriers();
-        let record = Arc::new(CachePadded::new(Record {
-            entries: Default::default(),
-        }));
-        sync::lock(&REGISTRY).push(Arc::clone(&record));
-        Local {
-            record,
+        let record = sync::lock(&FREE).pop().unwrap_or_else(|| {
+            let record: RecordRef = Box::leak(Box::new(CachePadded::new(Record::new())));
+            sync::lock(&ALL).push(record);
+            record
+        });
+        if OWNER.try_with(|owner| owner.0.set(Some(record))).is_err() {
+            sync::lock(&FREE).push(record);
+            return None;
+        }
+        local.record.set(Some(record));
+        Some(record)
+    }
+
+    pub(super) fn all() -> Vec<RecordRef> {
+        sync::lock(&ALL).clone()
+    }
+}
+
+#[cfg(loom)]
+mod storage {
+    //! Under loom, records belong to one model execution: reference-counted,
+    //! listed in a per-execution registry, never pooled.
+
+    use super::{CachePadded, Cell, Local, Mutex, Record, sync};
+    use crate::sync::Arc;
+
+    pub(super) type RecordRef = Arc<CachePadded<Record>>;
+
+    loom::lazy_static! {
+        static ref ALL: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
+    }
+
+    loom::thread_local! {
+        pub(super) static LOCAL: Local = Local {
+            record: Cell::new(None),
             depth: Cell::new(0),
             seq: Cell::new(0),
+        };
+    }
+
+    pub(super) fn register(local: &Local) -> Option<RecordRef> {
+        let record = Arc::new(CachePadded::new(Record::new()));
+        sync::lock(&ALL).push(Arc::clone(&record));
+        local.record.set(Some(Arc::clone(&record)));
+        Some(record)
+    }
+
+    pub(super) fn all() -> Vec<RecordRef> {
+        sync::lock(&ALL).clone()
+    }
+}
+
+use storage::{LOCAL, RecordRef};
+
+impl Local {
+    #[inline(always)]
+    fn record(&self) -> Option<RecordRef> {
+        #[cfg(not(loom))]
+        let record = self.record.get();
+        #[cfg(loom)]
+        let record = {
+            let record = self.record.take();
+            self.record.set(record.clone());
+            record
+        };
+        match record {
+            Some(record) => Some(record),
+            None => storage::register(self),
         }
     }
 
     fn is_emitting(&self, signal: u64) -> bool {
+        let Some(record) = self.record() else {
+            return false;
+        };
         let depth = self.depth.get().min(DEPTH);
-        self.record.entries[..depth]
+        record.entries[..depth]
             .iter()
             // Relaxed: these are this thread's own stores.
-            .any(|entry| entry.signal.load(Ordering::Relaxed) == signal)
+            .any(|entry| entry.load(Ordering::Relaxed) >> SEQ_BITS == signal)
     }
 }
 
-impl Drop for Local {
-    // Under loom the registry lives only as long as one model execution and
-    // cannot be touched while its threads shut down; a finished thread's
-    // record stays in it, all entries free, which the scan ignores.
-    #[cfg(not(loom))]
-    fn drop(&mut self) {
-        let mut registry = sync::lock(&REGISTRY);
-        if let Some(at) = registry.iter().position(|r| Arc::ptr_eq(r, &self.record)) {
-            registry.swap_remove(at);
-        }
-    }
-
-    #[cfg(loom)]
-    fn drop(&mut self) {}
-}
-
-/// Pops the entry (or the overflow count) when the emit ends, even by panic.
-struct Pop<'a> {
-    local: Option<&'a Local>,
+/// An emit recorded as running on this thread; dropping it (at the end of
+/// the emit, even by panic) pops the record entry or the overflow count.
+pub(crate) struct Recorded<'a> {
+    /// The entry this emit pushed; `None` if it is counted in `overflow`.
+    entry: Option<(RecordRef, usize)>,
     overflow: &'a AtomicUsize,
+    /// Whether the thread's depth was raised (false only while the thread
+    /// local is being torn down, under loom).
+    deepened: bool,
 }
 
-impl Drop for Pop<'_> {
-    fn drop(&mut self) {
-        match self.local {
-            Some(local) => {
-                let depth = local.depth.get() - 1;
-                local.depth.set(depth);
-                if depth < DEPTH {
-                    // Release: a waiter that reads FREE (Acquire) sees every
-                    // effect of the listeners this emit ran.
-                    local.record.entries[depth]
-                        .signal
-                        .store(FREE, Ordering::Release);
-                } else {
-                    // Release: as above, for overflowed emits.
-                    self.overflow.fetch_sub(1, Ordering::Release);
-                }
-            }
-            // Release: as above.
-            None => drop(self.overflow.fetch_sub(1, Ordering::Release)),
-        }
-    }
-}
-
-/// Runs `body` (an emit of signal `signal`) recorded as running on this
-/// thread, so that `disconnect_wait` can wait for it.
-#[inline]
-pub(crate) fn record<R>(signal: u64, overflow: &AtomicUsize, body: impl FnOnce() -> R) -> R {
-    let mut body = Some(body);
-    let recorded = LOCAL.try_with(|local| {
+/// Records an emit of signal `signal` as running on this thread, so that
+/// `disconnect_wait` can wait for it, until the returned guard is dropped.
+#[inline(always)]
+pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
+    let pushed = LOCAL.try_with(|local| {
         let depth = local.depth.get();
         local.depth.set(depth + 1);
-        let _pop = Pop {
-            local: Some(local),
-            overflow,
-        };
-        if depth < DEPTH {
-            let seq = local.seq.get().wrapping_add(1);
-            local.seq.set(seq);
-            let entry = &local.record.entries[depth];
-            // Release: a waiter that reads this new sequence (Acquire) also
-            // sees the pop of the emit that used the entry before.
-            entry.seq.store(seq, Ordering::Release);
-            // Relaxed: ordered before the state-word loads by the light
-            // barrier below; see docs/ordering.md.
-            entry.signal.store(signal, Ordering::Relaxed);
-        } else {
-            // Relaxed: ordered by the light barrier below.
-            overflow.fetch_add(1, Ordering::Relaxed);
+        if depth >= DEPTH {
+            return None;
         }
-        sync::light_barrier();
-        (body.take().expect("body runs once"))()
+        let record = local.record()?;
+        let seq = local.seq.get().wrapping_add(1);
+        local.seq.set(seq);
+        // Ordered before the state-word loads by the light barrier below
+        // (docs/ordering.md). Release: a waiter that reads this push
+        // (Acquire) also sees the pop of the previous emit of this entry.
+        record.entries[depth].store(
+            signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
+            Ordering::Release,
+        );
+        Some((record, depth))
     });
-    match recorded {
-        Ok(result) => result,
-        // The thread is being torn down and its record is gone.
-        Err(_) => {
-            // Relaxed: ordered by the light barrier below.
-            overflow.fetch_add(1, Ordering::Relaxed);
-            let _pop = Pop {
-                local: None,
-                overflow,
-            };
-            sync::light_barrier();
-            (body.take().expect("body runs once"))()
+    let recorded = match pushed {
+        Ok(Some(entry)) => Recorded {
+            entry: Some(entry),
+            overflow,
+            deepened: true,
+        },
+        Ok(None) => overflowed(overflow, true),
+        Err(_) => overflowed(overflow, false),
+    };
+    sync::light_barrier();
+    recorded
+}
+
+/// Counts an emit in the signal's overflow counter: nested deeper than
+/// `DEPTH`, or on a thread whose record is gone.
+#[cold]
+#[inline(never)]
+fn overflowed(overflow: &AtomicUsize, deepened: bool) -> Recorded<'_> {
+    // Relaxed: ordered by the light barrier in `enter`.
+    overflow.fetch_add(1, Ordering::Relaxed);
+    Recorded {
+        entry: None,
+        overflow,
+        deepened,
+    }
+}
+
+impl Drop for Recorded<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.deepened {
+            let _ = LOCAL.try_with(|local| local.depth.set(local.depth.get() - 1));
+        }
+        match &self.entry {
+            // Release: a waiter that reads FREE (Acquire) sees every effect
+            // of the listeners this emit ran.
+            Some((record, at)) => record.entries[*at].store(FREE, Ordering::Release),
+            // Release: as above, for emits counted in the overflow counter.
+            None => drop(self.overflow.fetch_sub(1, Ordering::Release)),
         }
     }
 }
@@ -183,9 +266,7 @@ pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldD
     // Relaxed: a non-zero count only makes this conservative check fail.
     let in_overflow = overflow.load(Ordering::Relaxed) != 0;
     let inside = LOCAL
-        .try_with(|local| {
-            local.is_emitting(signal) || (local.depth.get() >= DEPTH && in_overflow)
-        })
+        .try_with(|local| local.is_emitting(signal) || (local.depth.get() >= DEPTH && in_overflow))
         .unwrap_or(in_overflow);
     if inside {
         return Err(WouldDeadlock::new());
@@ -193,37 +274,26 @@ pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldD
 
     sync::heavy_barrier();
 
-    let running: Vec<(Arc<CachePadded<Record>>, usize, u64)> = {
-        let registry = sync::lock(&REGISTRY);
-        let mut running = Vec::new();
-        for record in registry.iter() {
-            for (at, entry) in record.entries.iter().enumerate() {
-                // After the heavy barrier every entry pushed by an emit that
-                // could still call the listener is visible and stays
-                // unchanged until that emit pops it. Acquire: reading a pop
-                // (or a later push) makes the finished emit's effects
-                // visible to our caller.
-                if entry.signal.load(Ordering::Acquire) == signal {
-                    // Relaxed: only compared with later reads of the entry.
-                    let seq = entry.seq.load(Ordering::Relaxed);
-                    running.push((Arc::clone(record), at, seq));
-                }
+    let mut running = Vec::new();
+    for record in &storage::all() {
+        for at in 0..DEPTH {
+            // After the heavy barrier every entry pushed by an emit that
+            // could still call the listener is visible and stays unchanged
+            // until that emit pops it. Acquire: reading a pop (or a later
+            // push) makes the finished emit's effects visible to our caller.
+            let word = record.entries[at].load(Ordering::Acquire);
+            if word >> SEQ_BITS == signal {
+                running.push((RecordRef::clone(record), at, word));
             }
         }
-        running
-    };
+    }
 
-    for (record, at, seq) in running {
+    for (record, at, word) in running {
         let entry = &record.entries[at];
-        wait_until(|| {
-            // Acquire: pairs with the Release pop, so the listener's effects
-            // are visible once we return.
-            entry.signal.load(Ordering::Acquire) != signal
-                // Acquire: a changed sequence means a later emit reuses the
-                // entry, so the one we waited for has popped; pairs with the
-                // push's Release so that pop is visible too.
-                || entry.seq.load(Ordering::Acquire) != seq
-        });
+        // Acquire: pairs with the Release pop, so the listener's effects are
+        // visible once we return. A different word means the emit we waited
+        // for has popped (perhaps a later emit reuses the entry).
+        wait_until(|| entry.load(Ordering::Acquire) != word);
     }
     // Acquire: pairs with the overflowed emits' Release decrement.
     wait_until(|| overflow.load(Ordering::Acquire) == 0);
@@ -231,19 +301,22 @@ pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldD
 }
 
 /// Spins, then yields, then sleeps briefly between checks of `done`.
+#[cfg(not(loom))]
 fn wait_until(mut done: impl FnMut() -> bool) {
     let backoff = Backoff::new();
     while !done() {
         if backoff.is_completed() {
-            #[cfg(not(loom))]
             std::thread::sleep(std::time::Duration::from_micros(50));
-            #[cfg(loom)]
-            sync::yield_now();
         } else {
-            #[cfg(not(loom))]
             backoff.snooze();
-            #[cfg(loom)]
-            sync::yield_now();
         }
+    }
+}
+
+/// Lets the model run other threads between checks of `done`.
+#[cfg(loom)]
+fn wait_until(mut done: impl FnMut() -> bool) {
+    while !done() {
+        sync::yield_now();
     }
 }

@@ -64,11 +64,15 @@ pub(crate) fn downgrade<T>(this: &Arc<T>) -> Weak<T> {
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     #[cfg(not(loom))]
     {
-        mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
     #[cfg(loom)]
     {
-        mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -156,7 +160,10 @@ mod swap {
 
     impl<'a, T> Cache<'a, T> {
         pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
-            Self { swap, current: swap.load() }
+            Self {
+                swap,
+                current: swap.load(),
+            }
         }
 
         pub(crate) fn load(&mut self) -> &Arc<T> {
@@ -253,8 +260,6 @@ mod barrier {
         static ref BARRIER: AtomicUsize = AtomicUsize::new(0);
     }
 
-    pub(crate) fn init() {}
-
     /// Both sides are read-modify-writes of one location: they are totally
     /// ordered and the later one acquires the earlier one's release, which
     /// is the guarantee the real pair gives, expressed so loom can check it.
@@ -267,4 +272,5 @@ mod barrier {
     }
 }
 
+#[cfg(not(loom))]
 pub(crate) use barrier::init as init_barriers;

@@ -376,7 +376,7 @@ impl<T: 'static> SyncSignal<T> {
             return;
         }
         let list = self.base.load();
-        let _ = run_reporting(&self.base, &list, value);
+        run_reporting(&self.base, &list, value);
     }
 
     /// Calls the listeners in order until one fails.
@@ -400,20 +400,17 @@ impl<T: 'static> SyncSignal<T> {
             return Ok(());
         }
         let list = self.base.load();
-        let flow = self.base.recorded(|| {
-            run(
-                &self.base,
-                &list,
-                value,
-                |_| ControlFlow::Continue(()),
-                |slot, result| match result {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(error) => {
-                        ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error))
-                    }
-                },
-            )
-        });
+        let _running = self.base.enter();
+        let flow = run(
+            &self.base,
+            &list,
+            value,
+            |_| ControlFlow::Continue(()),
+            |slot, result| match result {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(error) => ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error)),
+            },
+        );
         match flow {
             ControlFlow::Continue(_) => Ok(()),
             ControlFlow::Break(error) => Err(error),
@@ -441,20 +438,19 @@ impl<T: 'static> SyncSignal<T> {
         }
         let list = self.base.load();
         let mut errors = Vec::new();
-        let _ = self.base.recorded(|| {
-            run::<(), T>(
-                &self.base,
-                &list,
-                value,
-                |_| ControlFlow::Continue(()),
-                |slot, result| {
-                    if let Err(error) = result {
-                        errors.push(EmitError::new(slot.id, slot.key.clone(), error));
-                    }
-                    ControlFlow::Continue(())
-                },
-            )
-        });
+        let _running = self.base.enter();
+        let _ = run::<(), T>(
+            &self.base,
+            &list,
+            value,
+            |_| ControlFlow::Continue(()),
+            |slot, result| {
+                if let Err(error) = result {
+                    errors.push(EmitError::new(slot.id, slot.key.clone(), error));
+                }
+                ControlFlow::Continue(())
+            },
+        );
         if errors.is_empty() {
             Ok(())
         } else {
@@ -488,26 +484,25 @@ impl<T: 'static> SyncSignal<T> {
             return Ok(());
         }
         let list = self.base.load();
-        let flow = self.base.recorded(|| {
-            run(
-                &self.base,
-                &list,
-                value,
-                |ran| {
-                    if cancel.is_cancelled() {
-                        ControlFlow::Break(Cancelled::new(ran))
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                },
-                |slot, result| {
-                    if let Err(error) = result {
-                        self.base.report(&list, slot, error);
-                    }
+        let _running = self.base.enter();
+        let flow = run(
+            &self.base,
+            &list,
+            value,
+            |ran| {
+                if cancel.is_cancelled() {
+                    ControlFlow::Break(Cancelled::new(ran))
+                } else {
                     ControlFlow::Continue(())
-                },
-            )
-        });
+                }
+            },
+            |slot, result| {
+                if let Err(error) = result {
+                    self.base.report(&list, slot, error);
+                }
+                ControlFlow::Continue(())
+            },
+        );
         match flow {
             ControlFlow::Continue(_) => Ok(()),
             ControlFlow::Break(cancelled) => Err(cancelled),
@@ -546,21 +541,20 @@ impl<T: 'static> SyncSignal<T> {
 /// Runs every listener of `list` under `emit`'s policy: errors go to the
 /// error handler.
 #[inline]
-fn run_reporting<T: 'static>(base: &BaseSignal<T>, list: &List<T>, value: &T) -> ControlFlow<()> {
-    base.recorded(|| {
-        run(
-            base,
-            list,
-            value,
-            |_| ControlFlow::Continue(()),
-            |slot, result| {
-                if let Err(error) = result {
-                    base.report(list, slot, error);
-                }
-                ControlFlow::Continue(())
-            },
-        )
-    })
+fn run_reporting<T: 'static>(base: &BaseSignal<T>, list: &List<T>, value: &T) {
+    let _running = base.enter();
+    let _ = run::<(), T>(
+        base,
+        list,
+        value,
+        |_| ControlFlow::Continue(()),
+        |slot, result| {
+            if let Err(error) = result {
+                base.report(list, slot, error);
+            }
+            ControlFlow::Continue(())
+        },
+    );
 }
 
 /// The emit loop shared by every emit variant: for each slot, asks `before`
@@ -651,7 +645,7 @@ impl<T: 'static> Emitter<'_, T> {
             return;
         }
         let list = self.cache.load();
-        let _ = run_reporting(self.base, list, value);
+        run_reporting(self.base, list, value);
     }
 }
 
