@@ -132,7 +132,7 @@ impl<T: 'static> BaseSignal<T> {
             once,
         } = options;
         let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
-        let handle = ConnectionHandle::new(this, &slot);
+        let handle = ConnectionHandle::erased(this, &slot);
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&this.writer);

@@ -28,7 +28,10 @@ pub(crate) struct ConnectionHandle<T> {
 }
 
 impl<T: 'static> ConnectionHandle<T> {
-    pub(crate) fn new(signal: &Arc<BaseSignal<T>>, slot: &Arc<Slot<T>>) -> ErasedArc<dyn Handle> {
+    pub(crate) fn erased(
+        signal: &Arc<BaseSignal<T>>,
+        slot: &Arc<Slot<T>>,
+    ) -> ErasedArc<dyn Handle> {
         ErasedArc::new(Self {
             id: slot.id,
             signal: sync::downgrade(signal),
