@@ -12,7 +12,8 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 ///
 /// Names the listener by [`id`](Self::id) (the same as
 /// [`Connection::id`](crate::Connection::id)) and [`key`](Self::key), and holds
-/// the listener's own error as its [`source`](Error::source).
+/// the listener's own error ([`source_error`](Self::source_error)). `Display`
+/// shows both: `listener 7 (key "risk") failed: notional limit`.
 ///
 /// # Examples
 ///
@@ -116,9 +117,12 @@ impl fmt::Display for EmitError {
     }
 }
 
+/// `Display` already shows the listener's error, so `source` skips it and
+/// goes on with *its* source: error-chain printers show each message once.
+/// The listener's error itself is [`EmitError::source_error`].
 impl Error for EmitError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.source)
+        self.source.source()
     }
 }
 
@@ -227,11 +231,8 @@ impl fmt::Display for EmitErrors {
     }
 }
 
-impl Error for EmitErrors {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.errors.first().map(|e| e as &(dyn Error + 'static))
-    }
-}
+/// `Display` lists every error, so there is no single `source`.
+impl Error for EmitErrors {}
 
 /// An [`emit_until`](crate::SyncSignal::emit_until) stopped because its
 /// cancellation fired before every listener ran.

@@ -48,10 +48,16 @@ impl Record {
 /// The owning thread's view of its record.
 struct Local {
     record: Cell<Option<RecordRef>>,
-    /// How many emits are running on this thread (may exceed `DEPTH`).
+    /// How many emits are running on this thread.
     depth: Cell<usize>,
     /// Distinguishes successive emits at the same depth.
     seq: Cell<u64>,
+    /// Signals of the running emits that have no record entry (nested
+    /// deeper than `DEPTH`, or run while the thread exits) and count in their
+    /// signal's overflow counter instead: only this thread needs to know
+    /// them, to refuse a `disconnect_wait` that would wait for itself.
+    overflowed: [Cell<u64>; DEPTH],
+    overflowed_len: Cell<usize>,
 }
 
 #[cfg(not(loom))]
@@ -69,13 +75,7 @@ mod storage {
     std::thread_local! {
         // Const-initialised and without a destructor: reaching it costs one
         // thread-pointer-relative address computation.
-        pub(super) static LOCAL: Local = const {
-            Local {
-                record: Cell::new(None),
-                depth: Cell::new(0),
-                seq: Cell::new(0),
-            }
-        };
+        pub(super) static LOCAL: Local = const { Local::new() };
         // Returns the record to the pool when the thread exits.
         static OWNER: Owner = const { Owner(Cell::new(None)) };
     }
@@ -130,11 +130,7 @@ mod storage {
     }
 
     loom::thread_local! {
-        pub(super) static LOCAL: Local = Local {
-            record: Cell::new(None),
-            depth: Cell::new(0),
-            seq: Cell::new(0),
-        };
+        pub(super) static LOCAL: Local = Local::new();
     }
 
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
@@ -152,6 +148,16 @@ mod storage {
 use storage::{LOCAL, RecordRef};
 
 impl Local {
+    const fn new() -> Self {
+        Self {
+            record: Cell::new(None),
+            depth: Cell::new(0),
+            seq: Cell::new(0),
+            overflowed: [const { Cell::new(FREE) }; DEPTH],
+            overflowed_len: Cell::new(0),
+        }
+    }
+
     #[inline(always)]
     fn record(&self) -> Option<RecordRef> {
         #[cfg(not(loom))]
@@ -168,15 +174,32 @@ impl Local {
         }
     }
 
-    fn is_emitting(&self, signal: u64) -> bool {
-        let Some(record) = self.record() else {
-            return false;
-        };
-        let depth = self.depth.get().min(DEPTH);
-        record.entries[..depth]
-            .iter()
-            // Relaxed: these are this thread's own stores.
-            .any(|entry| entry.load(Ordering::Relaxed) >> SEQ_BITS == signal)
+    /// Whether this thread is inside an emit of `signal`. `in_overflow`
+    /// (the signal's overflow counter is non-zero) answers for the emits
+    /// this thread could not even note, more than `DEPTH` of them.
+    fn is_emitting(&self, signal: u64, in_overflow: bool) -> bool {
+        let recorded = self.depth.get().min(DEPTH);
+        let in_record = recorded > 0
+            && self.record().is_some_and(|record| {
+                record.entries[..recorded]
+                    .iter()
+                    // Relaxed: these are this thread's own stores.
+                    .any(|entry| entry.load(Ordering::Relaxed) >> SEQ_BITS == signal)
+            });
+        let overflowed = self.overflowed_len.get();
+        in_record
+            || self.overflowed[..overflowed.min(DEPTH)]
+                .iter()
+                .any(|noted| noted.get() == signal)
+            || (overflowed > DEPTH && in_overflow)
+    }
+
+    fn note_overflowed(&self, signal: u64) {
+        let len = self.overflowed_len.get();
+        if let Some(slot) = self.overflowed.get(len) {
+            slot.set(signal);
+        }
+        self.overflowed_len.set(len + 1);
     }
 }
 
@@ -198,20 +221,23 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
     let pushed = LOCAL.try_with(|local| {
         let depth = local.depth.get();
         local.depth.set(depth + 1);
-        if depth >= DEPTH {
-            return None;
+        if depth < DEPTH {
+            if let Some(record) = local.record() {
+                let seq = local.seq.get().wrapping_add(1);
+                local.seq.set(seq);
+                // Ordered before the state-word loads by the light barrier
+                // below (docs/ordering.md). Release: a waiter that reads this
+                // push (Acquire) also sees the pop of the previous emit of
+                // this entry.
+                record.entries[depth].store(
+                    signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
+                    Ordering::Release,
+                );
+                return Some((record, depth));
+            }
         }
-        let record = local.record()?;
-        let seq = local.seq.get().wrapping_add(1);
-        local.seq.set(seq);
-        // Ordered before the state-word loads by the light barrier below
-        // (docs/ordering.md). Release: a waiter that reads this push
-        // (Acquire) also sees the pop of the previous emit of this entry.
-        record.entries[depth].store(
-            signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
-            Ordering::Release,
-        );
-        Some((record, depth))
+        local.note_overflowed(signal);
+        None
     });
     let recorded = match pushed {
         Ok(Some(entry)) => Recorded {
@@ -244,7 +270,13 @@ impl Drop for Recorded<'_> {
     #[inline(always)]
     fn drop(&mut self) {
         if self.deepened {
-            let _ = LOCAL.try_with(|local| local.depth.set(local.depth.get() - 1));
+            let overflowed = self.entry.is_none();
+            let _ = LOCAL.try_with(|local| {
+                local.depth.set(local.depth.get() - 1);
+                if overflowed {
+                    local.overflowed_len.set(local.overflowed_len.get() - 1);
+                }
+            });
         }
         match &self.entry {
             // Release: a waiter that reads FREE (Acquire) sees every effect
@@ -266,7 +298,8 @@ pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldD
     // Relaxed: a non-zero count only makes this conservative check fail.
     let in_overflow = overflow.load(Ordering::Relaxed) != 0;
     let inside = LOCAL
-        .try_with(|local| local.is_emitting(signal) || (local.depth.get() >= DEPTH && in_overflow))
+        .try_with(|local| local.is_emitting(signal, in_overflow))
+        // Only under loom can the thread local be gone; be conservative.
         .unwrap_or(in_overflow);
     if inside {
         return Err(WouldDeadlock::new());

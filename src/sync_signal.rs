@@ -342,8 +342,11 @@ impl<T: 'static> SyncSignal<T> {
         self.base.set_error_handler(Some(ErasedArc::new(handler)));
     }
 
-    /// How many errors fallible listeners returned under [`emit`](Self::emit)
-    /// since the signal was made.
+    /// How many errors went to the error handler since the signal was made:
+    /// those returned under [`emit`](Self::emit), [`emit_until`](Self::emit_until)
+    /// and [`Emitter::emit`]. [`try_emit`](Self::try_emit) and
+    /// [`emit_collect`](Self::emit_collect) hand their errors to the caller
+    /// instead.
     ///
     /// # Examples
     ///

@@ -1,0 +1,398 @@
+//! Long-running stress tests with exact delivery accounting. Ignored by
+//! default; run them in release for a bounded time:
+//!
+//! ```sh
+//! SIGWIRE_STRESS_SECS=20 cargo test --release --test stress -- --ignored --nocapture
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use sigwire::{ConnectOptions, Connection, SyncSignal};
+
+/// How long each stress test runs: `SIGWIRE_STRESS_SECS`, default 20.
+fn duration() -> Duration {
+    let secs = std::env::var("SIGWIRE_STRESS_SECS")
+        .ok()
+        .map(|s| s.parse::<f64>().expect("SIGWIRE_STRESS_SECS is a number"))
+        .unwrap_or(20.0);
+    Duration::from_secs_f64(secs)
+}
+
+/// A shared call counter and a listener that bumps it.
+fn counter() -> (Arc<AtomicU64>, impl Fn(&u64) + Send + Sync + 'static) {
+    let calls = Arc::new(AtomicU64::new(0));
+    let c = Arc::clone(&calls);
+    (calls, move |_: &u64| {
+        c.fetch_add(1, Ordering::Relaxed);
+    })
+}
+
+fn load(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::SeqCst)
+}
+
+/// Values divisible by this make the fallible listener fail.
+const FAIL_EVERY: u64 = 7;
+
+/// How one emitter thread emits.
+#[derive(Clone, Copy, Debug)]
+enum Way {
+    Emit,
+    Emitter,
+    TryEmit,
+    CollectOrUntil,
+}
+
+/// What one emitter thread did.
+#[derive(Default, Debug)]
+struct Tally {
+    emits: u64,
+    /// Errors that went to the error handler (emit, Emitter, emit_until).
+    reported: u64,
+    /// Emits that try_emit stopped at the fallible listener.
+    stopped: u64,
+    /// Errors returned by emit_collect.
+    collected: u64,
+}
+
+fn emit_loop(signal: &SyncSignal<u64>, way: Way, deadline: Instant, seed: u64) -> Tally {
+    let never = AtomicBool::new(false);
+    let mut tally = Tally::default();
+    let mut emitter = signal.emitter();
+    let mut value = seed;
+    while Instant::now() < deadline {
+        for _ in 0..64 {
+            value = value.wrapping_add(1);
+            let fails = value % FAIL_EVERY == 0;
+            match way {
+                Way::Emit => {
+                    signal.emit(&value);
+                    tally.reported += u64::from(fails);
+                }
+                Way::Emitter => {
+                    emitter.emit(&value);
+                    tally.reported += u64::from(fails);
+                }
+                Way::TryEmit => {
+                    let result = signal.try_emit(&value);
+                    assert_eq!(result.is_err(), fails);
+                    tally.stopped += u64::from(fails);
+                }
+                Way::CollectOrUntil => {
+                    if value % 2 == 0 {
+                        let errors = signal.emit_collect(&value).err().map_or(0, |e| e.len());
+                        assert_eq!(errors, usize::from(fails));
+                        tally.collected += errors as u64;
+                    } else {
+                        assert_eq!(signal.emit_until(&value, &never), Ok(()));
+                        tally.reported += u64::from(fails);
+                    }
+                }
+            }
+            tally.emits += 1;
+        }
+    }
+    tally
+}
+
+/// What the churn thread checks: a listener removed by `disconnect_wait`,
+/// and its call count right after that returned.
+struct Waited {
+    calls: Arc<AtomicU64>,
+    at_return: u64,
+}
+
+impl Waited {
+    fn check(&self) {
+        assert_eq!(
+            load(&self.calls),
+            self.at_return,
+            "called after disconnect_wait returned"
+        );
+    }
+}
+
+/// Emitter threads hammer one signal (with emit, Emitter::emit, try_emit,
+/// emit_collect and emit_until) while another thread connects and
+/// disconnects listeners: plain ones removed with disconnect_wait, once-
+/// listeners, keyed ones, blocks. Every count is checked exactly.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn emits_race_connects_and_disconnects() {
+    let run_for = duration();
+    let deadline = Instant::now() + run_for;
+    let signal = SyncSignal::<u64>::new();
+
+    // First: called exactly once per emit of any kind.
+    let (first, f) = counter();
+    signal
+        .connect_with(ConnectOptions::new().priority(10), f)
+        .unwrap();
+    // Then a fallible listener; try_emit stops there.
+    signal
+        .connect_fallible_with(ConnectOptions::new().priority(5), |v: &u64| {
+            if v % FAIL_EVERY == 0 {
+                Err("divisible")
+            } else {
+                Ok(())
+            }
+        })
+        .unwrap();
+    // Last: called once per emit that try_emit did not stop.
+    let (last, l) = counter();
+    signal
+        .connect_with(ConnectOptions::new().priority(-10), l)
+        .unwrap();
+    // Blocked now and then by the churn thread.
+    let (sometimes, s) = counter();
+    let blockable = signal.connect(s);
+
+    // Each disconnect_wait waits for the emit running on every emitter
+    // thread, so more emitters than cores slows the churn down a lot.
+    let ways = [Way::Emit, Way::Emitter, Way::TryEmit, Way::CollectOrUntil];
+
+    let (tallies, churn) = thread::scope(|scope| {
+        let emitters: Vec<_> = ways
+            .iter()
+            .enumerate()
+            .map(|(i, &way)| {
+                let signal = &signal;
+                scope.spawn(move || emit_loop(signal, way, deadline, i as u64 * 1_000_003))
+            })
+            .collect();
+
+        let churner = scope.spawn(|| {
+            let mut waited: VecDeque<Waited> = VecDeque::new();
+            let mut live: Option<(Connection, Arc<AtomicU64>)> = None;
+            let mut onces: VecDeque<(Connection, Arc<AtomicU64>)> = VecDeque::new();
+            let mut cycles = 0u64;
+            let mut once_checked = 0u64;
+            let mut throwaway = 0u64;
+            while Instant::now() < deadline {
+                cycles += 1;
+                // A plain listener lives one cycle, then is removed with
+                // disconnect_wait; its count must never change afterwards.
+                let (calls, f) = counter();
+                let priority = (cycles % 3) as i32 - 1;
+                let conn = signal
+                    .connect_with(ConnectOptions::new().priority(priority), f)
+                    .unwrap();
+                if let Some((old, old_calls)) = live.replace((conn, calls)) {
+                    assert_eq!(old.disconnect_wait(), Ok(true));
+                    waited.push_back(Waited {
+                        at_return: load(&old_calls),
+                        calls: old_calls,
+                    });
+                }
+                if waited.len() > 256 {
+                    waited.pop_front().unwrap().check();
+                }
+
+                // Once-listeners: removed early with disconnect_wait, either
+                // never called (it disconnected them) or called exactly once.
+                for _ in 0..8 {
+                    let (calls, f) = counter();
+                    onces.push_back((signal.connect_once(f), calls));
+                }
+                while onces.len() > 4096 {
+                    let (conn, calls) = onces.pop_front().unwrap();
+                    match conn.disconnect_wait() {
+                        Ok(true) => assert_eq!(load(&calls), 0),
+                        Ok(false) => assert_eq!(load(&calls), 1),
+                        Err(e) => panic!("{e}"),
+                    }
+                    once_checked += 1;
+                }
+
+                // A keyed listener replaced every cycle.
+                signal.disconnect_key("churn");
+                assert!(signal.connect_keyed("churn", |_: &u64| {}).is_ok());
+
+                // Throwaway listeners, connected and disconnected at once at
+                // every priority, keep the writers and the retired lists busy.
+                for p in -2..=2 {
+                    let conn = signal
+                        .connect_with(ConnectOptions::new().priority(p * 6), |_: &u64| {})
+                        .unwrap();
+                    assert!(conn.disconnect());
+                    throwaway += 1;
+                }
+
+                // Block a permanent listener for a moment.
+                if cycles % 4 == 0 {
+                    let _guard = blockable.block();
+                    thread::yield_now();
+                }
+            }
+            (waited, live, onces, cycles, once_checked, throwaway)
+        });
+
+        let tallies: Vec<Tally> = emitters.into_iter().map(|h| h.join().unwrap()).collect();
+        (tallies, churner.join().unwrap())
+    });
+    let (waited, live, onces, cycles, once_checked, throwaway) = churn;
+
+    // Every emitter has stopped. One last emit fires every remaining
+    // once-listener.
+    signal.emit(&1);
+    let emits: u64 = tallies.iter().map(|t| t.emits).sum::<u64>() + 1;
+    let reported: u64 = tallies.iter().map(|t| t.reported).sum();
+    let stopped: u64 = tallies.iter().map(|t| t.stopped).sum();
+    let collected: u64 = tallies.iter().map(|t| t.collected).sum();
+
+    assert_eq!(load(&first), emits, "the first listener runs once per emit");
+    assert_eq!(
+        load(&last),
+        emits - stopped,
+        "the last runs unless try_emit stopped"
+    );
+    assert!(load(&sometimes) <= emits);
+    assert_eq!(
+        signal.error_count(),
+        reported,
+        "every handled error is counted"
+    );
+    for w in &waited {
+        w.check();
+    }
+    for (conn, calls) in &onces {
+        assert_eq!(load(calls), 1, "a once-listener fires exactly once");
+        assert!(!conn.is_connected());
+    }
+    let (conn, _) = live.unwrap();
+    assert!(conn.disconnect());
+    assert!(signal.disconnect_key("churn"));
+    assert_eq!(signal.len(), 4, "only the permanent listeners are left");
+
+    let calls = load(&first) + load(&last) + load(&sometimes);
+    println!(
+        "stress emits_race_connects_and_disconnects: {:.1}s, {emits} emits, {calls} permanent-listener calls, \
+         {reported} handled + {collected} collected + {stopped} try_emit errors, {cycles} churn cycles, \
+         {} once-listeners ({once_checked} removed early), {throwaway} throwaway connects",
+        run_for.as_secs_f64(),
+        cycles * 8
+    );
+}
+
+/// Rounds of one once-listener raced by every emitter thread (each with a
+/// different emit variant): exactly one call per round.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn connect_once_raced_by_all_emitters() {
+    const EMITTERS: usize = 4;
+    const EMITS_PER_ROUND: usize = 8;
+    let run_for = duration();
+    let deadline = Instant::now() + run_for;
+    let signal = SyncSignal::<u64>::new();
+    let (permanent, p) = counter();
+    signal.connect(p);
+    let start = Barrier::new(EMITTERS + 1);
+    let end = Barrier::new(EMITTERS + 1);
+    let stop = AtomicBool::new(false);
+
+    let rounds = thread::scope(|scope| {
+        for t in 0..EMITTERS {
+            let (signal, start, end, stop) = (&signal, &start, &end, &stop);
+            scope.spawn(move || {
+                let never = AtomicBool::new(false);
+                let mut emitter = signal.emitter();
+                loop {
+                    start.wait();
+                    if stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    for i in 0..EMITS_PER_ROUND as u64 {
+                        match t {
+                            0 => signal.emit(&i),
+                            1 => emitter.emit(&i),
+                            2 => signal.try_emit(&i).unwrap(),
+                            _ => signal.emit_until(&i, &never).unwrap(),
+                        }
+                    }
+                    end.wait();
+                }
+            });
+        }
+
+        let mut rounds = 0u64;
+        while Instant::now() < deadline {
+            rounds += 1;
+            let (calls, f) = counter();
+            let conn = signal.connect_once(f);
+            start.wait();
+            end.wait();
+            assert_eq!(load(&calls), 1, "round {rounds}");
+            assert!(!conn.is_connected());
+            assert_eq!(signal.len(), 1, "the once-listener removed itself");
+        }
+        stop.store(true, Ordering::SeqCst);
+        start.wait();
+        rounds
+    });
+
+    let emits = rounds * (EMITTERS * EMITS_PER_ROUND) as u64;
+    assert_eq!(load(&permanent), emits);
+    println!(
+        "stress connect_once_raced_by_all_emitters: {:.1}s, {rounds} rounds, {emits} emits, {} calls",
+        run_for.as_secs_f64(),
+        emits + rounds
+    );
+}
+
+/// Deeply nested emits on several threads while another thread keeps
+/// calling disconnect_wait: every wait returns, and the counts are exact.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn disconnect_wait_races_deeply_nested_emits() {
+    const DEPTH: u64 = 40;
+    const THREADS: usize = 3;
+    let run_for = duration();
+    let deadline = Instant::now() + run_for;
+    let signal = Arc::new(SyncSignal::<u64>::new());
+    let weak = Arc::downgrade(&signal);
+    signal.connect(move |depth: &u64| {
+        if *depth < DEPTH {
+            weak.upgrade().unwrap().emit(&(depth + 1));
+        }
+    });
+    let (calls, c) = counter();
+    signal.connect(c);
+
+    let (outer_emits, waits) = thread::scope(|scope| {
+        let emitters: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let signal = &signal;
+                scope.spawn(move || {
+                    let mut n = 0u64;
+                    while Instant::now() < deadline {
+                        signal.emit(&0);
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let mut waits = 0u64;
+        while Instant::now() < deadline {
+            let (calls, f) = counter();
+            let conn = signal.connect(f);
+            assert_eq!(conn.disconnect_wait(), Ok(true));
+            let at_return = load(&calls);
+            thread::yield_now();
+            assert_eq!(load(&calls), at_return);
+            waits += 1;
+        }
+        let outer: u64 = emitters.into_iter().map(|h| h.join().unwrap()).sum();
+        (outer, waits)
+    });
+    assert_eq!(load(&calls), outer_emits * (DEPTH + 1));
+    println!(
+        "stress disconnect_wait_races_deeply_nested_emits: {:.1}s, {} emits, {waits} disconnect_waits",
+        run_for.as_secs_f64(),
+        outer_emits * (DEPTH + 1)
+    );
+}
