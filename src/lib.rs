@@ -75,6 +75,11 @@ pub use error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors, WouldD
 pub use signal::Signal;
 pub use sync_signal::{Emitter, SyncSignal};
 
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
