@@ -69,6 +69,19 @@ mod storage {
 
     pub(super) type RecordRef = &'static CachePadded<Record>;
 
+    /// A pushed entry: records live forever, so a plain reference.
+    pub(super) type EntryRef = &'static super::AtomicU64;
+
+    #[inline(always)]
+    pub(super) fn entry(record: RecordRef, at: usize) -> EntryRef {
+        &record.entries[at]
+    }
+
+    #[inline(always)]
+    pub(super) fn word(entry: &EntryRef) -> &super::AtomicU64 {
+        entry
+    }
+
     static ALL: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
     static FREE: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
 
@@ -120,10 +133,21 @@ mod storage {
     //! Under loom, records belong to one model execution: reference-counted,
     //! listed in a per-execution registry, never pooled.
 
-    use super::{CachePadded, Cell, Local, Mutex, Record, sync};
+    use super::{CachePadded, Local, Mutex, Record, sync};
     use crate::sync::Arc;
 
     pub(super) type RecordRef = Arc<CachePadded<Record>>;
+
+    /// A pushed entry: the record, kept alive, and the entry's index.
+    pub(super) type EntryRef = (RecordRef, usize);
+
+    pub(super) fn entry(record: RecordRef, at: usize) -> EntryRef {
+        (record, at)
+    }
+
+    pub(super) fn word(entry: &EntryRef) -> &super::AtomicU64 {
+        &entry.0.entries[entry.1]
+    }
 
     loom::lazy_static! {
         static ref ALL: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
@@ -145,7 +169,7 @@ mod storage {
     }
 }
 
-use storage::{LOCAL, RecordRef};
+use storage::{EntryRef, LOCAL, RecordRef};
 
 impl Local {
     const fn new() -> Self {
@@ -207,11 +231,8 @@ impl Local {
 /// the emit, even by panic) pops the record entry or the overflow count.
 pub(crate) struct Recorded<'a> {
     /// The entry this emit pushed; `None` if it is counted in `overflow`.
-    entry: Option<(RecordRef, usize)>,
+    entry: Option<EntryRef>,
     overflow: &'a AtomicUsize,
-    /// Whether the thread's depth was raised (false only while the thread
-    /// local is being torn down, under loom).
-    deepened: bool,
 }
 
 /// Records an emit of signal `signal` as running on this thread, so that
@@ -233,7 +254,7 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
                     signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
                     Ordering::Release,
                 );
-                return Some((record, depth));
+                return Some(storage::entry(record, depth));
             }
         }
         local.note_overflowed(signal);
@@ -243,10 +264,11 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
         Ok(Some(entry)) => Recorded {
             entry: Some(entry),
             overflow,
-            deepened: true,
         },
-        Ok(None) => overflowed(overflow, true),
-        Err(_) => overflowed(overflow, false),
+        // Only under loom can the thread local be gone (std's has no
+        // destructor); then the thread's depth was not raised either, and
+        // `Drop` finds the thread local gone too.
+        Ok(None) | Err(_) => overflowed(overflow),
     };
     sync::light_barrier();
     recorded
@@ -256,35 +278,40 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
 /// `DEPTH`, or on a thread whose record is gone.
 #[cold]
 #[inline(never)]
-fn overflowed(overflow: &AtomicUsize, deepened: bool) -> Recorded<'_> {
+fn overflowed(overflow: &AtomicUsize) -> Recorded<'_> {
     // Relaxed: ordered by the light barrier in `enter`.
     overflow.fetch_add(1, Ordering::Relaxed);
     Recorded {
         entry: None,
         overflow,
-        deepened,
     }
 }
 
 impl Drop for Recorded<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.deepened {
-            let overflowed = self.entry.is_none();
-            let _ = LOCAL.try_with(|local| {
-                local.depth.set(local.depth.get() - 1);
-                if overflowed {
-                    local.overflowed_len.set(local.overflowed_len.get() - 1);
-                }
-            });
-        }
         match &self.entry {
-            // Release: a waiter that reads FREE (Acquire) sees every effect
-            // of the listeners this emit ran.
-            Some((record, at)) => record.entries[*at].store(FREE, Ordering::Release),
-            // Release: as above, for emits counted in the overflow counter.
-            None => drop(self.overflow.fetch_sub(1, Ordering::Release)),
+            Some(entry) => {
+                let _ = LOCAL.try_with(|local| local.depth.set(local.depth.get() - 1));
+                // Release: a waiter that reads FREE (Acquire) sees every
+                // effect of the listeners this emit ran.
+                storage::word(entry).store(FREE, Ordering::Release);
+            }
+            None => self.pop_overflowed(),
         }
+    }
+}
+
+impl Recorded<'_> {
+    #[cold]
+    #[inline(never)]
+    fn pop_overflowed(&self) {
+        let _ = LOCAL.try_with(|local| {
+            local.depth.set(local.depth.get() - 1);
+            local.overflowed_len.set(local.overflowed_len.get() - 1);
+        });
+        // Release: as for a pop of an entry.
+        self.overflow.fetch_sub(1, Ordering::Release);
     }
 }
 

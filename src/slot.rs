@@ -14,17 +14,20 @@ const STATUS: usize = 0b11;
 const ACTIVE: usize = 0;
 const DISCONNECTED: usize = 1;
 const FIRED: usize = 2;
+/// Set for the whole life of a once-slot, so that the emit loop's single
+/// "is the word 0?" test sends once-slots to the claiming path.
+const ONCE: usize = 0b100;
 /// Each live `BlockGuard` adds one of these.
-const BLOCK: usize = 0b100;
+const BLOCK: usize = 0b1000;
 
 /// A listener: its callback, identity, ordering and state word.
 pub(crate) struct Slot<T> {
     pub(crate) id: u64,
     pub(crate) key: Option<ErasedArc<str>>,
     pub(crate) priority: i32,
-    pub(crate) once: bool,
-    /// Status and block count; see the constants above. The whole word is 0
-    /// exactly when the listener may be called.
+    /// Status, once flag and block count; see the constants above. The word
+    /// is 0 exactly when a plain listener may be called, `ONCE` exactly when
+    /// a once-listener's single call may be claimed.
     state: AtomicUsize,
     callback: Callback<T>,
 }
@@ -41,28 +44,33 @@ impl<T> Slot<T> {
             id,
             key,
             priority,
-            once,
-            state: AtomicUsize::new(ACTIVE),
+            state: AtomicUsize::new(if once { ONCE } else { ACTIVE }),
             callback,
         }
     }
 
-    /// Claims one call: true if the listener is active and unblocked (and, for
-    /// a once-listener, this emit won its single call).
-    #[inline]
-    pub(crate) fn try_claim(&self) -> bool {
+    /// The state word, for the emit loop: 0 means "call it now"; anything
+    /// else means skip it, or, for a once-slot, try [`claim_once`].
+    ///
+    /// [`claim_once`]: Self::claim_once
+    #[inline(always)]
+    pub(crate) fn state(&self) -> usize {
         // Relaxed: the word carries no data; a disconnect that happens-before
         // this emit is seen by coherence, and concurrent ones are ordered by
         // the barrier pair of `inflight` (docs/ordering.md).
-        if self.state.load(Ordering::Relaxed) != ACTIVE {
-            return false;
-        }
-        !self.once
-            || self
+        self.state.load(Ordering::Relaxed)
+    }
+
+    /// Tries to claim the single call of a once-slot whose word read `state`;
+    /// true for exactly one emit, however many race.
+    #[cold]
+    pub(crate) fn claim_once(&self, state: usize) -> bool {
+        state == ONCE
+            && self
                 .state
                 // Relaxed: the compare-exchange alone decides the single
                 // winner; no data is published through it.
-                .compare_exchange(ACTIVE, FIRED, Ordering::Relaxed, Ordering::Relaxed)
+                .compare_exchange(ONCE, ONCE | FIRED, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
     }
 
@@ -107,7 +115,7 @@ impl<T> fmt::Debug for Slot<T> {
             .field("id", &self.id)
             .field("key", &self.key)
             .field("priority", &self.priority)
-            .field("once", &self.once)
+            .field("once", &(self.state() & ONCE != 0))
             .finish_non_exhaustive()
     }
 }

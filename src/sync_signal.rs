@@ -574,10 +574,11 @@ fn run<B, T: 'static>(
     let mut ran = 0;
     for slot in list.slots.iter() {
         before(ran)?;
-        if !slot.try_claim() {
-            continue;
-        }
-        if slot.once {
+        let state = slot.state();
+        if state != 0 {
+            if !slot.claim_once(state) {
+                continue; // disconnected, blocked, or a once-slot that fired
+            }
             // The single call is ours; leave the list before running it so
             // that even a panicking once-listener is gone afterwards.
             base.remove(slot.id);
@@ -644,10 +645,11 @@ impl<T: 'static> Emitter<'_, T> {
     /// ```
     #[inline]
     pub fn emit(&mut self, value: &T) {
-        if self.base.len() == 0 {
+        // The cached list answers "empty?" as cheaply as `len` would.
+        let list = self.cache.load();
+        if list.slots.is_empty() {
             return;
         }
-        let list = self.cache.load();
         run_reporting(self.base, list, value);
     }
 }
