@@ -134,9 +134,13 @@ mod storage {
     //! listed in a per-execution registry, never pooled.
 
     use super::{CachePadded, Local, Mutex, Record, sync};
-    use crate::sync::Arc;
+    use crate::sync::ErasedArc;
 
-    pub(super) type RecordRef = Arc<CachePadded<Record>>;
+    /// A std `Arc`, not loom's: loom drops thread locals outside the
+    /// execution when a model fails, and dropping a loom `Arc` there would
+    /// abort the whole test binary instead of reporting the failure. The
+    /// reference count is not part of any protocol being checked.
+    pub(super) type RecordRef = ErasedArc<CachePadded<Record>>;
 
     /// A pushed entry: the record, kept alive, and the entry's index.
     pub(super) type EntryRef = (RecordRef, usize);
@@ -158,9 +162,9 @@ mod storage {
     }
 
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
-        let record = Arc::new(CachePadded::new(Record::new()));
-        sync::lock(&ALL).push(Arc::clone(&record));
-        local.record.set(Some(Arc::clone(&record)));
+        let record = ErasedArc::new(CachePadded::new(Record::new()));
+        sync::lock(&ALL).push(ErasedArc::clone(&record));
+        local.record.set(Some(ErasedArc::clone(&record)));
         Some(record)
     }
 
