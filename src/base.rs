@@ -13,6 +13,7 @@ use std::fmt;
 use crate::connection::{Connection, ConnectionHandle};
 use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
 use crate::inflight;
+use crate::list_cache;
 use crate::slot::{Callback, Slot};
 use crate::sync::{self, Arc, ArcSwap, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering};
 
@@ -58,6 +59,8 @@ pub(crate) struct BaseSignal<T> {
     /// Number of slots in the current list; lets an empty emit return after
     /// one load.
     len: AtomicUsize,
+    /// Bumped after every publication; tags the per-thread list caches.
+    version: AtomicU64,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
     /// Emits nested too deep for the per-thread record (see `inflight`).
@@ -81,6 +84,7 @@ impl<T: 'static> BaseSignal<T> {
                 on_error: None,
             })),
             len: AtomicUsize::new(0),
+            version: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             overflow: AtomicUsize::new(0),
             writer: Mutex::new(Writer {
@@ -108,6 +112,19 @@ impl<T: 'static> BaseSignal<T> {
         self.list.load()
     }
 
+    /// A counted reference to the current list.
+    pub(crate) fn load_full(&self) -> Arc<List<T>> {
+        Arc::clone(&self.list.load())
+    }
+
+    /// The version of the current list (see `list_cache`).
+    #[inline(always)]
+    pub(crate) fn version(&self) -> u64 {
+        // Acquire: pairs with the Release bump in `publish`, so a list loaded
+        // after reading version v is at least as new as version v.
+        self.version.load(Ordering::Acquire)
+    }
+
     pub(crate) fn swap_cell(&self) -> &ArcSwap<List<T>> {
         &self.list
     }
@@ -132,6 +149,7 @@ impl<T: 'static> BaseSignal<T> {
             once,
         } = options;
         let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
+        list_cache::forget(this.id);
         let handle = ConnectionHandle::erased(this, &slot);
         let mut garbage = Vec::new();
         {
@@ -161,6 +179,7 @@ impl<T: 'static> BaseSignal<T> {
     /// Removes the slot with `id` from the list (it is already marked
     /// disconnected or fired). True if it was in the list.
     pub(crate) fn remove(&self, id: u64) -> bool {
+        list_cache::forget(self.id);
         let mut garbage = Vec::new();
         let removed = {
             let mut writer = sync::lock(&self.writer);
@@ -212,6 +231,7 @@ impl<T: 'static> BaseSignal<T> {
 
     /// Disconnects every listener.
     pub(crate) fn clear(&self) {
+        list_cache::forget(self.id);
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&self.writer);
@@ -228,6 +248,7 @@ impl<T: 'static> BaseSignal<T> {
     }
 
     pub(crate) fn set_error_handler(&self, handler: Option<ErrorHandler>) {
+        list_cache::forget(self.id);
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&self.writer);
@@ -276,6 +297,11 @@ impl<T: 'static> BaseSignal<T> {
         }));
         // Relaxed: see `len`.
         self.len.store(len, Ordering::Relaxed);
+        // Release: a reader that sees the new version (Acquire) then loads
+        // this list or a later one. Writers are serialised by the lock, so a
+        // plain load-and-store increments.
+        let version = self.version.load(Ordering::Relaxed);
+        self.version.store(version + 1, Ordering::Release);
         writer.retired.push(old);
         // A list only this vector references can no longer be loaded by any
         // reader (it is not the current one), so it is garbage.
@@ -305,6 +331,7 @@ impl<T> Drop for BaseSignal<T> {
         for slot in self.list.load().slots.iter() {
             slot.mark_disconnected();
         }
+        list_cache::forget(self.id);
     }
 }
 

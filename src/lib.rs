@@ -64,6 +64,7 @@ mod cancel;
 mod connection;
 mod error;
 mod inflight;
+mod list_cache;
 mod signal;
 mod slot;
 mod sync;

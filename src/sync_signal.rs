@@ -7,6 +7,7 @@ use crate::base::{BaseSignal, List};
 use crate::cancel::Cancel;
 use crate::connection::{ConnectOptions, Connection};
 use crate::error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors};
+use crate::list_cache;
 use crate::slot::{Callback, Slot};
 use crate::sync::{Arc, Cache, ErasedArc};
 
@@ -378,8 +379,7 @@ impl<T: 'static> SyncSignal<T> {
         if self.base.len() == 0 {
             return;
         }
-        let list = self.base.load();
-        run_reporting(&self.base, &list, value);
+        list_cache::with_list(&self.base, |list| run_reporting(&self.base, list, value));
     }
 
     /// Calls the listeners in order until one fails.
@@ -402,18 +402,21 @@ impl<T: 'static> SyncSignal<T> {
         if self.base.len() == 0 {
             return Ok(());
         }
-        let list = self.base.load();
-        let _running = self.base.enter();
-        let flow = run(
-            &self.base,
-            &list,
-            value,
-            |_| ControlFlow::Continue(()),
-            |slot, result| match result {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(error) => ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error)),
-            },
-        );
+        let flow = list_cache::with_list(&self.base, |list| {
+            let _running = self.base.enter();
+            run(
+                &self.base,
+                list,
+                value,
+                |_| ControlFlow::Continue(()),
+                |slot, result| match result {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(error) => {
+                        ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error))
+                    }
+                },
+            )
+        });
         match flow {
             ControlFlow::Continue(_) => Ok(()),
             ControlFlow::Break(error) => Err(error),
@@ -439,21 +442,22 @@ impl<T: 'static> SyncSignal<T> {
         if self.base.len() == 0 {
             return Ok(());
         }
-        let list = self.base.load();
         let mut errors = Vec::new();
-        let _running = self.base.enter();
-        let _ = run::<(), T>(
-            &self.base,
-            &list,
-            value,
-            |_| ControlFlow::Continue(()),
-            |slot, result| {
-                if let Err(error) = result {
-                    errors.push(EmitError::new(slot.id, slot.key.clone(), error));
-                }
-                ControlFlow::Continue(())
-            },
-        );
+        list_cache::with_list(&self.base, |list| {
+            let _running = self.base.enter();
+            let _ = run::<(), T>(
+                &self.base,
+                list,
+                value,
+                |_| ControlFlow::Continue(()),
+                |slot, result| {
+                    if let Err(error) = result {
+                        errors.push(EmitError::new(slot.id, slot.key.clone(), error));
+                    }
+                    ControlFlow::Continue(())
+                },
+            );
+        });
         if errors.is_empty() {
             Ok(())
         } else {
@@ -486,26 +490,27 @@ impl<T: 'static> SyncSignal<T> {
         if self.base.len() == 0 {
             return Ok(());
         }
-        let list = self.base.load();
-        let _running = self.base.enter();
-        let flow = run(
-            &self.base,
-            &list,
-            value,
-            |ran| {
-                if cancel.is_cancelled() {
-                    ControlFlow::Break(Cancelled::new(ran))
-                } else {
+        let flow = list_cache::with_list(&self.base, |list| {
+            let _running = self.base.enter();
+            run(
+                &self.base,
+                list,
+                value,
+                |ran| {
+                    if cancel.is_cancelled() {
+                        ControlFlow::Break(Cancelled::new(ran))
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                },
+                |slot, result| {
+                    if let Err(error) = result {
+                        self.base.report(list, slot, error);
+                    }
                     ControlFlow::Continue(())
-                }
-            },
-            |slot, result| {
-                if let Err(error) = result {
-                    self.base.report(&list, slot, error);
-                }
-                ControlFlow::Continue(())
-            },
-        );
+                },
+            )
+        });
         match flow {
             ControlFlow::Continue(_) => Ok(()),
             ControlFlow::Break(cancelled) => Err(cancelled),

@@ -946,3 +946,43 @@ fn emits_from_a_thread_local_destructor_registered_before_the_first_emit() {
     assert_eq!(calls, 2, "the emit at thread exit called the listener");
     assert!(matches!(outcome, Some(Err(_))), "{outcome:?}");
 }
+
+/// Each thread caches the lists it emitted on recently (docs/architecture.md,
+/// "Per-thread list cache"): a closure disconnected on one thread stays alive
+/// while another thread's cache holds its list, and is freed once that
+/// thread has emitted on the (non-empty) signal again, refreshing its cache,
+/// and a writer retires the list.
+#[test]
+fn closure_cached_by_another_thread_is_freed_after_that_thread_emits_again() {
+    let signal = Arc::new(SyncSignal::<()>::new());
+    // An emit on a signal without listeners returns before the cache.
+    let _stays = signal.connect(|_: &()| {});
+    let captured = Arc::new(());
+    let c = Arc::clone(&captured);
+    let conn = signal.connect(move |_: &()| {
+        let _ = &c;
+    });
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let s = Arc::clone(&signal);
+    let emitter = std::thread::spawn(move || {
+        for _ in 0..2 {
+            s.emit(&());
+            done_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+        }
+    });
+    done_rx.recv().unwrap();
+    conn.disconnect();
+    assert_eq!(
+        Arc::strong_count(&captured),
+        2,
+        "the emitting thread's cache still holds the list"
+    );
+    go_tx.send(()).unwrap();
+    done_rx.recv().unwrap();
+    signal.connect(|_: &()| {}).disconnect();
+    assert_eq!(Arc::strong_count(&captured), 1);
+    go_tx.send(()).unwrap();
+    emitter.join().unwrap();
+}
