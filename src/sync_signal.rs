@@ -23,6 +23,17 @@ use crate::sync::{Arc, Cache, ErasedArc};
 /// other. A listener connected during an emit is first called by the next
 /// emit; a listener disconnected during an emit is not called later in it.
 ///
+/// # Memory
+///
+/// To keep `emit` free of atomic read-modify-writes, each thread caches the
+/// listener lists of the last few signals it emitted on (see
+/// `docs/architecture.md`). A disconnected listener is never called, but its
+/// closure is dropped only once no thread caches a list containing it: a
+/// thread refreshes its entry when it next emits on the signal, and drops it
+/// when it connects or disconnects on that signal, or exits. A thread that
+/// emitted once and then idles can keep a disconnected closure (and what it
+/// captured) alive.
+///
 /// # Panics
 ///
 /// `SyncSignal` never panics by itself. A panicking listener unwinds to the
@@ -548,7 +559,7 @@ impl<T: 'static> SyncSignal<T> {
 
 /// Runs every listener of `list` under `emit`'s policy: errors go to the
 /// error handler.
-#[inline]
+#[inline(always)]
 fn run_reporting<T: 'static>(base: &BaseSignal<T>, list: &List<T>, value: &T) {
     let _running = base.enter();
     let _ = run::<(), T>(
