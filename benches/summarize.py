@@ -3,7 +3,11 @@
 
 Usage:
     cargo bench --bench emit
-    python3 benches/summarize.py [target/criterion]
+    python3 benches/summarize.py [target/criterion ...]
+
+Several criterion directories (copies of `target/criterion` from repeated
+runs) give one times table per run and the goals as the median, over the
+runs, of ratios each taken within one run.
 
 Reads the median of every `emit/<listeners>/<variant>` benchmark from
 criterion's `target/criterion/emit_<n>/<variant>/new/estimates.json` (the
@@ -52,51 +56,78 @@ def times_table(results):
     return "\n".join(out)
 
 
-def goals_table(r):
-    def get(c, v):
-        return r[(c, v)]
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+
+
+def ratios(r):
+    """The goals' measured quantities for one run, by name."""
+    return {
+        "emitter/direct": r[(1, "sigwire_emitter")] / r[(1, "direct")],
+        "emit/rwlock": r[(1, "sigwire_emit")] / r[(1, "rwlock")],
+        "emit/direct": r[(1, "sigwire_emit")] / r[(1, "direct")],
+        "emit100/direct": r[(100, "sigwire_emit")] / r[(100, "direct")],
+        "empty": r[(0, "sigwire_emit")] - r[(0, "direct")],
+        "signals2/emit": r[(1, "signals2")] / r[(1, "sigwire_emit")],
+        "signals2/emitter": r[(1, "signals2")] / r[(1, "sigwire_emitter")],
+    }
+
+
+def goals_table(runs):
+    """One row per goal: the median over the runs, and the range."""
+    per_run = [ratios(r) for r in runs]
+
+    def m(key):
+        values = [run[key] for run in per_run]
+        return median(values), min(values), max(values)
+
+    def show(key, unit, digits=2):
+        mid, lo, hi = m(key)
+        text = f"{mid:.{digits}f}{unit}"
+        if len(per_run) > 1:
+            text += f" ({lo:.{digits}f}–{hi:.{digits}f})"
+        return text
 
     def verdict(ok):
         return "met" if ok else "**not met**"
 
-    rows = []
-    x = get(1, "sigwire_emitter") / get(1, "direct")
-    rows.append(("`Emitter::emit`, 1 listener", "≤ 1.5 × direct",
-                 f"{x:.2f} × direct", verdict(x <= 1.5)))
-    x = get(1, "sigwire_emit") / get(1, "rwlock")
-    y = get(1, "sigwire_emit") / get(1, "direct")
-    rows.append(("`emit`, 1 listener", "≤ 1.0 × rwlock; stretch ≤ 3 × direct",
-                 f"{x:.2f} × rwlock; {y:.2f} × direct",
-                 f"{verdict(x <= 1.0)}; stretch {verdict(y <= 3.0)}"))
-    x = get(100, "sigwire_emit") / get(100, "direct")
-    rows.append(("`emit`, 100 listeners", "≤ 1.3 × direct",
-                 f"{x:.2f} × direct", verdict(x <= 1.3)))
-    x = get(0, "sigwire_emit")
-    floor = get(0, "direct")
-    rows.append(("`emit`, no listeners", "≤ 1 ns",
-                 f"{fmt_ns(x)} ns in all; {fmt_ns(x - floor)} ns above the harness "
-                 f"(`direct` with no listeners: {fmt_ns(floor)} ns)",
-                 verdict(x - floor <= 1.0)))
-    x = get(1, "signals2") / get(1, "sigwire_emit")
-    y = get(1, "signals2") / get(1, "sigwire_emitter")
-    rows.append(("vs signals2, 1 listener", "emit ≥ 2 × faster; Emitter::emit ≥ 10 × faster",
-                 f"signals2 ÷ emit = {x:.2f}; signals2 ÷ Emitter::emit = {y:.2f}",
-                 f"{verdict(x >= 2)}; {verdict(y >= 10)}"))
-    out = ["| goal | target | measured | verdict |", "|---|---|---|---|"]
+    rows = [
+        ("`Emitter::emit`, 1 listener", "≤ 1.5 × direct",
+         show("emitter/direct", " × direct"), verdict(m("emitter/direct")[0] <= 1.5)),
+        ("`emit`, 1 listener", "≤ 1.0 × rwlock; stretch ≤ 3 × direct",
+         show("emit/rwlock", " × rwlock") + "; " + show("emit/direct", " × direct"),
+         f"{verdict(m('emit/rwlock')[0] <= 1.0)}; stretch {verdict(m('emit/direct')[0] <= 3.0)}"),
+        ("`emit`, 100 listeners", "≤ 1.3 × direct",
+         show("emit100/direct", " × direct"), verdict(m("emit100/direct")[0] <= 1.3)),
+        ("`emit`, no listeners", "≤ 1 ns",
+         show("empty", " ns") + " above the harness (`direct`, no listeners)",
+         verdict(m("empty")[0] <= 1.0)),
+        ("vs signals2, 1 listener", "emit ≥ 2 × faster; Emitter::emit ≥ 10 × faster",
+         "emit " + show("signals2/emit", " × faster") + "; Emitter::emit "
+         + show("signals2/emitter", " × faster"),
+         f"{verdict(m('signals2/emit')[0] >= 2)}; {verdict(m('signals2/emitter')[0] >= 10)}"),
+    ]
+    out = ["| goal | target | measured: median of runs (range) | verdict |", "|---|---|---|---|"]
     out += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(out)
 
 
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
-    results = parse(root)
-    if not results:
-        sys.exit(f"no criterion results found under {root}")
-    print("ns per emit (criterion median):\n")
-    print(times_table(results))
-    print()
+    roots = sys.argv[1:] or ["target/criterion"]
+    runs = []
+    for root in roots:
+        results = parse(root)
+        if not results:
+            sys.exit(f"no criterion results found under {root}")
+        runs.append(results)
+    for root, results in zip(roots, runs):
+        print(f"ns per emit (criterion median), {root}:\n")
+        print(times_table(results))
+        print()
     try:
-        print(goals_table(results))
+        print(f"Goals, from {len(runs)} run(s); each ratio is taken within one run:\n")
+        print(goals_table(runs))
     except KeyError as missing:
         sys.exit(f"missing result for the goals: {missing}")
 
