@@ -77,6 +77,10 @@ pub(crate) struct Options {
 
 impl<T: 'static> BaseSignal<T> {
     pub(crate) fn new() -> Self {
+        // Registering for membarrier can take milliseconds: do it when the
+        // first signal is made, not on the first emit.
+        #[cfg(not(loom))]
+        crate::sync::init_barriers();
         Self {
             id: next_signal_id(),
             list: ArcSwap::new(Arc::new(List {

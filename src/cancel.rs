@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 /// A cancellation condition, checked by
-/// [`emit_until`](crate::SyncSignal::emit_until) before each listener.
+/// [`emit_until`](crate::SyncSignal::emit_until) before each listener it is
+/// about to call.
 ///
 /// Implemented for [`AtomicBool`](std::sync::atomic::AtomicBool) (cancelled
 /// once it is `true`), for a deadline [`Instant`] (cancelled once it has

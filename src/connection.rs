@@ -140,9 +140,10 @@ impl Connection {
         self.handle.id()
     }
 
-    /// Disconnects the listener without blocking. Returns `true` if this call
-    /// disconnected it, `false` if it was already disconnected (or fired, for
-    /// a once-listener) or the signal is gone.
+    /// Disconnects the listener without waiting for running calls (it takes
+    /// the signal's writer lock for as long as building the new list takes).
+    /// Returns `true` if this call disconnected it, `false` if it was already
+    /// disconnected (or fired, for a once-listener) or the signal is gone.
     ///
     /// After it returns, no emit that has not yet reached this listener will
     /// call it. A call already running on another thread may still be
@@ -169,7 +170,25 @@ impl Connection {
     /// The wait is conservative: it waits for every emit of this signal that
     /// was running when it was called, so it can also wait for the other
     /// listeners of those emits. It spins briefly, then yields, then sleeps in
-    /// short steps. It does not wait for emits that start later.
+    /// short steps. It does not wait for emits that start later, except emits
+    /// nested more than 32 deep on one thread or made from thread-local
+    /// destructors, which share one counter per signal: continuous emission of
+    /// that kind can keep it waiting.
+    ///
+    /// # Deadlocks
+    ///
+    /// Because it waits for whole emits, `disconnect_wait` deadlocks whenever
+    /// a running emit of this signal waits for the caller, even through a
+    /// listener other than this one:
+    ///
+    /// * a listener hands work to another thread (a thread pool, `rayon`,
+    ///   a spawned thread it joins) and that work calls `disconnect_wait` on
+    ///   a listener of the same signal;
+    /// * thread A, inside an emit of signal S1, waits for a listener of S2,
+    ///   while thread B, inside an emit of S2, waits for a listener of S1;
+    /// * the caller holds a lock that some listener of this signal takes.
+    ///
+    /// Only the first case on the *same* thread is detected (see Errors).
     ///
     /// # Errors
     ///

@@ -58,6 +58,10 @@ struct Local {
     /// them, to refuse a `disconnect_wait` that would wait for itself.
     overflowed: [Cell<u64>; DEPTH],
     overflowed_len: Cell<usize>,
+    /// Set when the thread's record went back to the pool at thread exit:
+    /// later emits (from other thread-local destructors) go straight to the
+    /// overflow path instead of trying to register again.
+    exiting: Cell<bool>,
 }
 
 #[cfg(not(loom))]
@@ -100,7 +104,10 @@ mod storage {
             if let Some(record) = self.0.take() {
                 // The LOCAL thread local has no destructor, so it is still
                 // reachable; later emits on this thread use the overflow path.
-                let _ = LOCAL.try_with(|local| local.record.set(None));
+                let _ = LOCAL.try_with(|local| {
+                    local.record.set(None);
+                    local.exiting.set(true);
+                });
                 sync::lock(&FREE).push(record);
             }
         }
@@ -183,6 +190,7 @@ impl Local {
             seq: Cell::new(0),
             overflowed: [const { Cell::new(FREE) }; DEPTH],
             overflowed_len: Cell::new(0),
+            exiting: Cell::new(false),
         }
     }
 
@@ -198,6 +206,7 @@ impl Local {
         };
         match record {
             Some(record) => Some(record),
+            None if self.exiting.get() => None,
             None => storage::register(self),
         }
     }

@@ -15,8 +15,10 @@
 //! `ArcSwap::load` instead of waiting or failing.
 //!
 //! The price: a thread keeps the lists it cached (and the closures in them)
-//! alive until it emits on that signal again, another signal takes the way,
-//! it writes to that signal, or it exits. See `docs/architecture.md`.
+//! alive until it emits on that signal again while it has listeners,
+//! another signal takes the way, it writes to that signal, or it exits; a
+//! list nobody holds any more is then freed by the signal's next write. See
+//! `docs/architecture.md`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};

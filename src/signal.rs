@@ -95,7 +95,7 @@ pub trait Signal<T: 'static>: Send + Sync {
     fn clear(&self);
 }
 
-impl<T: Send + Sync + 'static> Signal<T> for SyncSignal<T> {
+impl<T: 'static> Signal<T> for SyncSignal<T> {
     fn connect<F>(&self, f: F) -> Connection
     where
         F: Fn(&T) + Send + Sync + 'static,

@@ -61,6 +61,13 @@ impl<T> Slot<T> {
         self.state.load(Ordering::Relaxed)
     }
 
+    /// Whether a slot whose word read `state` (non-zero) is a once-slot that
+    /// may still be claimed.
+    #[inline]
+    pub(crate) fn is_claimable(&self, state: usize) -> bool {
+        state == ONCE
+    }
+
     /// Tries to claim the single call of a once-slot whose word read `state`;
     /// true for exactly one emit, however many race.
     #[cold]
@@ -94,7 +101,7 @@ impl<T> Slot<T> {
     }
 
     pub(crate) fn block(&self) {
-        // Relaxed: blocking publishes no data; see try_claim.
+        // Relaxed: blocking publishes no data; see `state`.
         self.state.fetch_add(BLOCK, Ordering::Relaxed);
     }
 

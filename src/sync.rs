@@ -234,19 +234,20 @@ mod barrier {
     /// already pays one.
     pub(crate) fn heavy_barrier() {
         init();
+        #[cfg(target_os = "linux")]
         if MODE.load(Ordering::Relaxed) == MEMBARRIER {
-            #[cfg(target_os = "linux")]
+            use rustix::thread::{MembarrierCommand, membarrier};
+            // Emitters pay only a compiler fence in this mode, so a local
+            // fence would not do: retry until the kernel performs a barrier.
+            // The expedited command fails only transiently (ENOMEM); the
+            // global one, slower, gives the same guarantee where available.
+            let backoff = crossbeam_utils::Backoff::new();
+            while membarrier(MembarrierCommand::PrivateExpedited).is_err()
+                && membarrier(MembarrierCommand::Global).is_err()
             {
-                use rustix::thread::{MembarrierCommand, membarrier};
-                // The expedited barrier cannot fail once registration
-                // succeeded; should it anyway, the global barrier (slow, but
-                // with the same guarantee) stands in for it.
-                if membarrier(MembarrierCommand::PrivateExpedited).is_ok()
-                    || membarrier(MembarrierCommand::Global).is_ok()
-                {
-                    return;
-                }
+                backoff.snooze();
             }
+            return;
         }
         fence(Ordering::SeqCst);
     }

@@ -14,8 +14,11 @@ use crate::sync::{Arc, Cache, ErasedArc};
 /// A signal whose listeners run inline, on the thread that emits.
 ///
 /// Emitting never takes a lock, never allocates and never waits for
-/// connects or disconnects; those never wait for a running emit. Listeners
-/// run in priority order (higher first), then connection order.
+/// connects or disconnects; those never wait for a running emit. (One
+/// exception: the emit that wins a once-listener's single call removes it
+/// from the list, which takes the signal's writer lock and builds a new
+/// list, once per once-listener.) Listeners run in priority order (higher
+/// first), then connection order.
 ///
 /// # Re-entrancy
 ///
@@ -25,14 +28,17 @@ use crate::sync::{Arc, Cache, ErasedArc};
 ///
 /// # Memory
 ///
-/// To keep `emit` free of atomic read-modify-writes, each thread caches the
-/// listener lists of the last few signals it emitted on (see
-/// `docs/architecture.md`). A disconnected listener is never called, but its
-/// closure is dropped only once no thread caches a list containing it: a
-/// thread refreshes its entry when it next emits on the signal, and drops it
-/// when it connects or disconnects on that signal, or exits. A thread that
-/// emitted once and then idles can keep a disconnected closure (and what it
-/// captured) alive.
+/// A disconnected listener is never called again, but its closure (and what
+/// it captured) is dropped only when no list that contains it is referenced
+/// any more, by the next connect, disconnect or clear on the signal after
+/// that, or when the signal is dropped. Lists are referenced by running
+/// emits, by [`Emitter`]s, and by a small per-thread cache that keeps `emit`
+/// free of atomic read-modify-writes (see `docs/architecture.md`): a thread
+/// refreshes its entry when it next emits on the signal while the signal has
+/// listeners, and drops it when it connects or disconnects on that signal,
+/// or exits. So a closure disconnected on the thread that emits is dropped at
+/// once, while a thread that emitted and then idles can keep a disconnected
+/// closure alive until a later write.
 ///
 /// # Panics
 ///
@@ -476,9 +482,10 @@ impl<T: 'static> SyncSignal<T> {
         }
     }
 
-    /// Calls the listeners in order, checking `cancel` before each one.
-    /// Errors of fallible listeners go to the error handler, as under
-    /// [`emit`](Self::emit).
+    /// Calls the listeners in order, checking `cancel` before each one it is
+    /// about to call (blocked and disconnected listeners are skipped without
+    /// a check). Errors of fallible listeners go to the error handler, as
+    /// under [`emit`](Self::emit).
     ///
     /// # Errors
     ///
@@ -576,9 +583,10 @@ fn run_reporting<T: 'static>(base: &BaseSignal<T>, list: &List<T>, value: &T) {
     );
 }
 
-/// The emit loop shared by every emit variant: for each slot, asks `before`
-/// (given how many listeners ran) whether to go on, claims the slot (skipping
-/// inactive ones), calls it and hands the result to `after`.
+/// The emit loop shared by every emit variant: for each slot that would be
+/// called (active, unblocked, not a fired once-slot), asks `before` (given
+/// how many listeners ran) whether to go on, claims it if it is a once-slot,
+/// calls it and hands the result to `after`.
 #[inline(always)]
 fn run<B, T: 'static>(
     base: &BaseSignal<T>,
@@ -589,15 +597,20 @@ fn run<B, T: 'static>(
 ) -> ControlFlow<B> {
     let mut ran = 0;
     for slot in list.slots.iter() {
-        before(ran)?;
         let state = slot.state();
         if state != 0 {
-            if !slot.claim_once(state) {
+            if !slot.is_claimable(state) {
                 continue; // disconnected, blocked, or a once-slot that fired
+            }
+            before(ran)?;
+            if !slot.claim_once(state) {
+                continue; // another emit won the single call
             }
             // The single call is ours; leave the list before running it so
             // that even a panicking once-listener is gone afterwards.
             base.remove(slot.id);
+        } else {
+            before(ran)?;
         }
         ran += 1;
         after(slot, slot.call(value))?;
@@ -627,7 +640,7 @@ impl<T: 'static> fmt::Debug for SyncSignal<T> {
 /// costs about one indirect call per listener and still sees every connect
 /// and disconnect made elsewhere. The cache keeps the list it last saw alive
 /// (and the closures in it) until the next `emit` or until the `Emitter` is
-/// dropped.
+/// dropped; see "Memory" on [`SyncSignal`].
 ///
 /// # Examples
 ///
