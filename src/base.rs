@@ -61,6 +61,10 @@ pub(crate) struct BaseSignal<T> {
     len: AtomicUsize,
     /// Bumped after every publication; tags the per-thread list caches.
     version: AtomicU64,
+    /// Once-slots that fired but are still in the current list (the next
+    /// write drops them). Wrapping: a fire's increment can land just after
+    /// the write that dropped its slot, so it may briefly read as -1.
+    fired: AtomicUsize,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
     /// Emits nested too deep for the per-thread record (see `inflight`).
@@ -89,6 +93,7 @@ impl<T: 'static> BaseSignal<T> {
             })),
             len: AtomicUsize::new(0),
             version: AtomicU64::new(0),
+            fired: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
             overflow: AtomicUsize::new(0),
             writer: Mutex::new(Writer {
@@ -102,12 +107,29 @@ impl<T: 'static> BaseSignal<T> {
         self.id
     }
 
-    /// The number of connected listeners.
+    /// The number of slots in the current list (fired once-slots included):
+    /// what an emit checks to skip an empty signal.
     #[inline]
     pub(crate) fn len(&self) -> usize {
         // Relaxed: a connect that happens-before this load is seen by
         // coherence; the list itself is published by the ArcSwap.
         self.len.load(Ordering::Relaxed)
+    }
+
+    /// The number of connected listeners: the current list without the
+    /// once-slots that fired.
+    pub(crate) fn live_len(&self) -> usize {
+        // Relaxed (both): a snapshot for the caller; see `fired`.
+        let fired = self.fired.load(Ordering::Relaxed) as isize;
+        (self.len.load(Ordering::Relaxed) as isize - fired).max(0) as usize
+    }
+
+    /// Counts a once-slot that just fired; it stays in the list (every emit
+    /// skips it) until the next write drops it.
+    #[cold]
+    pub(crate) fn note_fired(&self) {
+        // Relaxed: a count for `live_len`; nothing is published through it.
+        self.fired.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The current list, without a lock.
@@ -158,23 +180,28 @@ impl<T: 'static> BaseSignal<T> {
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&this.writer);
+            let current = this.list.load();
             if let Some(key) = &key {
-                if writer.keys.contains_key(key) {
+                // A key whose listener fired (a once-listener) is free again.
+                let taken = writer.keys.get(key).is_some_and(|&holder| {
+                    current
+                        .slots
+                        .iter()
+                        .any(|s| s.id == holder && !s.has_fired())
+                });
+                if taken {
                     return Err(DuplicateKey::new(ErasedArc::clone(key)));
                 }
                 writer.keys.insert(ErasedArc::clone(key), id);
             }
-            let current = this.list.load();
+            let (mut slots, dropped) = compact(&mut writer, &current.slots, |_| false);
             // Higher priority first; equal priorities keep connection order
             // (the new slot has the largest id, so it goes after its equals).
-            let at = current.slots.partition_point(|s| s.priority >= priority);
-            let mut slots = Vec::with_capacity(current.slots.len() + 1);
-            slots.extend_from_slice(&current.slots[..at]);
-            slots.push(slot);
-            slots.extend_from_slice(&current.slots[at..]);
+            let at = slots.partition_point(|s| s.priority >= priority);
+            slots.insert(at, slot);
             let on_error = current.on_error.clone();
             drop(current);
-            this.publish(&mut writer, slots, on_error, &mut garbage);
+            this.publish(&mut writer, slots, on_error, dropped, &mut garbage);
         }
         drop(garbage);
         Ok(Connection::new(handle))
@@ -188,19 +215,14 @@ impl<T: 'static> BaseSignal<T> {
         let removed = {
             let mut writer = sync::lock(&self.writer);
             let current = self.list.load();
-            match current.slots.iter().position(|s| s.id == id) {
-                None => false,
-                Some(at) => {
-                    if let Some(key) = &current.slots[at].key {
-                        writer.keys.remove(key);
-                    }
-                    let mut slots = current.slots.to_vec();
-                    slots.remove(at);
-                    let on_error = current.on_error.clone();
-                    drop(current);
-                    self.publish(&mut writer, slots, on_error, &mut garbage);
-                    true
-                }
+            if current.slots.iter().any(|s| s.id == id) {
+                let (slots, dropped) = compact(&mut writer, &current.slots, |s| s.id == id);
+                let on_error = current.on_error.clone();
+                drop(current);
+                self.publish(&mut writer, slots, on_error, dropped, &mut garbage);
+                true
+            } else {
+                false
             }
         };
         drop(garbage);
@@ -230,7 +252,14 @@ impl<T: 'static> BaseSignal<T> {
     }
 
     pub(crate) fn contains_key(&self, key: &str) -> bool {
-        sync::lock(&self.writer).keys.contains_key(key)
+        let writer = sync::lock(&self.writer);
+        writer.keys.get(key).is_some_and(|&holder| {
+            self.list
+                .load()
+                .slots
+                .iter()
+                .any(|s| s.id == holder && s.is_connected())
+        })
     }
 
     /// Disconnects every listener.
@@ -243,10 +272,10 @@ impl<T: 'static> BaseSignal<T> {
             for slot in current.slots.iter() {
                 slot.mark_disconnected();
             }
-            writer.keys.clear();
+            let (slots, dropped) = compact(&mut writer, &current.slots, |_| true);
             let on_error = current.on_error.clone();
             drop(current);
-            self.publish(&mut writer, Vec::new(), on_error, &mut garbage);
+            self.publish(&mut writer, slots, on_error, dropped, &mut garbage);
         }
         drop(garbage);
     }
@@ -256,8 +285,10 @@ impl<T: 'static> BaseSignal<T> {
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&self.writer);
-            let slots = self.list.load().slots.to_vec();
-            self.publish(&mut writer, slots, handler, &mut garbage);
+            let current = self.list.load();
+            let (slots, dropped) = compact(&mut writer, &current.slots, |_| false);
+            drop(current);
+            self.publish(&mut writer, slots, handler, dropped, &mut garbage);
         }
         drop(garbage);
     }
@@ -292,8 +323,11 @@ impl<T: 'static> BaseSignal<T> {
         writer: &mut Writer<T>,
         slots: Vec<Arc<Slot<T>>>,
         on_error: Option<ErrorHandler>,
+        fired_dropped: usize,
         garbage: &mut Vec<Arc<List<T>>>,
     ) {
+        // Relaxed: see `note_fired`.
+        self.fired.fetch_sub(fired_dropped, Ordering::Relaxed);
         let len = slots.len();
         let old = self.list.swap(Arc::new(List {
             slots: slots.into_boxed_slice(),
@@ -318,6 +352,36 @@ impl<T: 'static> BaseSignal<T> {
             }
         }
     }
+}
+
+/// The slots of `current` a new list keeps: all but those `drop` selects
+/// and the once-slots that fired. Forgets the keys of the slots it leaves
+/// out, and returns how many of those had fired (they were counted in
+/// `fired`). Each slot's fate and its count are decided by one read of its
+/// state word, so a slot that fires later stays, and is counted once it does.
+fn compact<T>(
+    writer: &mut Writer<T>,
+    current: &[Arc<Slot<T>>],
+    drop: impl Fn(&Slot<T>) -> bool,
+) -> (Vec<Arc<Slot<T>>>, usize) {
+    let mut kept = Vec::with_capacity(current.len() + 1);
+    let mut fired = 0;
+    for slot in current {
+        let has_fired = slot.has_fired();
+        if has_fired || drop(slot) {
+            fired += usize::from(has_fired);
+            if let Some(key) = &slot.key {
+                // Only if the key still names this slot: a new listener may
+                // have taken it over from a fired one.
+                if writer.keys.get(key) == Some(&slot.id) {
+                    writer.keys.remove(key);
+                }
+            }
+        } else {
+            kept.push(Arc::clone(slot));
+        }
+    }
+    (kept, fired)
 }
 
 #[cold]

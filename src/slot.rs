@@ -95,6 +95,13 @@ impl<T> Slot<T> {
         previous & STATUS == ACTIVE
     }
 
+    /// Whether this once-slot used its single call.
+    pub(crate) fn has_fired(&self) -> bool {
+        // Relaxed: writers read it under their lock to drop fired slots; a
+        // slot that fires just after is dropped by a later write.
+        self.state.load(Ordering::Relaxed) & FIRED != 0
+    }
+
     pub(crate) fn is_connected(&self) -> bool {
         // Relaxed: a snapshot for the caller; nothing is published through it.
         self.state.load(Ordering::Relaxed) & STATUS == ACTIVE

@@ -14,11 +14,8 @@ use crate::sync::{Arc, Cache, ErasedArc};
 /// A signal whose listeners run inline, on the thread that emits.
 ///
 /// Emitting never takes a lock, never allocates and never waits for
-/// connects or disconnects; those never wait for a running emit. (One
-/// exception: the emit that wins a once-listener's single call removes it
-/// from the list, which takes the signal's writer lock and builds a new
-/// list, once per once-listener.) Listeners run in priority order (higher
-/// first), then connection order.
+/// connects or disconnects; those never wait for a running emit. Listeners
+/// run in priority order (higher first), then connection order.
 ///
 /// # Re-entrancy
 ///
@@ -302,7 +299,7 @@ impl<T: 'static> SyncSignal<T> {
     /// assert_eq!(signal.len(), 1);
     /// ```
     pub fn len(&self) -> usize {
-        self.base.len()
+        self.base.live_len()
     }
 
     /// Whether no listener is connected.
@@ -314,7 +311,7 @@ impl<T: 'static> SyncSignal<T> {
     /// assert!(SyncSignal::<()>::new().is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.base.len() == 0
+        self.base.live_len() == 0
     }
 
     /// Disconnects every listener.
@@ -606,9 +603,9 @@ fn run<B, T: 'static>(
             if !slot.claim_once(state) {
                 continue; // another emit won the single call
             }
-            // The single call is ours; leave the list before running it so
-            // that even a panicking once-listener is gone afterwards.
-            base.remove(slot.id);
+            // The single call is ours. The slot stays in the list, skipped
+            // by every emit, until the next write drops it.
+            base.note_fired();
         } else {
             before(ran)?;
         }

@@ -170,4 +170,26 @@ fn no_emit_variant_allocates_on_the_success_path() {
     });
     assert_eq!(info.count_total, 0, "nested emits, 41 levels");
     assert_eq!(depth_calls.load(Ordering::Relaxed), 41 * 1_001);
+
+    // The emit that fires a once-listener neither allocates nor locks: the
+    // fired slot stays in the list until the next write drops it.
+    let once = SyncSignal::<u64>::new();
+    let fired = Arc::new(AtomicU64::new(0));
+    let f = Arc::clone(&fired);
+    once.connect(|_: &u64| {});
+    let conn = once.connect_once(move |_: &u64| {
+        f.fetch_add(1, Ordering::Relaxed);
+    });
+    {
+        // Blocking is not a write: the list (and this thread's cached copy)
+        // stays as it is, so the measured emit finds everything warm.
+        let _skip = conn.block();
+        once.emit(&0);
+    }
+    assert_eq!(once.len(), 2);
+    let info = measure(|| once.emit(&1));
+    assert_eq!(info.count_total, 0, "the emit that fires a once-listener");
+    assert_eq!(fired.load(Ordering::Relaxed), 1);
+    assert_eq!(once.len(), 1);
+    assert!(!conn.is_connected());
 }
