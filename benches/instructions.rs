@@ -1,0 +1,66 @@
+//! A fixed emit loop for counting instructions with callgrind, which is
+//! repeatable where wall-clock timings on a shared machine are not.
+//!
+//! ```sh
+//! cargo bench --bench instructions --no-run   # prints the binary's path
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/deps/instructions-<hash> emitter 100000 1
+//! ```
+//!
+//! Arguments: the variant (`direct`, `emit` or `emitter`), the number of
+//! emits and the number of listeners. Run it with two emit counts and divide
+//! the difference of the two totals by the difference of the counts: that is
+//! the instructions per emit, free of start-up costs. `cargo bench` itself
+//! runs it once with small defaults, so the target stays working.
+
+use std::hint::black_box;
+
+use sigwire::{Emitter, SyncSignal};
+
+type Listener = Box<dyn Fn(&u64) + Send + Sync>;
+
+#[inline(never)]
+fn direct(listeners: &[Listener], n: u64) {
+    for i in 0..n {
+        for f in listeners {
+            f(&black_box(i));
+        }
+    }
+}
+
+#[inline(never)]
+fn emit(signal: &SyncSignal<u64>, n: u64) {
+    for i in 0..n {
+        signal.emit(&black_box(i));
+    }
+}
+
+#[inline(never)]
+fn emitter(emitter: &mut Emitter<'_, u64>, n: u64) {
+    for i in 0..n {
+        emitter.emit(&black_box(i));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let variant = args.first().map_or("emit", String::as_str);
+    let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    let count: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
+
+    let signal = SyncSignal::<u64>::new();
+    let mut listeners: Vec<Listener> = Vec::new();
+    for _ in 0..count {
+        signal.connect(|v: &u64| {
+            black_box(*v);
+        });
+        listeners.push(Box::new(|v: &u64| {
+            black_box(*v);
+        }));
+    }
+    match variant {
+        "direct" => direct(&listeners, n),
+        "emitter" => emitter(&mut signal.emitter(), n),
+        _ => emit(&signal, n),
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Instructions per emit, counted by callgrind (repeatable, unlike timings on
+# a shared machine): for each variant and listener count, the difference of
+# two runs (40 000 and 20 000 emits) divided by 20 000. Needs valgrind.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bin=$(cargo bench --bench instructions --no-run --message-format=json 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "instructions" and m.get("executable"):
+        print(m["executable"])')
+count() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 \
+        | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
+}
+echo "| listeners | direct | emit | Emitter::emit |"
+echo "|---:|---:|---:|---:|"
+for listeners in 1 10 100; do
+    row="| $listeners |"
+    for variant in direct emit emitter; do
+        a=$(count "$variant" 20000 "$listeners")
+        b=$(count "$variant" 40000 "$listeners")
+        row="$row $(((b - a) / 20000)) |"
+    done
+    echo "$row"
+done
