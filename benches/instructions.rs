@@ -43,7 +43,10 @@ fn emitter(emitter: &mut Emitter<'_, u64>, n: u64) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let variant = args.first().map_or("emit", String::as_str);
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
     let count: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(1);
