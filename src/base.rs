@@ -232,13 +232,17 @@ impl<T: 'static> BaseSignal<T> {
     /// Disconnects the listener with `key`; true if there was one.
     pub(crate) fn disconnect_key(&self, key: &str) -> bool {
         let slot = {
-            let _writer = sync::lock(&self.writer);
-            let current = self.list.load();
-            current
-                .slots
-                .iter()
-                .find(|s| s.key.as_deref() == Some(key))
-                .cloned()
+            let writer = sync::lock(&self.writer);
+            // The map names the key's newest holder; a once-listener that
+            // fired under the same key may still sit in the list.
+            writer.keys.get(key).and_then(|&holder| {
+                self.list
+                    .load()
+                    .slots
+                    .iter()
+                    .find(|s| s.id == holder)
+                    .cloned()
+            })
         };
         match slot {
             Some(slot) => {

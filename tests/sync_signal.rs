@@ -1247,3 +1247,53 @@ fn an_arc_signal_moves_to_other_threads() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 4);
 }
+
+/// A keyed once-listener that fired frees its key at once, even though its
+/// slot stays in the list until the next write; the key's new holder is the
+/// one `disconnect_key` and `contains_key` see.
+#[test]
+fn key_of_a_fired_once_listener_is_free_again() {
+    let signal = SyncSignal::<()>::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    signal
+        .connect_with(ConnectOptions::new().key("k").once(), |_: &()| {})
+        .unwrap();
+    signal.emit(&());
+    assert!(!signal.contains_key("k"));
+    assert!(signal.is_empty());
+
+    let c = Arc::clone(&calls);
+    let holder = signal
+        .connect_keyed("k", move |_: &()| {
+            c.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    assert!(signal.contains_key("k"));
+    assert_eq!(signal.len(), 1);
+    signal.emit(&());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    assert!(signal.disconnect_key("k"));
+    assert!(!holder.is_connected());
+    assert!(!signal.contains_key("k"));
+    signal.emit(&());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Two keyed once-listeners in a row under one key, the second connected
+/// while the first's fired slot is still in the list: `disconnect_key`
+/// reaches the live one.
+#[test]
+fn disconnect_key_reaches_the_live_holder_past_a_fired_one() {
+    let signal = SyncSignal::<()>::new();
+    signal
+        .connect_with(ConnectOptions::new().key("k").once().priority(5), |_: &()| {})
+        .unwrap();
+    signal.emit(&()); // fires; the slot stays until the next write
+    let live = signal
+        .connect_with(ConnectOptions::new().key("k").priority(10), |_: &()| {})
+        .unwrap();
+    assert!(signal.disconnect_key("k"));
+    assert!(!live.is_connected());
+    assert!(signal.is_empty());
+}
