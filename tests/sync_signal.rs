@@ -1280,14 +1280,17 @@ fn key_of_a_fired_once_listener_is_free_again() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
-/// Two keyed once-listeners in a row under one key, the second connected
-/// while the first's fired slot is still in the list: `disconnect_key`
-/// reaches the live one.
+/// A keyed once-listener fires, then a new listener takes its key (that
+/// connect also drops the fired slot from the list): `disconnect_key`
+/// reaches the live holder.
 #[test]
 fn disconnect_key_reaches_the_live_holder_past_a_fired_one() {
     let signal = SyncSignal::<()>::new();
     signal
-        .connect_with(ConnectOptions::new().key("k").once().priority(5), |_: &()| {})
+        .connect_with(
+            ConnectOptions::new().key("k").once().priority(5),
+            |_: &()| {},
+        )
         .unwrap();
     signal.emit(&()); // fires; the slot stays until the next write
     let live = signal
