@@ -56,6 +56,7 @@
 //! thread local from [loom](https://docs.rs/loom), so crates that use sigwire
 //! can model-check their own code through its signals (see `docs/testing.md`).
 
+#![forbid(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
