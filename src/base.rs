@@ -297,6 +297,18 @@ impl<T: 'static> BaseSignal<T> {
         drop(garbage);
     }
 
+    /// Frees the retired lists no reader holds any more, if the writer lock
+    /// is free; never waits. Called by an emitting thread after its cache let
+    /// go of a list of this signal (once per write, per thread).
+    #[cold]
+    pub(crate) fn sweep_retired(&self) {
+        let garbage = match sync::try_lock(&self.writer) {
+            Some(mut writer) => sweep(&mut writer.retired),
+            None => return,
+        };
+        drop(garbage);
+    }
+
     /// Waits for running emits of this signal (see `inflight::wait_for`).
     pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
         inflight::wait_for(self.id, &self.overflow)
@@ -345,17 +357,23 @@ impl<T: 'static> BaseSignal<T> {
         let version = self.version.load(Ordering::Relaxed);
         self.version.store(version + 1, Ordering::Release);
         writer.retired.push(old);
-        // A list only this vector references can no longer be loaded by any
-        // reader (it is not the current one), so it is garbage.
-        let mut at = 0;
-        while at < writer.retired.len() {
-            if Arc::strong_count(&writer.retired[at]) == 1 {
-                garbage.push(writer.retired.swap_remove(at));
-            } else {
-                at += 1;
-            }
+        garbage.extend(sweep(&mut writer.retired));
+    }
+}
+
+/// Takes out of `retired` the lists only it references: they are not the
+/// current list, so no reader can load them again; they are garbage.
+fn sweep<T>(retired: &mut Vec<Arc<List<T>>>) -> Vec<Arc<List<T>>> {
+    let mut garbage = Vec::new();
+    let mut at = 0;
+    while at < retired.len() {
+        if Arc::strong_count(&retired[at]) == 1 {
+            garbage.push(retired.swap_remove(at));
+        } else {
+            at += 1;
         }
     }
+    garbage
 }
 
 /// The slots of `current` a new list keeps: all but those `drop` selects

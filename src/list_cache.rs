@@ -16,9 +16,10 @@
 //!
 //! The price: a thread keeps the lists it cached (and the closures in them)
 //! alive until it emits on that signal again while it has listeners,
-//! another signal takes the way, it writes to that signal, or it exits; a
-//! list nobody holds any more is then freed by the signal's next write. See
-//! `docs/architecture.md`.
+//! another signal takes the way, it writes to that signal, or it exits. A
+//! refill that lets go of an older list of the same signal sweeps the
+//! signal's retired lists (if the writer lock is free), so a list whose last
+//! holder was a cache is freed then. See `docs/architecture.md`.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
@@ -127,6 +128,7 @@ fn refill<T: 'static>(way: &Way, base: &BaseSignal<T>, version: u64) {
     let Ok(mut list) = way.list.try_borrow_mut() else {
         return;
     };
+    let same_signal = way.signal.get() == base.id();
     // Loaded after `version` was read (Acquire), so at least that new.
     let old = list.replace(erase(base));
     way.signal.set(base.id());
@@ -135,6 +137,12 @@ fn refill<T: 'static>(way: &Way, base: &BaseSignal<T>, version: u64) {
     // Dropped after the borrow ends: it may hold the last reference to
     // closures whose `Drop` emits.
     drop(old);
+    if same_signal {
+        // This thread just let go of an older list of this signal; if it was
+        // the last reader, free it now rather than at the next write, so that
+        // disconnected closures do not outlive the caches that held them.
+        base.sweep_retired();
+    }
 }
 
 /// Drops this thread's cached list of signal `id`, if it has one and no emit

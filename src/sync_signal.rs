@@ -27,15 +27,16 @@ use crate::sync::{Arc, Cache, ErasedArc};
 ///
 /// A disconnected listener is never called again, but its closure (and what
 /// it captured) is dropped only when no list that contains it is referenced
-/// any more, by the next connect, disconnect or clear on the signal after
-/// that, or when the signal is dropped. Lists are referenced by running
-/// emits, by [`Emitter`]s, and by a small per-thread cache that keeps `emit`
-/// free of atomic read-modify-writes (see `docs/architecture.md`): a thread
-/// refreshes its entry when it next emits on the signal while the signal has
-/// listeners, and drops it when it connects or disconnects on that signal,
-/// or exits. So a closure disconnected on the thread that emits is dropped at
-/// once, while a thread that emitted and then idles can keep a disconnected
-/// closure alive until a later write.
+/// any more. Lists are referenced by running emits, by [`Emitter`]s, and by
+/// a small per-thread cache that keeps `emit` free of atomic
+/// read-modify-writes (see `docs/architecture.md`). A thread lets go of its
+/// cached list when it next emits on the signal while the signal has
+/// listeners (freeing the list if it was the last holder), when it connects
+/// or disconnects on that signal, or when it exits. So a closure
+/// disconnected on the thread that emits is dropped at once, while a thread
+/// that emitted and then idles can keep a disconnected closure alive; a
+/// list whose last holder was an `Emitter` or a running emit is freed by the
+/// signal's next write.
 ///
 /// # Panics
 ///
