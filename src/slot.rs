@@ -68,17 +68,17 @@ impl<T> Slot<T> {
         state == ONCE
     }
 
-    /// Tries to claim the single call of a once-slot whose word read `state`;
+    /// Tries to claim the single call of a once-slot ([`is_claimable`]);
     /// true for exactly one emit, however many race.
+    ///
+    /// [`is_claimable`]: Self::is_claimable
     #[cold]
-    pub(crate) fn claim_once(&self, state: usize) -> bool {
-        state == ONCE
-            && self
-                .state
-                // Relaxed: the compare-exchange alone decides the single
-                // winner; no data is published through it.
-                .compare_exchange(ONCE, ONCE | FIRED, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
+    pub(crate) fn claim_once(&self) -> bool {
+        self.state
+            // Relaxed: the compare-exchange alone decides the single winner;
+            // no data is published through it.
+            .compare_exchange(ONCE, ONCE | FIRED, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 
     #[inline]

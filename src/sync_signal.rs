@@ -391,10 +391,7 @@ impl<T: 'static> SyncSignal<T> {
     /// ```
     #[inline]
     pub fn emit(&self, value: &T) {
-        if self.base.len() == 0 {
-            return;
-        }
-        list_cache::with_list(&self.base, |list| run_reporting(&self.base, list, value));
+        let _ = self.emit_with(value, go_on::<()>, reporting(&self.base));
     }
 
     /// Calls the listeners in order until one fails.
@@ -414,23 +411,9 @@ impl<T: 'static> SyncSignal<T> {
     /// assert_eq!(err.source_error().to_string(), "first");
     /// ```
     pub fn try_emit(&self, value: &T) -> Result<(), EmitError> {
-        if self.base.len() == 0 {
-            return Ok(());
-        }
-        let flow = list_cache::with_list(&self.base, |list| {
-            let _running = self.base.enter();
-            run(
-                &self.base,
-                list,
-                value,
-                |_| ControlFlow::Continue(()),
-                |slot, result| match result {
-                    Ok(()) => ControlFlow::Continue(()),
-                    Err(error) => {
-                        ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error))
-                    }
-                },
-            )
+        let flow = self.emit_with(value, go_on, |_, slot, result| match result {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(error) => ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error)),
         });
         match flow {
             ControlFlow::Continue(_) => Ok(()),
@@ -454,24 +437,12 @@ impl<T: 'static> SyncSignal<T> {
     /// assert_eq!(signal.emit_collect(&()).unwrap_err().len(), 2);
     /// ```
     pub fn emit_collect(&self, value: &T) -> Result<(), EmitErrors> {
-        if self.base.len() == 0 {
-            return Ok(());
-        }
         let mut errors = Vec::new();
-        list_cache::with_list(&self.base, |list| {
-            let _running = self.base.enter();
-            let _ = run::<(), T>(
-                &self.base,
-                list,
-                value,
-                |_| ControlFlow::Continue(()),
-                |slot, result| {
-                    if let Err(error) = result {
-                        errors.push(EmitError::new(slot.id, slot.key.clone(), error));
-                    }
-                    ControlFlow::Continue(())
-                },
-            );
+        let _ = self.emit_with(value, go_on, |_, slot, result| {
+            if let Err(error) = result {
+                errors.push(EmitError::new(slot.id, slot.key.clone(), error));
+            }
+            ControlFlow::<()>::Continue(())
         });
         if errors.is_empty() {
             Ok(())
@@ -503,34 +474,37 @@ impl<T: 'static> SyncSignal<T> {
     /// assert_eq!(signal.emit_until(&(), deadline).unwrap_err().ran(), 1);
     /// ```
     pub fn emit_until<C: Cancel>(&self, value: &T, cancel: C) -> Result<(), Cancelled> {
-        if self.base.len() == 0 {
-            return Ok(());
-        }
-        let flow = list_cache::with_list(&self.base, |list| {
-            let _running = self.base.enter();
-            run(
-                &self.base,
-                list,
-                value,
-                |ran| {
-                    if cancel.is_cancelled() {
-                        ControlFlow::Break(Cancelled::new(ran))
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                },
-                |slot, result| {
-                    if let Err(error) = result {
-                        self.base.report(list, slot, error);
-                    }
-                    ControlFlow::Continue(())
-                },
-            )
-        });
+        let before = |ran| {
+            if cancel.is_cancelled() {
+                ControlFlow::Break(Cancelled::new(ran))
+            } else {
+                ControlFlow::Continue(())
+            }
+        };
+        let flow = self.emit_with(value, before, reporting(&self.base));
         match flow {
             ControlFlow::Continue(_) => Ok(()),
             ControlFlow::Break(cancelled) => Err(cancelled),
         }
+    }
+
+    /// The frame every emit variant shares: skip an empty signal, take the
+    /// list from this thread's cache, record the emit for `disconnect_wait`,
+    /// run the loop.
+    #[inline(always)]
+    fn emit_with<B>(
+        &self,
+        value: &T,
+        before: impl FnMut(usize) -> ControlFlow<B>,
+        after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+    ) -> ControlFlow<B> {
+        if self.base.len() == 0 {
+            return ControlFlow::Continue(());
+        }
+        let base = &*self.base;
+        list_cache::with_list(base, move |list| {
+            run_recorded(base, list, value, before, after)
+        })
     }
 
     /// A handle for one thread's hot loop: its [`emit`](Emitter::emit) keeps
@@ -562,23 +536,36 @@ impl<T: 'static> SyncSignal<T> {
     }
 }
 
-/// Runs every listener of `list` under `emit`'s policy: errors go to the
-/// error handler.
+/// `before` for the variants that never stop early.
 #[inline(always)]
-fn run_reporting<T: 'static>(base: &BaseSignal<T>, list: &List<T>, value: &T) {
+fn go_on<B>(_ran: usize) -> ControlFlow<B> {
+    ControlFlow::Continue(())
+}
+
+/// `after` for the variants whose listener errors go to the error handler.
+#[inline(always)]
+fn reporting<T: 'static, B>(
+    base: &BaseSignal<T>,
+) -> impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B> + '_ {
+    move |list, slot, result| {
+        if let Err(error) = result {
+            base.report(list, slot, error);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// [`run`], recorded as running for `disconnect_wait` until it returns.
+#[inline(always)]
+fn run_recorded<B, T: 'static>(
+    base: &BaseSignal<T>,
+    list: &List<T>,
+    value: &T,
+    before: impl FnMut(usize) -> ControlFlow<B>,
+    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+) -> ControlFlow<B> {
     let _running = base.enter();
-    let _ = run::<(), T>(
-        base,
-        list,
-        value,
-        |_| ControlFlow::Continue(()),
-        |slot, result| {
-            if let Err(error) = result {
-                base.report(list, slot, error);
-            }
-            ControlFlow::Continue(())
-        },
-    );
+    run(base, list, value, before, after)
 }
 
 /// The emit loop shared by every emit variant: for each slot that would be
@@ -591,7 +578,7 @@ fn run<B, T: 'static>(
     list: &List<T>,
     value: &T,
     mut before: impl FnMut(usize) -> ControlFlow<B>,
-    mut after: impl FnMut(&Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+    mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     let mut ran = 0;
     for slot in list.slots.iter() {
@@ -601,7 +588,7 @@ fn run<B, T: 'static>(
                 continue; // disconnected, blocked, or a once-slot that fired
             }
             before(ran)?;
-            if !slot.claim_once(state) {
+            if !slot.claim_once() {
                 continue; // another emit won the single call
             }
             // The single call is ours. The slot stays in the list, skipped
@@ -611,7 +598,7 @@ fn run<B, T: 'static>(
             before(ran)?;
         }
         ran += 1;
-        after(slot, slot.call(value))?;
+        after(list, slot, slot.call(value))?;
     }
     ControlFlow::Continue(())
 }
@@ -677,7 +664,7 @@ impl<T: 'static> Emitter<'_, T> {
         if list.slots.is_empty() {
             return;
         }
-        run_reporting(self.base, list, value);
+        let _ = run_recorded(self.base, list, value, go_on::<()>, reporting(self.base));
     }
 }
 
