@@ -1,11 +1,15 @@
 //! `BaseSignal<T>`: the copy-on-write listener list every signal kind shares.
 //!
-//! Readers (emits) load the current [`List`] without a lock. Writers take
-//! `writer`, build a new list, swap it in and update `len`. The writer keeps
-//! lists it swapped out while readers still hold them (`retired`) and frees
-//! them on a later write, so emitting threads rarely free a list and never
-//! run a listener's destructor on the hot path. Nothing user-provided runs
-//! while `writer` is held. See `docs/architecture.md`.
+//! Readers (emits) read the current [`List`] without a lock and without a
+//! reference count: through the raw `current` pointer, while their thread's
+//! record (`inflight`) shows them running. Writers take `writer`, build a new
+//! list, swap it in (`ArcSwap`, then `current`) and update `len`. The writer
+//! keeps the lists it swapped out until a scan of the records shows that no
+//! emit can read them and no `Arc` holder is left, then frees them after
+//! releasing the lock, so emitting threads never free a list and never run a
+//! listener's destructor on the hot path. Nothing user-provided runs while
+//! `writer` is held. See `docs/architecture.md`, "Emit reads the list
+//! through a raw pointer".
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,9 +17,10 @@ use std::fmt;
 use crate::connection::{Connection, ConnectionHandle};
 use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
 use crate::inflight;
-use crate::list_cache;
 use crate::slot::{Callback, Slot};
-use crate::sync::{self, Arc, ArcSwap, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering};
+use crate::sync::{
+    self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering,
+};
 
 /// Ids for signals and slots. 0 is never handed out (it marks a free record
 /// entry in `inflight`).
@@ -44,23 +49,84 @@ pub(crate) struct List<T> {
     /// Sorted by priority (highest first), then id (connection order).
     pub(crate) slots: Box<[Arc<Slot<T>>]>,
     pub(crate) on_error: Option<ErrorHandler>,
+    /// Under loom, "freeing" a list writes this cell (the list itself is
+    /// kept until the signal drops) and every emit reads it, so loom
+    /// reports an emit that can read a list its reclamation does not
+    /// happen after.
+    #[cfg(loom)]
+    live: Liveness,
 }
+
+/// A loom cell shared between threads; loom itself checks every access.
+#[cfg(loom)]
+struct Liveness(loom::cell::UnsafeCell<bool>);
+
+#[cfg(loom)]
+#[allow(unsafe_code)]
+// SAFETY: the cell is only accessed through loom's `with`/`with_mut`, and
+// loom fails the model on any pair of accesses that race.
+unsafe impl Sync for Liveness {}
+
+impl<T> List<T> {
+    fn new(slots: Box<[Arc<Slot<T>>]>, on_error: Option<ErrorHandler>) -> Self {
+        Self {
+            slots,
+            on_error,
+            #[cfg(loom)]
+            live: Liveness(loom::cell::UnsafeCell::new(true)),
+        }
+    }
+
+    /// Fails the model if this list was reclaimed, or if its reclamation
+    /// can race this read.
+    #[cfg(loom)]
+    pub(crate) fn check_live(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: loom checks that this read does not race with the write in
+        // `bury`; that check is what the models are for.
+        let live = self.live.0.with(|live| unsafe { *live });
+        assert!(live, "an emit read a list after it was reclaimed");
+    }
+
+    #[cfg(loom)]
+    fn bury(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `check_live`, loom checks the access.
+        self.live.0.with_mut(|live| unsafe { *live = false });
+    }
+}
+
+/// After this many retired lists await a scan, a `connect` scans too.
+const SCAN_AFTER: usize = 4;
 
 /// What writers share, under the writer lock.
 struct Writer<T> {
     keys: HashMap<ErasedArc<str>, u64>,
-    /// Swapped-out lists that some reader may still hold.
-    retired: Vec<Arc<List<T>>>,
+    /// Swapped-out lists no scan covers yet.
+    unscanned: Vec<Arc<List<T>>>,
+    /// Swapped-out lists, each batch with the emits that may still read it.
+    scanned: Vec<Batch<T>>,
+    /// Under loom, reclaimed lists stay allocated until the signal drops (see
+    /// `List::live`).
+    #[cfg(loom)]
+    graveyard: Vec<Arc<List<T>>>,
+}
+
+/// Lists retired before one scan, and the emits that scan found running.
+struct Batch<T> {
+    lists: Vec<Arc<List<T>>>,
+    readers: inflight::Readers,
 }
 
 pub(crate) struct BaseSignal<T> {
     id: u64,
     list: ArcSwap<List<T>>,
+    /// The list `list` holds, for emits that read it without a reference
+    /// count (see [`BaseSignal::with_current`]).
+    current: AtomicPtr<List<T>>,
     /// Number of slots in the current list; lets an empty emit return after
     /// one load.
     len: AtomicUsize,
-    /// Bumped after every publication; tags the per-thread list caches.
-    version: AtomicU64,
     /// Once-slots that fired but are still in the current list (the next
     /// write drops them). Wrapping: a fire's increment can land just after
     /// the write that dropped its slot, so it may briefly read as -1.
@@ -85,20 +151,21 @@ impl<T: 'static> BaseSignal<T> {
         // first signal is made, not on the first emit.
         #[cfg(not(loom))]
         crate::sync::init_barriers();
+        let list = Arc::new(List::new(Box::new([]), None));
         Self {
             id: next_signal_id(),
-            list: ArcSwap::new(Arc::new(List {
-                slots: Box::new([]),
-                on_error: None,
-            })),
+            current: AtomicPtr::new(raw(&list)),
+            list: ArcSwap::new(list),
             len: AtomicUsize::new(0),
-            version: AtomicU64::new(0),
             fired: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
             overflow: AtomicUsize::new(0),
             writer: Mutex::new(Writer {
                 keys: HashMap::new(),
-                retired: Vec::new(),
+                unscanned: Vec::new(),
+                scanned: Vec::new(),
+                #[cfg(loom)]
+                graveyard: Vec::new(),
             }),
         }
     }
@@ -138,17 +205,34 @@ impl<T: 'static> BaseSignal<T> {
         self.list.load()
     }
 
-    /// A counted reference to the current list.
-    pub(crate) fn load_full(&self) -> Arc<List<T>> {
-        Arc::clone(&self.list.load())
-    }
-
-    /// The version of the current list (see `list_cache`).
+    /// Runs `f` on the current list, as one emit: recorded as running (for
+    /// `disconnect_wait` and for reclamation) until `f` returns.
     #[inline(always)]
-    pub(crate) fn version(&self) -> u64 {
-        // Acquire: pairs with the Release bump in `publish`, so a list loaded
-        // after reading version v is at least as new as version v.
-        self.version.load(Ordering::Acquire)
+    pub(crate) fn with_current<R>(&self, f: impl FnOnce(&List<T>) -> R) -> R {
+        let running = self.enter();
+        if !running.has_entry() {
+            // Nested deeper than the record, or the thread is exiting: no
+            // entry protects the list, so hold it by reference count.
+            return f(&self.load());
+        }
+        // Acquire: pairs with the Release store in `publish`, so the list's
+        // contents are visible. Loaded after `enter`'s light barrier.
+        let list = self.current.load(Ordering::Acquire);
+        #[allow(unsafe_code)]
+        // SAFETY: `current` only ever holds a pointer to a list that `list`
+        // or the writer's retired lists own (`publish` swaps the `Arc` into
+        // `list` before storing its pointer here, and retires the old `Arc`).
+        // A retired list is freed only once a scan taken after it was
+        // swapped out found no running emit of this signal that is still
+        // running (`reclaim`). This emit pushed its record entry (`running`,
+        // which lives until `f` returns) before loading the pointer, with the
+        // barrier pair between: so either the scan sees the entry and waits
+        // for it to pop, or this load returns a newer list. The signal's own
+        // drop cannot happen while `&self` is borrowed. Lists are immutable.
+        let list = unsafe { &*list };
+        #[cfg(loom)]
+        list.check_live();
+        f(list)
     }
 
     pub(crate) fn swap_cell(&self) -> &ArcSwap<List<T>> {
@@ -175,7 +259,6 @@ impl<T: 'static> BaseSignal<T> {
             once,
         } = options;
         let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
-        list_cache::forget(this.id);
         let handle = ConnectionHandle::erased(this, &slot);
         let mut garbage = Vec::new();
         {
@@ -201,7 +284,15 @@ impl<T: 'static> BaseSignal<T> {
             slots.insert(at, slot);
             let on_error = current.on_error.clone();
             drop(current);
-            this.publish(&mut writer, slots, on_error, dropped, &mut garbage);
+            let scan_now = dropped > 0; // fired once-slots leave: free their closures
+            this.publish(
+                &mut writer,
+                slots,
+                on_error,
+                dropped,
+                scan_now,
+                &mut garbage,
+            );
         }
         drop(garbage);
         Ok(Connection::new(handle))
@@ -210,7 +301,6 @@ impl<T: 'static> BaseSignal<T> {
     /// Removes the slot with `id` from the list (it is already marked
     /// disconnected or fired). True if it was in the list.
     pub(crate) fn remove(&self, id: u64) -> bool {
-        list_cache::forget(self.id);
         let mut garbage = Vec::new();
         let removed = {
             let mut writer = sync::lock(&self.writer);
@@ -219,7 +309,7 @@ impl<T: 'static> BaseSignal<T> {
                 let (slots, dropped) = compact(&mut writer, &current.slots, |s| s.id == id);
                 let on_error = current.on_error.clone();
                 drop(current);
-                self.publish(&mut writer, slots, on_error, dropped, &mut garbage);
+                self.publish(&mut writer, slots, on_error, dropped, true, &mut garbage);
                 true
             } else {
                 false
@@ -268,7 +358,6 @@ impl<T: 'static> BaseSignal<T> {
 
     /// Disconnects every listener.
     pub(crate) fn clear(&self) {
-        list_cache::forget(self.id);
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&self.writer);
@@ -279,39 +368,31 @@ impl<T: 'static> BaseSignal<T> {
             let (slots, dropped) = compact(&mut writer, &current.slots, |_| true);
             let on_error = current.on_error.clone();
             drop(current);
-            self.publish(&mut writer, slots, on_error, dropped, &mut garbage);
+            self.publish(&mut writer, slots, on_error, dropped, true, &mut garbage);
         }
         drop(garbage);
     }
 
     pub(crate) fn set_error_handler(&self, handler: Option<ErrorHandler>) {
-        list_cache::forget(self.id);
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&self.writer);
             let current = self.list.load();
             let (slots, dropped) = compact(&mut writer, &current.slots, |_| false);
             drop(current);
-            self.publish(&mut writer, slots, handler, dropped, &mut garbage);
+            self.publish(&mut writer, slots, handler, dropped, true, &mut garbage);
         }
         drop(garbage);
     }
 
-    /// Frees the retired lists no reader holds any more, if the writer lock
-    /// is free; never waits. Called by an emitting thread after its cache let
-    /// go of a list of this signal (once per write, per thread).
-    #[cold]
-    pub(crate) fn sweep_retired(&self) {
-        let garbage = match sync::try_lock(&self.writer) {
-            Some(mut writer) => sweep(&mut writer.retired),
-            None => return,
-        };
-        drop(garbage);
-    }
-
-    /// Waits for running emits of this signal (see `inflight::wait_for`).
+    /// Waits for running emits of this signal (see `inflight::wait_for`),
+    /// then frees the retired lists the wait made free.
     pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
-        inflight::wait_for(self.id, &self.overflow)
+        inflight::wait_for(self.id, &self.overflow)?;
+        let mut garbage = Vec::new();
+        self.reclaim(&mut sync::lock(&self.writer), false, &mut garbage);
+        drop(garbage);
+        Ok(())
     }
 
     /// Reports an error a fallible listener returned under plain `emit`.
@@ -331,44 +412,86 @@ impl<T: 'static> BaseSignal<T> {
         self.errors.load(Ordering::Relaxed)
     }
 
-    /// Publishes a new list and retires the old one. Lists (and so slots and
-    /// their closures) that are no longer referenced go to `garbage`, which
-    /// the caller drops after releasing the writer lock.
+    /// Publishes a new list and retires the old one, then frees what can be
+    /// freed (see [`BaseSignal::reclaim`]); `scan_now` when the write
+    /// removed closures (or the error handler). Lists (and so slots and their
+    /// closures) that are no longer referenced go to `garbage`, which the
+    /// caller drops after releasing the writer lock.
     fn publish(
         &self,
         writer: &mut Writer<T>,
         slots: Vec<Arc<Slot<T>>>,
         on_error: Option<ErrorHandler>,
         fired_dropped: usize,
+        scan_now: bool,
         garbage: &mut Vec<Arc<List<T>>>,
     ) {
         // Relaxed: see `note_fired`.
         self.fired.fetch_sub(fired_dropped, Ordering::Relaxed);
         let len = slots.len();
-        let old = self.list.swap(Arc::new(List {
-            slots: slots.into_boxed_slice(),
-            on_error,
-        }));
+        let new = Arc::new(List::new(slots.into_boxed_slice(), on_error));
+        let new_raw = raw(&new);
+        let old = self.list.swap(new);
+        // Release: an emit that loads this pointer (Acquire) sees the list's
+        // contents. `list` owns the list from now until a later `publish`
+        // retires it.
+        self.current.store(new_raw, Ordering::Release);
         // Relaxed: see `len`.
         self.len.store(len, Ordering::Relaxed);
-        // Release: a reader that sees the new version (Acquire) then loads
-        // this list or a later one. Writers are serialised by the lock, so a
-        // plain load-and-store increments.
-        let version = self.version.load(Ordering::Relaxed);
-        self.version.store(version + 1, Ordering::Release);
-        writer.retired.push(old);
-        garbage.extend(sweep(&mut writer.retired));
+        writer.unscanned.push(old);
+        self.reclaim(writer, scan_now, garbage);
+    }
+
+    /// Frees retired lists that no emit can read any more and no `Arc`
+    /// holder (an `Emitter`, an emit on the overflow path) references.
+    /// Scans the records first if lists await a scan and `scan_now` (or
+    /// `SCAN_AFTER` lists await one).
+    fn reclaim(&self, writer: &mut Writer<T>, scan_now: bool, garbage: &mut Vec<Arc<List<T>>>) {
+        if !writer.unscanned.is_empty() && (scan_now || writer.unscanned.len() >= SCAN_AFTER) {
+            // Every list in `unscanned` was swapped out (`current` included)
+            // before this scan, so the scan covers them all.
+            let readers = inflight::scan(self.id);
+            let lists = std::mem::take(&mut writer.unscanned);
+            writer.scanned.push(Batch { lists, readers });
+        }
+        let mut at = 0;
+        while at < writer.scanned.len() {
+            let batch = &mut writer.scanned[at];
+            if batch.readers.done() {
+                let freed = sweep(&mut batch.lists);
+                #[cfg(not(loom))]
+                garbage.extend(freed);
+                #[cfg(loom)]
+                for list in freed {
+                    list.bury();
+                    writer.graveyard.push(list);
+                }
+                if writer.scanned[at].lists.is_empty() {
+                    writer.scanned.swap_remove(at);
+                    continue;
+                }
+            }
+            at += 1;
+        }
+        #[cfg(loom)]
+        let _ = garbage;
     }
 }
 
-/// Takes out of `retired` the lists only it references: they are not the
-/// current list, so no reader can load them again; they are garbage.
-fn sweep<T>(retired: &mut Vec<Arc<List<T>>>) -> Vec<Arc<List<T>>> {
+/// The pointer `BaseSignal::current` holds for `list`.
+fn raw<T>(list: &Arc<List<T>>) -> *mut List<T> {
+    let list: &List<T> = list;
+    std::ptr::from_ref(list).cast_mut()
+}
+
+/// Takes out of `lists` those only it references: they are not the current
+/// list and no emit reads them, so they are garbage.
+fn sweep<T>(lists: &mut Vec<Arc<List<T>>>) -> Vec<Arc<List<T>>> {
     let mut garbage = Vec::new();
     let mut at = 0;
-    while at < retired.len() {
-        if Arc::strong_count(&retired[at]) == 1 {
-            garbage.push(retired.swap_remove(at));
+    while at < lists.len() {
+        if Arc::strong_count(&lists[at]) == 1 {
+            garbage.push(lists.swap_remove(at));
         } else {
             at += 1;
         }
@@ -421,7 +544,6 @@ impl<T> Drop for BaseSignal<T> {
         for slot in self.list.load().slots.iter() {
             slot.mark_disconnected();
         }
-        list_cache::forget(self.id);
     }
 }
 

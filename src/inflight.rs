@@ -87,7 +87,19 @@ mod storage {
     }
 
     static ALL: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
-    static FREE: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
+    static POOL: Mutex<Pool> = Mutex::new(Pool {
+        free: Vec::new(),
+        in_use: 0,
+    });
+
+    /// Records of exited threads, and how many records threads hold now.
+    /// Every registration goes through this lock, so a writer that finds
+    /// `in_use` counting only its own thread knows that any thread taking a
+    /// record later sees the writer's earlier stores (see [`records`]).
+    struct Pool {
+        free: Vec<RecordRef>,
+        in_use: usize,
+    }
 
     std::thread_local! {
         // Const-initialised and without a destructor: reaching it costs one
@@ -108,30 +120,46 @@ mod storage {
                     local.record.set(None);
                     local.exiting.set(true);
                 });
-                sync::lock(&FREE).push(record);
+                release(record);
             }
         }
+    }
+
+    fn release(record: RecordRef) {
+        let mut pool = sync::lock(&POOL);
+        pool.free.push(record);
+        pool.in_use -= 1;
     }
 
     /// Gives this thread a record; `None` while the thread is exiting.
     #[cold]
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
         sync::init_barriers();
-        let record = sync::lock(&FREE).pop().unwrap_or_else(|| {
+        let pooled = {
+            let mut pool = sync::lock(&POOL);
+            pool.in_use += 1;
+            pool.free.pop()
+        };
+        let record = pooled.unwrap_or_else(|| {
             let record: RecordRef = Box::leak(Box::new(CachePadded::new(Record::new())));
             sync::lock(&ALL).push(record);
             record
         });
         if OWNER.try_with(|owner| owner.0.set(Some(record))).is_err() {
-            sync::lock(&FREE).push(record);
+            release(record);
             return None;
         }
         local.record.set(Some(record));
         Some(record)
     }
 
-    pub(super) fn all() -> Vec<RecordRef> {
-        sync::lock(&ALL).clone()
+    /// Every record, and whether a thread other than the caller holds one.
+    pub(super) fn records() -> (Vec<RecordRef>, bool) {
+        let in_use = sync::lock(&POOL).in_use;
+        let mine = LOCAL
+            .try_with(|local| local.record.get().is_some())
+            .unwrap_or(false);
+        (sync::lock(&ALL).clone(), in_use > usize::from(mine))
     }
 }
 
@@ -175,8 +203,24 @@ mod storage {
         Some(record)
     }
 
-    pub(super) fn all() -> Vec<RecordRef> {
-        sync::lock(&ALL).clone()
+    /// Every record, and whether a thread other than the caller holds one
+    /// (under loom records are never handed back, so "ever held one").
+    pub(super) fn records() -> (Vec<RecordRef>, bool) {
+        let mine = LOCAL
+            .try_with(|local| {
+                let record = local.record.take();
+                local.record.set(record.clone());
+                record
+            })
+            .ok()
+            .flatten();
+        let all = sync::lock(&ALL).clone();
+        let others = all.iter().any(|record| {
+            !mine
+                .as_ref()
+                .is_some_and(|mine| ErasedArc::ptr_eq(mine, record))
+        });
+        (all, others)
     }
 }
 
@@ -316,6 +360,13 @@ impl Drop for Recorded<'_> {
 }
 
 impl Recorded<'_> {
+    /// Whether this emit has a record entry (the usual case), rather than
+    /// being counted in the signal's overflow counter.
+    #[inline(always)]
+    pub(crate) fn has_entry(&self) -> bool {
+        self.entry.is_some()
+    }
+
     #[cold]
     #[inline(never)]
     fn pop_overflowed(&self) {
@@ -325,6 +376,56 @@ impl Recorded<'_> {
         });
         // Release: as for a pop of an entry.
         self.overflow.fetch_sub(1, Ordering::Release);
+    }
+}
+
+/// The emits of one signal that were running at a [`scan`], each known by
+/// its record entry and the word the entry held.
+pub(crate) struct Readers {
+    running: Vec<(RecordRef, usize, u64)>,
+}
+
+/// Finds every emit of `signal` that may still read something the caller
+/// stopped publishing before calling this: the caller's earlier stores (a
+/// list pointer, a state word) are visible to every emit that pushes its
+/// entry later, and every emit that pushed earlier is in the result.
+///
+/// Costs a heavy barrier, unless no other thread holds a record (then no
+/// other thread can be inside an emit, and any thread that takes a record
+/// later does so through the pool's lock, after the caller's stores).
+pub(crate) fn scan(signal: u64) -> Readers {
+    let (records, others) = storage::records();
+    if others {
+        sync::heavy_barrier();
+    }
+    let mut running = Vec::new();
+    for record in &records {
+        for at in 0..DEPTH {
+            // After the heavy barrier every entry pushed by an emit that
+            // could still read the caller's old values is visible and stays
+            // unchanged until that emit pops it. Acquire: reading a pop (or
+            // a later push) makes the finished emit's reads and effects
+            // happen before whatever the caller does next.
+            let word = record.entries[at].load(Ordering::Acquire);
+            if word >> SEQ_BITS == signal {
+                running.push((RecordRef::clone(record), at, word));
+            }
+        }
+    }
+    Readers { running }
+}
+
+impl Readers {
+    /// Whether every emit found by the scan has finished. Forgets those that
+    /// have, so each entry is read until it changes, not after.
+    pub(crate) fn done(&mut self) -> bool {
+        // Acquire: pairs with the Release pop, so everything the emit did
+        // (its reads of the list included) happens before our caller's next
+        // step. A different word means the emit we saw has popped (perhaps a
+        // later emit reuses the entry).
+        self.running
+            .retain(|(record, at, word)| record.entries[*at].load(Ordering::Acquire) == *word);
+        self.running.is_empty()
     }
 }
 
@@ -344,30 +445,8 @@ pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldD
     if inside {
         return Err(WouldDeadlock::new());
     }
-
-    sync::heavy_barrier();
-
-    let mut running = Vec::new();
-    for record in &storage::all() {
-        for at in 0..DEPTH {
-            // After the heavy barrier every entry pushed by an emit that
-            // could still call the listener is visible and stays unchanged
-            // until that emit pops it. Acquire: reading a pop (or a later
-            // push) makes the finished emit's effects visible to our caller.
-            let word = record.entries[at].load(Ordering::Acquire);
-            if word >> SEQ_BITS == signal {
-                running.push((RecordRef::clone(record), at, word));
-            }
-        }
-    }
-
-    for (record, at, word) in running {
-        let entry = &record.entries[at];
-        // Acquire: pairs with the Release pop, so the listener's effects are
-        // visible once we return. A different word means the emit we waited
-        // for has popped (perhaps a later emit reuses the entry).
-        wait_until(|| entry.load(Ordering::Acquire) != word);
-    }
+    let mut readers = scan(signal);
+    wait_until(|| readers.done());
     // Acquire: pairs with the overflowed emits' Release decrement.
     wait_until(|| overflow.load(Ordering::Acquire) == 0);
     Ok(())

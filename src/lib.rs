@@ -56,7 +56,7 @@
 //! thread local from [loom](https://docs.rs/loom), so crates that use sigwire
 //! can model-check their own code through its signals (see `docs/testing.md`).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -65,7 +65,6 @@ mod cancel;
 mod connection;
 mod error;
 mod inflight;
-mod list_cache;
 mod signal;
 mod slot;
 mod sync;

@@ -7,7 +7,6 @@ use crate::base::{BaseSignal, List};
 use crate::cancel::Cancel;
 use crate::connection::{ConnectOptions, Connection};
 use crate::error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors};
-use crate::list_cache;
 use crate::slot::{Callback, Slot};
 use crate::sync::{Arc, Cache, ErasedArc};
 
@@ -502,9 +501,7 @@ impl<T: 'static> SyncSignal<T> {
             return ControlFlow::Continue(());
         }
         let base = &*self.base;
-        list_cache::with_list(base, move |list| {
-            run_recorded(base, list, value, before, after)
-        })
+        base.with_current(move |list| run(base, list, value, before, after))
     }
 
     /// A handle for one thread's hot loop: its [`emit`](Emitter::emit) keeps
@@ -664,6 +661,8 @@ impl<T: 'static> Emitter<'_, T> {
         if list.slots.is_empty() {
             return;
         }
+        #[cfg(loom)]
+        list.check_live();
         let _ = run_recorded(self.base, list, value, go_on::<()>, reporting(self.base));
     }
 }

@@ -947,15 +947,12 @@ fn emits_from_a_thread_local_destructor_registered_before_the_first_emit() {
     assert!(matches!(outcome, Some(Err(_))), "{outcome:?}");
 }
 
-/// Each thread caches the lists it emitted on recently (docs/architecture.md,
-/// "Per-thread list cache"): a closure disconnected on one thread stays alive
-/// while another thread's cache holds its list, and is freed as soon as that
-/// thread emits on the (non-empty) signal again and so lets go of the list.
+/// Threads that emitted and went idle hold no list (docs/architecture.md,
+/// "Emit reads the list through a raw pointer"): a closure disconnected on
+/// another thread is freed by the disconnect itself.
 #[test]
-fn closure_cached_by_another_thread_is_freed_after_that_thread_emits_again() {
+fn closure_is_freed_at_once_though_another_thread_emitted_and_idles() {
     let signal = Arc::new(SyncSignal::<()>::new());
-    // An emit on a signal without listeners returns before the cache.
-    let _stays = signal.connect(|_: &()| {});
     let captured = Arc::new(());
     let c = Arc::clone(&captured);
     let conn = signal.connect(move |_: &()| {
@@ -965,24 +962,64 @@ fn closure_cached_by_another_thread_is_freed_after_that_thread_emits_again() {
     let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
     let s = Arc::clone(&signal);
     let emitter = std::thread::spawn(move || {
-        for _ in 0..2 {
-            s.emit(&());
-            done_tx.send(()).unwrap();
-            go_rx.recv().unwrap();
-        }
+        s.emit(&());
+        done_tx.send(()).unwrap();
+        go_rx.recv().unwrap();
     });
     done_rx.recv().unwrap();
+    conn.disconnect();
+    assert_eq!(Arc::strong_count(&captured), 1);
+    go_tx.send(()).unwrap();
+    emitter.join().unwrap();
+}
+
+/// A closure disconnected while another thread is inside an emit of the
+/// signal stays alive until that emit has ended and then a write (or a
+/// `disconnect_wait`) frees it.
+#[test]
+fn closure_disconnected_during_a_running_emit_is_freed_by_a_later_write() {
+    let signal = Arc::new(SyncSignal::<()>::new());
+    let captured = Arc::new(());
+    let c = Arc::clone(&captured);
+    let conn = signal.connect(move |_: &()| {
+        let _ = &c;
+    });
+    let (gate, listener) = gated();
+    let gated_conn = signal.connect(listener);
+    let s = Arc::clone(&signal);
+    let emitter = std::thread::spawn(move || s.emit(&()));
+    gate.entered.recv().unwrap();
     conn.disconnect();
     assert_eq!(
         Arc::strong_count(&captured),
         2,
-        "the emitting thread's cache still holds the list"
+        "the running emit may still read the list that holds the closure"
     );
-    go_tx.send(()).unwrap();
-    done_rx.recv().unwrap();
-    // That emit refreshed the thread's cache and, being the last holder of
-    // the old list, freed it: no further write is needed.
+    gate.release.send(()).unwrap();
+    emitter.join().unwrap();
+    gated_conn.disconnect();
+    assert_eq!(Arc::strong_count(&captured), 1, "the next write freed it");
+}
+
+#[test]
+fn disconnect_wait_frees_the_closure_once_running_emits_ended() {
+    let signal = Arc::new(SyncSignal::<()>::new());
+    let captured = Arc::new(());
+    let c = Arc::clone(&captured);
+    let (gate, listener) = gated();
+    let conn = signal.connect(move |_: &()| {
+        let _ = &c;
+        listener(&());
+    });
+    let s = Arc::clone(&signal);
+    let emitter = std::thread::spawn(move || s.emit(&()));
+    gate.entered.recv().unwrap();
+    let (waited, waiter) = spawn_disconnect_wait(conn, Arc::clone(&gate.finished));
+    gate.release.send(()).unwrap();
+    let (result, finished) = waited.recv().unwrap();
+    assert_eq!(result, Ok(true));
+    assert!(finished);
     assert_eq!(Arc::strong_count(&captured), 1);
-    go_tx.send(()).unwrap();
+    waiter.join().unwrap();
     emitter.join().unwrap();
 }

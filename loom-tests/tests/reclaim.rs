@@ -1,0 +1,103 @@
+//! Reclamation of old listener lists racing emits.
+//!
+//! `emit` reads the current list through a raw pointer, protected only by
+//! its thread's record entry; writers free a list they swapped out once a
+//! scan of the records shows no emit can still read it. Under loom, freeing
+//! a list writes a cell inside it and every read of a list reads that cell,
+//! so loom fails these models if an emit can read a list whose reclamation
+//! does not happen after the read (or reads one already reclaimed).
+//!
+//! Each model retires several lists (two connects, then disconnects, which
+//! scan at once) while another thread emits.
+
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
+use sigwire::SyncSignal;
+
+fn counting(signal: &SyncSignal<()>, calls: &Arc<AtomicUsize>) -> sigwire::Connection {
+    let calls = calls.clone();
+    signal.connect(move |_: &()| {
+        // Relaxed: read after join.
+        calls.fetch_add(1, Ordering::Relaxed);
+    })
+}
+
+/// The writing thread never emitted, so it holds no record: while the
+/// emitting thread has not taken one either, scans skip the barrier.
+#[test]
+fn emit_never_reads_a_list_reclaimed_by_a_writer_without_a_record() {
+    loom::model(|| {
+        let signal = Arc::new(SyncSignal::<()>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let a = counting(&signal, &calls);
+        let b = counting(&signal, &calls);
+
+        let emitter = {
+            let signal = signal.clone();
+            thread::spawn(move || signal.emit(&()))
+        };
+
+        assert!(a.disconnect());
+        assert!(b.disconnect());
+        emitter.join().unwrap();
+        // Relaxed: the emitting thread was joined.
+        assert!(calls.load(Ordering::Relaxed) <= 2);
+    });
+}
+
+/// Both threads hold records (each emitted before), so every scan takes
+/// the heavy barrier; the emitting thread emits twice, reading two lists.
+#[test]
+fn emit_never_reads_a_list_reclaimed_by_a_writer_that_emits_too() {
+    loom::model(|| {
+        let signal = Arc::new(SyncSignal::<()>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let a = counting(&signal, &calls);
+        signal.emit(&());
+        let b = counting(&signal, &calls);
+
+        let emitter = {
+            let signal = signal.clone();
+            thread::spawn(move || {
+                signal.emit(&());
+                signal.emit(&());
+            })
+        };
+
+        assert!(a.disconnect());
+        assert!(b.disconnect());
+        emitter.join().unwrap();
+        // Relaxed: the emitting thread was joined.
+        assert!(calls.load(Ordering::Relaxed) <= 5);
+    });
+}
+
+/// An `Emitter` holds its list by reference count: reclamation must leave a
+/// list alone while an `Emitter` still holds it.
+#[test]
+fn emitter_never_reads_a_reclaimed_list() {
+    loom::model(|| {
+        let signal = Arc::new(SyncSignal::<()>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let a = counting(&signal, &calls);
+        let b = counting(&signal, &calls);
+
+        let emitter = {
+            let signal = signal.clone();
+            thread::spawn(move || {
+                let mut emitter = signal.emitter();
+                emitter.emit(&());
+                emitter.emit(&());
+            })
+        };
+
+        assert!(a.disconnect());
+        assert!(b.disconnect());
+        emitter.join().unwrap();
+        // Relaxed: the emitting thread was joined.
+        assert!(calls.load(Ordering::Relaxed) <= 4);
+    });
+}
