@@ -62,6 +62,11 @@ struct Local {
     /// later emits (from other thread-local destructors) go straight to the
     /// overflow path instead of trying to register again.
     exiting: Cell<bool>,
+    /// The thread's record again, but only where the light barrier is a
+    /// compiler fence (membarrier is registered; never under loom): then
+    /// the emit path's one check of this field covers both questions.
+    #[cfg(not(loom))]
+    fast: Cell<Option<RecordRef>>,
 }
 
 #[cfg(not(loom))]
@@ -118,6 +123,7 @@ mod storage {
                 // reachable; later emits on this thread use the overflow path.
                 let _ = LOCAL.try_with(|local| {
                     local.record.set(None);
+                    local.fast.set(None);
                     local.exiting.set(true);
                 });
                 release(record);
@@ -150,6 +156,9 @@ mod storage {
             return None;
         }
         local.record.set(Some(record));
+        if sync::membarrier_registered() {
+            local.fast.set(Some(record));
+        }
         Some(record)
     }
 
@@ -235,6 +244,8 @@ impl Local {
             overflowed: [const { Cell::new(FREE) }; DEPTH],
             overflowed_len: Cell::new(0),
             exiting: Cell::new(false),
+            #[cfg(not(loom))]
+            fast: Cell::new(None),
         }
     }
 
@@ -275,6 +286,21 @@ impl Local {
             || (overflowed > DEPTH && in_overflow)
     }
 
+    /// Stores the word of a new emit of `signal` into `entry`.
+    #[inline(always)]
+    fn push(&self, entry: &AtomicU64, signal: u64) {
+        let seq = self.seq.get().wrapping_add(1);
+        self.seq.set(seq);
+        // Ordered before the emit's loads (state words, `current`) by the
+        // light barrier that follows (docs/ordering.md). Release: a waiter
+        // that reads this push (Acquire) also sees the pop of the previous
+        // emit of this entry.
+        entry.store(
+            signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
+            Ordering::Release,
+        );
+    }
+
     fn note_overflowed(&self, signal: u64) {
         let len = self.overflowed_len.get();
         if let Some(slot) = self.overflowed.get(len) {
@@ -300,24 +326,22 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
         let depth = local.depth.get();
         local.depth.set(depth + 1);
         if depth < DEPTH {
-            if let Some(record) = local.record() {
-                let seq = local.seq.get().wrapping_add(1);
-                local.seq.set(seq);
-                // Ordered before the state-word loads by the light barrier
-                // below (docs/ordering.md). Release: a waiter that reads this
-                // push (Acquire) also sees the pop of the previous emit of
-                // this entry.
-                record.entries[depth].store(
-                    signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
-                    Ordering::Release,
-                );
+            #[cfg(not(loom))]
+            if let Some(record) = local.fast.get() {
+                local.push(&record.entries[depth], signal);
+                // membarrier is registered: the light barrier is a
+                // compiler fence.
+                std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
                 return Some(storage::entry(record, depth));
+            }
+            if let Some(entry) = push_slow(local, signal, depth) {
+                return Some(entry);
             }
         }
         local.note_overflowed(signal);
         None
     });
-    let recorded = match pushed {
+    match pushed {
         Ok(Some(entry)) => Recorded {
             entry: Some(entry),
             overflow,
@@ -326,9 +350,19 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
         // destructor); then the thread's depth was not raised either, and
         // `Drop` finds the thread local gone too.
         Ok(None) | Err(_) => overflowed(overflow),
-    };
+    }
+}
+
+/// `enter` on a thread without a fast record: the thread's first emit, a
+/// process without membarrier (a real fence), loom, or an exiting thread
+/// (`None`).
+#[cold]
+#[inline(never)]
+fn push_slow(local: &Local, signal: u64, depth: usize) -> Option<EntryRef> {
+    let record = local.record()?;
+    local.push(&record.entries[depth], signal);
     sync::light_barrier();
-    recorded
+    Some(storage::entry(record, depth))
 }
 
 /// Counts an emit in the signal's overflow counter: nested deeper than
@@ -336,8 +370,9 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
 #[cold]
 #[inline(never)]
 fn overflowed(overflow: &AtomicUsize) -> Recorded<'_> {
-    // Relaxed: ordered by the light barrier in `enter`.
+    // Relaxed: ordered by the light barrier that follows.
     overflow.fetch_add(1, Ordering::Relaxed);
+    sync::light_barrier();
     Recorded {
         entry: None,
         overflow,

@@ -62,8 +62,10 @@ impl<T> Slot<T> {
     }
 
     /// Whether a slot whose word read `state` (non-zero) is a once-slot that
-    /// may still be claimed.
-    #[inline]
+    /// may still be claimed. Cold and out of line: the emit loop's hot path is then one test of
+    /// the word against 0.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn is_claimable(&self, state: usize) -> bool {
         state == ONCE
     }

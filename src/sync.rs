@@ -229,6 +229,13 @@ mod barrier {
         }
     }
 
+    /// Whether the process registered for membarrier, so that a light
+    /// barrier is a compiler fence. Call after `init`.
+    pub(crate) fn membarrier_registered() -> bool {
+        // Relaxed: see `init`; callers called `init` first on this thread.
+        MODE.load(Ordering::Relaxed) == MEMBARRIER
+    }
+
     /// The waiter's side: makes every thread of the process execute a full
     /// fence (membarrier), or a full fence of our own when every emitter
     /// already pays one.
@@ -274,4 +281,4 @@ mod barrier {
 }
 
 #[cfg(not(loom))]
-pub(crate) use barrier::init as init_barriers;
+pub(crate) use barrier::{init as init_barriers, membarrier_registered};

@@ -25,17 +25,13 @@ use crate::sync::{Arc, Cache, ErasedArc};
 /// # Memory
 ///
 /// A disconnected listener is never called again, but its closure (and what
-/// it captured) is dropped only when no list that contains it is referenced
-/// any more. Lists are referenced by running emits, by [`Emitter`]s, and by
-/// a small per-thread cache that keeps `emit` free of atomic
-/// read-modify-writes (see `docs/architecture.md`). A thread lets go of its
-/// cached list when it next emits on the signal while the signal has
-/// listeners (freeing the list if it was the last holder), when it connects
-/// or disconnects on that signal, or when it exits. So a closure
-/// disconnected on the thread that emits is dropped at once, while a thread
-/// that emitted and then idles can keep a disconnected closure alive; a
-/// list whose last holder was an `Emitter` or a running emit is freed by the
-/// signal's next write.
+/// it captured) is dropped only once no emit can still be reading a list that
+/// contains it. The disconnect itself frees it when no other thread is inside
+/// an emit of the signal at that moment; otherwise a later write to the
+/// signal (connect, disconnect, clear), a `disconnect_wait`, or the signal's
+/// drop frees it. An [`Emitter`] holds the list it last used until its next
+/// `emit` or its drop, and the signal's next write then frees it. Threads
+/// that emitted and went idle hold nothing (see `docs/architecture.md`).
 ///
 /// # Panics
 ///
@@ -618,9 +614,10 @@ impl<T: 'static> fmt::Debug for SyncSignal<T> {
 /// A per-thread emitting handle with the listener list cached; see
 /// [`SyncSignal::emitter`].
 ///
-/// `emit` revalidates the cache with one relaxed load and a compare, so it
-/// costs about one indirect call per listener and still sees every connect
-/// and disconnect made elsewhere. The cache keeps the list it last saw alive
+/// `emit` revalidates the cache (an `arc_swap::Cache`) with one load and a
+/// compare, and sees every connect and disconnect made elsewhere. It costs
+/// about what [`SyncSignal::emit`] costs; use it where holding the list by
+/// reference count suits better. The cache keeps the list it last saw alive
 /// (and the closures in it) until the next `emit` or until the `Emitter` is
 /// dropped; see "Memory" on [`SyncSignal`].
 ///
