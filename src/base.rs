@@ -31,8 +31,9 @@ pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Signal ids have their own counter: `inflight` packs them into 48 bits,
-/// which a process would need 2^48 signals to exhaust.
+/// Signal ids have their own counter: `inflight` packs them into 40 bits,
+/// which a process would need 2^40 signals to exhaust (two signals sharing
+/// an id after that only make waits and scans more conservative).
 static NEXT_SIGNAL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 fn next_signal_id() -> u64 {
@@ -222,12 +223,16 @@ impl<T: 'static> BaseSignal<T> {
         // SAFETY: `current` only ever holds a pointer to a list that `list`
         // or the writer's retired lists own (`publish` swaps the `Arc` into
         // `list` before storing its pointer here, and retires the old `Arc`).
-        // A retired list is freed only once a scan taken after it was
-        // swapped out found no running emit of this signal that is still
-        // running (`reclaim`). This emit pushed its record entry (`running`,
-        // which lives until `f` returns) before loading the pointer, with the
-        // barrier pair between: so either the scan sees the entry and waits
-        // for it to pop, or this load returns a newer list. The signal's own
+        // A retired list is freed only once every emit of this signal that a
+        // scan taken after the swap found running has popped, and no `Arc`
+        // holder is left (`reclaim`). This emit pushed its record entry
+        // (`running`, which lives until `f` returns) before loading the
+        // pointer, with the light barrier between, and the scan issues the
+        // heavy barrier after the swap: so either the scan sees the entry and
+        // waits for it to pop, or this load returns a newer list. A scan that
+        // skips the heavy barrier does so only when no other thread holds a
+        // record; a thread that takes one later does so through the pool's
+        // mutex, after the swap, and loads a newer list. The signal's own
         // drop cannot happen while `&self` is borrowed. Lists are immutable.
         let list = unsafe { &*list };
         #[cfg(loom)]

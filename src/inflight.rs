@@ -1,12 +1,15 @@
-//! Which emits are running, per thread: what `disconnect_wait` waits for.
+//! Which emits are running, per thread: what `disconnect_wait` waits for,
+//! and what writers check before freeing an old listener list.
 //!
 //! Every thread that emits owns a [`Record`]: a fixed stack of entry words,
 //! one per emit running on that thread (nested emits push deeper entries).
 //! An entry packs the signal's id with a per-thread sequence number. Only the
 //! owning thread writes its record, with plain stores; a light barrier (a
 //! compiler fence when membarrier is available) separates the push from the
-//! emit's state-word loads. A waiter marks the slot disconnected, issues the
-//! heavy barrier and scans every record. Records are pooled: a thread that
+//! emit's loads (state words, the list pointer). A waiter marks the slot
+//! disconnected (a writer swaps the list), then [`scan`]s: the heavy barrier
+//! (or, when no other thread holds a record, a local fence) and a read of
+//! every record. Records are pooled: a thread that
 //! exits hands its record to the next thread that emits. The protocol is
 //! described in `docs/ordering.md`.
 
@@ -27,7 +30,7 @@ const DEPTH: usize = 32;
 const FREE: u64 = 0;
 
 /// Bits of an entry word that hold the sequence number.
-const SEQ_BITS: u32 = 16;
+const SEQ_BITS: u32 = 24;
 
 /// Signal ids must fit above the sequence bits.
 pub(crate) const MAX_SIGNAL_ID: u64 = u64::MAX >> SEQ_BITS;
@@ -152,6 +155,9 @@ mod storage {
             record
         });
         if OWNER.try_with(|owner| owner.0.set(Some(record))).is_err() {
+            // The thread is exiting: later emits go straight to the overflow
+            // path instead of trying again.
+            local.exiting.set(true);
             release(record);
             return None;
         }
@@ -370,9 +376,12 @@ fn push_slow(local: &Local, signal: u64, depth: usize) -> Option<EntryRef> {
 #[cold]
 #[inline(never)]
 fn overflowed(overflow: &AtomicUsize) -> Recorded<'_> {
-    // Relaxed: ordered by the light barrier that follows.
+    // Relaxed: ordered by the full fence that follows. A full fence, not the
+    // light barrier: this emit may run on a thread that no longer holds a
+    // record (it is exiting), and a scan that finds no other thread holding
+    // one skips the heavy barrier and relies on a fence of its own.
     overflow.fetch_add(1, Ordering::Relaxed);
-    sync::light_barrier();
+    sync::full_fence();
     Recorded {
         entry: None,
         overflow,
@@ -432,6 +441,12 @@ pub(crate) fn scan(signal: u64) -> Readers {
     let (records, others) = storage::records();
     if others {
         sync::heavy_barrier();
+    } else {
+        // No other thread holds a record, but an exiting thread may still
+        // emit through the overflow counter, behind a full fence; this fence
+        // pairs with it (the caller's next loads of the counter and state
+        // words are then ordered after its stores, as with the heavy one).
+        sync::full_fence();
     }
     let mut running = Vec::new();
     for record in &records {

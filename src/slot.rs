@@ -92,7 +92,7 @@ impl<T> Slot<T> {
     /// blocked) before. A fired once-slot counts as already disconnected.
     pub(crate) fn mark_disconnected(&self) -> bool {
         // SeqCst: the store half of the disconnect_wait protocol; it must be
-        // ordered before the heavy barrier's scan (docs/ordering.md).
+        // ordered before the scan's barrier and loads (docs/ordering.md).
         let previous = self.state.fetch_or(DISCONNECTED, Ordering::SeqCst);
         previous & STATUS == ACTIVE
     }

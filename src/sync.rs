@@ -176,7 +176,7 @@ mod swap {
     }
 }
 
-pub(crate) use barrier::{heavy_barrier, light_barrier};
+pub(crate) use barrier::{full_fence, heavy_barrier, light_barrier};
 
 /// The asymmetric barrier pair. See `docs/ordering.md`, "disconnect_wait".
 #[cfg(not(loom))]
@@ -229,6 +229,13 @@ mod barrier {
         }
     }
 
+    /// A full fence on this thread only, whatever the mode: for the rare
+    /// paths whose partner may skip the heavy barrier (see
+    /// `inflight::overflowed` and `inflight::scan`).
+    pub(crate) fn full_fence() {
+        fence(Ordering::SeqCst);
+    }
+
     /// Whether the process registered for membarrier, so that a light
     /// barrier is a compiler fence. Call after `init`.
     pub(crate) fn membarrier_registered() -> bool {
@@ -276,6 +283,11 @@ mod barrier {
     }
 
     pub(crate) fn heavy_barrier() {
+        BARRIER.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Under loom every barrier is the same read-modify-write.
+    pub(crate) fn full_fence() {
         BARRIER.fetch_add(1, Ordering::AcqRel);
     }
 }

@@ -483,9 +483,9 @@ impl<T: 'static> SyncSignal<T> {
         }
     }
 
-    /// The frame every emit variant shares: skip an empty signal, take the
-    /// list from this thread's cache, record the emit for `disconnect_wait`,
-    /// run the loop.
+    /// The frame every emit variant shares: skip an empty signal, record
+    /// the emit (for `disconnect_wait` and list reclamation), read the
+    /// current list, run the loop.
     #[inline(always)]
     fn emit_with<B>(
         &self,

@@ -181,8 +181,8 @@ fn no_emit_variant_allocates_on_the_success_path() {
         f.fetch_add(1, Ordering::Relaxed);
     });
     {
-        // Blocking is not a write: the list (and this thread's cached copy)
-        // stays as it is, so the measured emit finds everything warm.
+        // Blocking is not a write: the list stays as it is, so the measured
+        // emit finds everything warm.
         let _skip = conn.block();
         once.emit(&0);
     }
