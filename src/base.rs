@@ -459,27 +459,17 @@ impl<T: 'static> BaseSignal<T> {
             let lists = std::mem::take(&mut writer.unscanned);
             writer.scanned.push(Batch { lists, readers });
         }
-        let mut at = 0;
-        while at < writer.scanned.len() {
-            let batch = &mut writer.scanned[at];
+        writer.scanned.retain_mut(|batch| {
             if batch.readers.done() {
-                let freed = sweep(&mut batch.lists);
-                #[cfg(not(loom))]
-                garbage.extend(freed);
-                #[cfg(loom)]
-                for list in freed {
-                    list.bury();
-                    writer.graveyard.push(list);
-                }
-                if writer.scanned[at].lists.is_empty() {
-                    writer.scanned.swap_remove(at);
-                    continue;
-                }
+                garbage.extend(sweep(&mut batch.lists));
             }
-            at += 1;
-        }
+            !batch.lists.is_empty()
+        });
         #[cfg(loom)]
-        let _ = garbage;
+        for list in garbage.drain(..) {
+            list.bury();
+            writer.graveyard.push(list);
+        }
     }
 }
 

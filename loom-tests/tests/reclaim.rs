@@ -25,79 +25,64 @@ fn counting(signal: &SyncSignal<()>, calls: &Arc<AtomicUsize>) -> sigwire::Conne
     })
 }
 
-/// The writing thread never emitted, so it holds no record: while the
-/// emitting thread has not taken one either, scans skip the barrier.
-#[test]
-fn emit_never_reads_a_list_reclaimed_by_a_writer_without_a_record() {
-    loom::model(|| {
+/// Connects two listeners (the writing thread emits between them if
+/// `writer_emits`), runs `emitting` on another thread, and disconnects both
+/// meanwhile: two connects that retire lists, then two disconnects that scan.
+fn race(writer_emits: bool, emitting: fn(&SyncSignal<()>), max_calls: usize) {
+    loom::model(move || {
         let signal = Arc::new(SyncSignal::<()>::new());
         let calls = Arc::new(AtomicUsize::new(0));
         let a = counting(&signal, &calls);
+        if writer_emits {
+            signal.emit(&());
+        }
         let b = counting(&signal, &calls);
 
         let emitter = {
             let signal = signal.clone();
-            thread::spawn(move || signal.emit(&()))
+            thread::spawn(move || emitting(&signal))
         };
 
         assert!(a.disconnect());
         assert!(b.disconnect());
         emitter.join().unwrap();
         // Relaxed: the emitting thread was joined.
-        assert!(calls.load(Ordering::Relaxed) <= 2);
+        assert!(calls.load(Ordering::Relaxed) <= max_calls);
     });
+}
+
+/// The writing thread never emitted, so it holds no record: while the
+/// emitting thread has not taken one either, scans skip the heavy barrier.
+#[test]
+fn emit_never_reads_a_list_reclaimed_by_a_writer_without_a_record() {
+    race(false, |signal| signal.emit(&()), 2);
 }
 
 /// Both threads hold records (each emitted before), so every scan takes
 /// the heavy barrier; the emitting thread emits twice, reading two lists.
 #[test]
 fn emit_never_reads_a_list_reclaimed_by_a_writer_that_emits_too() {
-    loom::model(|| {
-        let signal = Arc::new(SyncSignal::<()>::new());
-        let calls = Arc::new(AtomicUsize::new(0));
-        let a = counting(&signal, &calls);
-        signal.emit(&());
-        let b = counting(&signal, &calls);
-
-        let emitter = {
-            let signal = signal.clone();
-            thread::spawn(move || {
-                signal.emit(&());
-                signal.emit(&());
-            })
-        };
-
-        assert!(a.disconnect());
-        assert!(b.disconnect());
-        emitter.join().unwrap();
-        // Relaxed: the emitting thread was joined.
-        assert!(calls.load(Ordering::Relaxed) <= 5);
-    });
+    race(
+        true,
+        |signal| {
+            signal.emit(&());
+            signal.emit(&());
+        },
+        5,
+    );
 }
 
 /// An `Emitter` holds its list by reference count: reclamation must leave a
 /// list alone while an `Emitter` still holds it.
 #[test]
 fn emitter_never_reads_a_reclaimed_list() {
-    loom::model(|| {
-        let signal = Arc::new(SyncSignal::<()>::new());
-        let calls = Arc::new(AtomicUsize::new(0));
-        let a = counting(&signal, &calls);
-        let b = counting(&signal, &calls);
-
-        let emitter = {
-            let signal = signal.clone();
-            thread::spawn(move || {
-                let mut emitter = signal.emitter();
-                emitter.emit(&());
-                emitter.emit(&());
-            })
-        };
-
-        assert!(a.disconnect());
-        assert!(b.disconnect());
-        emitter.join().unwrap();
-        // Relaxed: the emitting thread was joined.
-        assert!(calls.load(Ordering::Relaxed) <= 4);
-    });
+    race(
+        false,
+        |signal| {
+            let mut emitter = signal.emitter();
+            emitter.emit(&());
+            emitter.emit(&());
+        },
+        4,
+    );
 }
