@@ -400,6 +400,12 @@ impl<T: 'static> BaseSignal<T> {
         Ok(())
     }
 
+    /// Whether the calling thread is inside an emit (or a delivery) of this
+    /// signal.
+    pub(crate) fn is_emitting_here(&self) -> bool {
+        inflight::is_inside(self.id, &self.overflow)
+    }
+
     /// Reports an error a fallible listener returned under plain `emit`.
     #[cold]
     pub(crate) fn report(&self, list: &List<T>, slot: &Slot<T>, error: crate::error::BoxError) {

@@ -342,13 +342,15 @@ impl fmt::Display for DuplicateKey {
 
 impl Error for DuplicateKey {}
 
-/// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) was
-/// called from inside an emit of the same signal, where waiting would wait
-/// for the caller itself.
+/// A wait was asked for from inside an emit (or an asynchronous delivery)
+/// of the same signal, where waiting would wait for the caller itself:
+/// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) or
+/// [`AsyncSignal::flush`](crate::AsyncSignal::flush).
 ///
-/// The listener *is* disconnected: no emit that has not yet reached it will
-/// call it. Calls already running (the caller's own, perhaps others) may
-/// still be finishing.
+/// After `disconnect_wait`, the listener *is* disconnected: no emit that has
+/// not yet reached it will call it. Calls already running (the caller's
+/// own, perhaps others) may still be finishing. After `flush`, nothing
+/// changed: the events pending are delivered as usual.
 ///
 /// # Examples
 ///
@@ -372,23 +374,333 @@ impl Error for DuplicateKey {}
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WouldDeadlock {
-    _private: (),
+    flush: bool,
 }
 
 impl WouldDeadlock {
-    pub(crate) fn new() -> Self {
-        Self { _private: () }
+    pub(crate) fn disconnect_wait() -> Self {
+        Self { flush: false }
+    }
+
+    pub(crate) fn flush() -> Self {
+        Self { flush: true }
     }
 }
 
 impl fmt::Display for WouldDeadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
+        f.write_str(if self.flush {
+            "flush called from inside a delivery of the same signal: \
+             the event being delivered can only complete after this listener \
+             returns, so waiting for it would wait for this thread itself"
+        } else {
             "disconnect_wait called from inside an emit of the same signal: \
              the listener is disconnected, but waiting for running calls would \
-             wait for this thread itself",
-        )
+             wait for this thread itself"
+        })
     }
 }
 
 impl Error for WouldDeadlock {}
+
+/// Why [`AsyncSignal::emit`](crate::AsyncSignal::emit) handed an event back.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{AsyncSignal, RejectReason};
+///
+/// let signal = AsyncSignal::<u32>::new();
+/// signal.close();
+/// assert_eq!(signal.emit(1).unwrap_err().reason(), RejectReason::Closed);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// `capacity` events were pending and the overflow policy is
+    /// [`Overflow::Reject`](crate::Overflow::Reject) (or waiting could never
+    /// end: an emit under `Block` from inside a listener of the same signal).
+    Full,
+    /// Under [`Overflow::BlockFor`](crate::Overflow::BlockFor), no room
+    /// appeared in time.
+    TimedOut,
+    /// The signal was closed ([`close`](crate::AsyncSignal::close) or
+    /// [`shutdown`](crate::AsyncSignal::shutdown)).
+    Closed,
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Full => "the signal's queue is full",
+            Self::TimedOut => "no room appeared in the signal's queue in time",
+            Self::Closed => "the signal is closed",
+        })
+    }
+}
+
+/// An event [`AsyncSignal::emit`](crate::AsyncSignal::emit) did not accept,
+/// handed back with the [`reason`](Self::reason).
+///
+/// Like crossbeam's `SendError`, its `Debug` does not require `T: Debug`.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{AsyncSignal, Overflow, RejectReason};
+///
+/// let signal = AsyncSignal::<String>::new();
+/// signal.close();
+/// let rejected = signal.emit("order 42".to_string()).unwrap_err();
+/// assert_eq!(rejected.reason(), RejectReason::Closed);
+/// assert_eq!(rejected.to_string(), "event rejected: the signal is closed");
+/// assert_eq!(rejected.into_inner(), "order 42");
+/// ```
+pub struct Rejected<T> {
+    value: T,
+    reason: RejectReason,
+}
+
+impl<T> Rejected<T> {
+    pub(crate) fn new(value: T, reason: RejectReason) -> Self {
+        Self { value, reason }
+    }
+
+    /// Why the event was not accepted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, RejectReason};
+    /// let signal = AsyncSignal::<u8>::new();
+    /// signal.close();
+    /// assert_eq!(signal.emit(0).unwrap_err().reason(), RejectReason::Closed);
+    /// ```
+    pub fn reason(&self) -> RejectReason {
+        self.reason
+    }
+
+    /// The event, by reference.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u8>::new();
+    /// signal.close();
+    /// assert_eq!(*signal.emit(7).unwrap_err().value(), 7);
+    /// ```
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The event, back to the caller.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<Vec<u8>>::new();
+    /// signal.close();
+    /// assert_eq!(signal.emit(vec![1, 2]).unwrap_err().into_inner(), [1, 2]);
+    /// ```
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> fmt::Debug for Rejected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Display for Rejected<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "event rejected: {}", self.reason)
+    }
+}
+
+impl<T> Error for Rejected<T> {}
+
+/// [`AsyncSignalBuilder::build`](crate::AsyncSignalBuilder::build) was given
+/// settings it cannot honour.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{AsyncSignal, BuildError};
+///
+/// let err = AsyncSignal::<u32>::builder().capacity(0).build().unwrap_err();
+/// assert_eq!(err, BuildError::ZeroCapacity);
+/// assert_eq!(err.to_string(), "an AsyncSignal needs a capacity of at least 1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// A capacity of 0 could accept no event at all.
+    ZeroCapacity,
+    /// The capacity is larger than the signal can count.
+    CapacityTooLarge {
+        /// The capacity asked for.
+        requested: usize,
+        /// The largest capacity supported.
+        max: usize,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroCapacity => f.write_str("an AsyncSignal needs a capacity of at least 1"),
+            Self::CapacityTooLarge { requested, max } => write!(
+                f,
+                "an AsyncSignal capacity of {requested} is too large (at most {max})"
+            ),
+        }
+    }
+}
+
+impl Error for BuildError {}
+
+/// [`AsyncSignal::shutdown`](crate::AsyncSignal::shutdown) timed out with
+/// events still pending. The signal is closed; those events are still
+/// delivered, later.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sigwire::AsyncSignal;
+///
+/// let signal = AsyncSignal::<u32>::new();
+/// let (tx, rx) = std::sync::mpsc::channel::<()>();
+/// let rx = std::sync::Mutex::new(rx);
+/// signal.connect(move |_: &u32| { let _ = rx.lock().unwrap().recv(); });
+/// signal.emit(1).unwrap();
+/// let err = signal.shutdown(Duration::from_millis(10)).unwrap_err();
+/// assert_eq!(err.pending(), 1);
+/// tx.send(()).unwrap(); // let the listener finish
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownTimeout {
+    pending: usize,
+}
+
+impl ShutdownTimeout {
+    pub(crate) fn new(pending: usize) -> Self {
+        Self { pending }
+    }
+
+    /// How many events were still pending when the timeout passed.
+    ///
+    /// # Examples
+    ///
+    /// See [`ShutdownTimeout`].
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+}
+
+impl fmt::Display for ShutdownTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "shutdown timed out with {} event(s) still pending; the signal is \
+             closed and they will still be delivered",
+            self.pending
+        )
+    }
+}
+
+impl Error for ShutdownTimeout {}
+
+/// A listener of an [`AsyncSignal`](crate::AsyncSignal) panicked. The panic
+/// was caught: the pool, the signal and the other listeners carry on.
+///
+/// Handed to the signal's panic handler, and returned inside an
+/// [`EmitError`] by [`emit_join`](crate::AsyncSignal::emit_join).
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::{AsyncSignal, ListenerPanic};
+///
+/// let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+/// let s = seen.clone();
+/// let signal = AsyncSignal::<u32>::builder()
+///     .panic_handler(move |p: ListenerPanic| s.lock().unwrap().push(p.message().to_string()))
+///     .build()
+///     .unwrap();
+/// signal.connect(|v: &u32| if *v == 13 { panic!("unlucky") });
+/// signal.emit(13).unwrap();
+/// signal.flush().unwrap();
+/// assert_eq!(*seen.lock().unwrap(), ["unlucky"]);
+/// assert_eq!(signal.stats().panicked, 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ListenerPanic {
+    id: u64,
+    key: Option<ErasedArc<str>>,
+    message: String,
+}
+
+impl ListenerPanic {
+    pub(crate) fn new(
+        id: u64,
+        key: Option<ErasedArc<str>>,
+        payload: &(dyn std::any::Any + Send),
+    ) -> Self {
+        let message = if let Some(text) = payload.downcast_ref::<&str>() {
+            (*text).to_string()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "a panic payload that is not a string".to_string()
+        };
+        Self { id, key, message }
+    }
+
+    /// The id of the listener that panicked (its
+    /// [`Connection::id`](crate::Connection::id)).
+    ///
+    /// # Examples
+    ///
+    /// See [`ListenerPanic`].
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The key of the listener that panicked, if it has one.
+    ///
+    /// # Examples
+    ///
+    /// See [`ListenerPanic`].
+    pub fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The panic's message (its payload, when that is a string).
+    ///
+    /// # Examples
+    ///
+    /// See [`ListenerPanic`].
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ListenerPanic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "listener {}", self.id)?;
+        if let Some(key) = &self.key {
+            write!(f, " (key {key:?})")?;
+        }
+        write!(f, " panicked: {}", self.message)
+    }
+}
+
+impl Error for ListenerPanic {}

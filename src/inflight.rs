@@ -486,20 +486,26 @@ impl Readers {
 /// Returns `Err(WouldDeadlock)` without waiting when the calling thread is
 /// itself inside an emit of `signal`.
 pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldDeadlock> {
-    // Relaxed: a non-zero count only makes this conservative check fail.
-    let in_overflow = overflow.load(Ordering::Relaxed) != 0;
-    let inside = LOCAL
-        .try_with(|local| local.is_emitting(signal, in_overflow))
-        // Only under loom can the thread local be gone; be conservative.
-        .unwrap_or(in_overflow);
-    if inside {
-        return Err(WouldDeadlock::new());
+    if is_inside(signal, overflow) {
+        return Err(WouldDeadlock::disconnect_wait());
     }
     let mut readers = scan(signal);
     wait_until(|| readers.done());
     // Acquire: pairs with the overflowed emits' Release decrement.
     wait_until(|| overflow.load(Ordering::Acquire) == 0);
     Ok(())
+}
+
+/// Whether the calling thread is inside an emit of `signal` (`overflow` is
+/// the signal's overflow counter), so that waiting for the signal's emits
+/// would wait for itself.
+pub(crate) fn is_inside(signal: u64, overflow: &AtomicUsize) -> bool {
+    // Relaxed: a non-zero count only makes this conservative check fail.
+    let in_overflow = overflow.load(Ordering::Relaxed) != 0;
+    LOCAL
+        .try_with(|local| local.is_emitting(signal, in_overflow))
+        // Only under loom can the thread local be gone; be conservative.
+        .unwrap_or(in_overflow)
 }
 
 /// Spins, then yields, then sleeps briefly between checks of `done`.

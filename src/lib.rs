@@ -60,6 +60,7 @@
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod async_signal;
 mod base;
 mod cancel;
 mod connection;
@@ -72,7 +73,13 @@ mod sync_signal;
 
 pub use cancel::Cancel;
 pub use connection::{BlockGuard, ConnectOptions, Connection, ScopedConnection};
-pub use error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors, WouldDeadlock};
+pub use async_signal::{
+    AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow, Stats,
+};
+pub use error::{
+    BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, ListenerPanic,
+    RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
+};
 pub use signal::Signal;
 pub use sync_signal::{Emitter, SyncSignal};
 

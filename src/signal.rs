@@ -2,6 +2,7 @@
 
 use crate::connection::{ConnectOptions, Connection};
 use crate::error::{BoxError, DuplicateKey};
+use crate::async_signal::AsyncSignal;
 use crate::sync_signal::SyncSignal;
 
 /// What every kind of signal shares: the connect family, `len`, `is_empty`
@@ -95,68 +96,85 @@ pub trait Signal<T: 'static>: Send + Sync {
     fn clear(&self);
 }
 
-impl<T: 'static> Signal<T> for SyncSignal<T> {
-    fn connect<F>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        SyncSignal::connect(self, f)
-    }
+/// Implements [`Signal`] for a signal type by delegating to its inherent
+/// methods of the same names.
+macro_rules! delegate_signal {
+    ($signal:ident, $($bound:tt)+) => {
+        impl<T: $($bound)+> Signal<T> for $signal<T> {
+            fn connect<F>(&self, f: F) -> Connection
+            where
+                F: Fn(&T) + Send + Sync + 'static,
+            {
+                $signal::connect(self, f)
+            }
 
-    fn connect_fallible<F, E>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        SyncSignal::connect_fallible(self, f)
-    }
+            fn connect_fallible<F, E>(&self, f: F) -> Connection
+            where
+                F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+                E: Into<BoxError>,
+            {
+                $signal::connect_fallible(self, f)
+            }
 
-    fn connect_once<F>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        SyncSignal::connect_once(self, f)
-    }
+            fn connect_once<F>(&self, f: F) -> Connection
+            where
+                F: Fn(&T) + Send + Sync + 'static,
+            {
+                $signal::connect_once(self, f)
+            }
 
-    fn connect_keyed<F>(&self, key: impl AsRef<str>, f: F) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        SyncSignal::connect_keyed(self, key, f)
-    }
+            fn connect_keyed<F>(
+                &self,
+                key: impl AsRef<str>,
+                f: F,
+            ) -> Result<Connection, DuplicateKey>
+            where
+                F: Fn(&T) + Send + Sync + 'static,
+            {
+                $signal::connect_keyed(self, key, f)
+            }
 
-    fn connect_with<F>(&self, options: ConnectOptions, f: F) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        SyncSignal::connect_with(self, options, f)
-    }
+            fn connect_with<F>(
+                &self,
+                options: ConnectOptions,
+                f: F,
+            ) -> Result<Connection, DuplicateKey>
+            where
+                F: Fn(&T) + Send + Sync + 'static,
+            {
+                $signal::connect_with(self, options, f)
+            }
 
-    fn connect_fallible_with<F, E>(
-        &self,
-        options: ConnectOptions,
-        f: F,
-    ) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        SyncSignal::connect_fallible_with(self, options, f)
-    }
+            fn connect_fallible_with<F, E>(
+                &self,
+                options: ConnectOptions,
+                f: F,
+            ) -> Result<Connection, DuplicateKey>
+            where
+                F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+                E: Into<BoxError>,
+            {
+                $signal::connect_fallible_with(self, options, f)
+            }
 
-    fn disconnect_key(&self, key: &str) -> bool {
-        SyncSignal::disconnect_key(self, key)
-    }
+            fn disconnect_key(&self, key: &str) -> bool {
+                $signal::disconnect_key(self, key)
+            }
 
-    fn contains_key(&self, key: &str) -> bool {
-        SyncSignal::contains_key(self, key)
-    }
+            fn contains_key(&self, key: &str) -> bool {
+                $signal::contains_key(self, key)
+            }
 
-    fn len(&self) -> usize {
-        SyncSignal::len(self)
-    }
+            fn len(&self) -> usize {
+                $signal::len(self)
+            }
 
-    fn clear(&self) {
-        SyncSignal::clear(self);
-    }
+            fn clear(&self) {
+                $signal::clear(self);
+            }
+        }
+    };
 }
+
+delegate_signal!(SyncSignal, 'static);
+delegate_signal!(AsyncSignal, Send + Sync + 'static);

@@ -11,13 +11,13 @@
 
 #[cfg(not(loom))]
 pub(crate) use std::sync::{
-    Arc, Mutex, MutexGuard, Weak,
+    Arc, Condvar, Mutex, MutexGuard, Weak,
     atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering},
 };
 
 #[cfg(loom)]
 pub(crate) use loom::sync::{
-    Arc, Mutex, MutexGuard,
+    Arc, Condvar, Mutex, MutexGuard,
     atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering},
 };
 
@@ -82,7 +82,157 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// Waits on `condvar` (up to `timeout`, if given), ignoring poisoning as
+/// [`lock`] does. Returns the guard and whether the wait timed out.
+pub(crate) fn wait<'a, T>(
+    condvar: &Condvar,
+    guard: MutexGuard<'a, T>,
+    timeout: Option<std::time::Duration>,
+) -> (MutexGuard<'a, T>, bool) {
+    match timeout {
+        None => (
+            condvar
+                .wait(guard)
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            false,
+        ),
+        Some(timeout) => {
+            let (guard, result) = condvar
+                .wait_timeout(guard, timeout)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (guard, result.timed_out())
+        }
+    }
+}
+
 pub(crate) use swap::{ArcSwap, Cache, Guard};
+
+pub(crate) use queue::Queue;
+
+#[cfg(not(loom))]
+mod queue {
+    /// The bounded lock-free queue of an `AsyncSignal`'s accepted events.
+    pub(crate) type Queue<T> = crossbeam_queue::ArrayQueue<T>;
+}
+
+#[cfg(loom)]
+mod queue {
+    use std::collections::VecDeque;
+
+    use super::{Mutex, lock};
+
+    /// Loom stand-in for `crossbeam_queue::ArrayQueue` (whose std atomics
+    /// loom cannot see): the same interface over a loom `Mutex`.
+    pub(crate) struct Queue<T> {
+        items: Mutex<VecDeque<T>>,
+        capacity: usize,
+    }
+
+    impl<T> Queue<T> {
+        pub(crate) fn new(capacity: usize) -> Self {
+            Self {
+                items: Mutex::new(VecDeque::with_capacity(capacity)),
+                capacity,
+            }
+        }
+
+        pub(crate) fn push(&self, value: T) -> Result<(), T> {
+            let mut items = lock(&self.items);
+            if items.len() == self.capacity {
+                return Err(value);
+            }
+            items.push_back(value);
+            Ok(())
+        }
+
+        pub(crate) fn pop(&self) -> Option<T> {
+            lock(&self.items).pop_front()
+        }
+    }
+}
+
+/// Where an `AsyncSignal` runs its listeners: rayon normally; under loom,
+/// loom threads (and `join` in order on the calling thread).
+pub(crate) mod exec {
+    /// A pool: a rayon pool of the user's, or `None` for rayon's global one.
+    pub(crate) type Pool = Option<std::sync::Arc<rayon::ThreadPool>>;
+
+    /// Runs `job` on the pool, in the background.
+    #[cfg(not(loom))]
+    pub(crate) fn spawn(pool: &Pool, job: impl FnOnce() + Send + 'static) {
+        match pool {
+            Some(pool) => pool.spawn(job),
+            None => rayon::spawn(job),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn spawn(_pool: &Pool, job: impl FnOnce() + Send + 'static) {
+        loom::thread::spawn(job);
+    }
+
+    /// Runs `job` on the pool and waits for it.
+    #[cfg(not(loom))]
+    pub(crate) fn install<R: Send>(pool: &Pool, job: impl FnOnce() -> R + Send) -> R {
+        match pool {
+            Some(pool) => pool.install(job),
+            None => rayon::scope(|_| job()),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn install<R: Send>(_pool: &Pool, job: impl FnOnce() -> R + Send) -> R {
+        job()
+    }
+
+    /// Runs `a` and `b`, potentially in parallel; each learns whether it was
+    /// stolen by another thread (so it may split further).
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn join(a: impl FnOnce(bool) + Send, b: impl FnOnce(bool) + Send) {
+        rayon::join_context(|ctx| a(ctx.migrated()), |ctx| b(ctx.migrated()));
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn join(a: impl FnOnce(bool) + Send, b: impl FnOnce(bool) + Send) {
+        a(false);
+        b(false);
+    }
+
+    /// How many threads the pool has (how many pieces to split work into).
+    #[cfg(not(loom))]
+    pub(crate) fn threads(pool: &Pool) -> usize {
+        match pool {
+            Some(pool) => pool.current_num_threads(),
+            None => rayon::current_num_threads(),
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn threads(_pool: &Pool) -> usize {
+        2
+    }
+
+    /// On a rayon worker thread, runs one pending job (or sleeps a moment
+    /// when there is none) and returns `true`; elsewhere returns `false`
+    /// without doing anything, and the caller should block instead.
+    #[cfg(not(loom))]
+    pub(crate) fn help() -> bool {
+        match rayon::yield_now() {
+            None => false,
+            Some(rayon::Yield::Executed) => true,
+            Some(rayon::Yield::Idle) => {
+                std::thread::sleep(std::time::Duration::from_micros(20));
+                true
+            }
+        }
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn help() -> bool {
+        false
+    }
+}
 
 #[cfg(not(loom))]
 mod swap {

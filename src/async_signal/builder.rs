@@ -1,0 +1,226 @@
+//! `AsyncSignalBuilder`: the settings of an `AsyncSignal`.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use super::state::MAX_CAPACITY;
+use super::{AsyncSignal, PanicHandler};
+use crate::error::{BuildError, ListenerPanic};
+use crate::sync::{ErasedArc, exec};
+
+/// The capacity of [`AsyncSignal::new`], and of a builder not told otherwise.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// What [`AsyncSignal::emit`] does when `capacity` events are pending.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sigwire::{AsyncSignal, Overflow};
+///
+/// let signal = AsyncSignal::<u64>::builder()
+///     .overflow(Overflow::BlockFor(Duration::from_millis(5)))
+///     .build()
+///     .unwrap();
+/// # drop(signal);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Hand the event back at once, with [`RejectReason::Full`](crate::RejectReason::Full).
+    Reject,
+    /// Wait until there is room (the default). The emitter sleeps and is
+    /// woken by the delivery that makes room; on a pool thread it helps
+    /// run pool jobs instead.
+    #[default]
+    Block,
+    /// Wait up to the given time, then hand the event back with
+    /// [`RejectReason::TimedOut`](crate::RejectReason::TimedOut).
+    BlockFor(Duration),
+}
+
+/// In what order an [`AsyncSignal`]'s listeners see its events.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{AsyncSignal, Ordering};
+///
+/// let journal = AsyncSignal::<u64>::builder()
+///     .ordering(Ordering::PerListener)
+///     .build()
+///     .unwrap();
+/// # drop(journal);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ordering {
+    /// Any order: a listener may run for several events at once (the
+    /// default, and the most parallel).
+    #[default]
+    Unordered,
+    /// Each listener sees the events of one emitting thread in emit order,
+    /// and never runs concurrently with itself; different listeners run in
+    /// parallel.
+    PerListener,
+}
+
+/// Settings for an [`AsyncSignal`]: its pool, capacity, overflow policy,
+/// ordering and panic handler. Made by [`AsyncSignal::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use sigwire::{AsyncSignal, Ordering, Overflow};
+///
+/// let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap());
+/// let fills = AsyncSignal::<u64>::builder()
+///     .pool(pool)
+///     .capacity(4096)
+///     .overflow(Overflow::Reject)
+///     .ordering(Ordering::PerListener)
+///     .build()
+///     .unwrap();
+/// assert_eq!(fills.capacity(), 4096);
+/// ```
+pub struct AsyncSignalBuilder<T> {
+    pub(super) pool: exec::Pool,
+    pub(super) capacity: usize,
+    pub(super) overflow: Overflow,
+    pub(super) ordering: Ordering,
+    pub(super) on_panic: Option<PanicHandler>,
+    _event: PhantomData<fn(T)>,
+}
+
+impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
+    pub(super) fn new() -> Self {
+        Self {
+            pool: None,
+            capacity: DEFAULT_CAPACITY,
+            overflow: Overflow::default(),
+            ordering: Ordering::default(),
+            on_panic: None,
+            _event: PhantomData,
+        }
+    }
+
+    /// Runs the listeners on `pool` instead of rayon's global pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use sigwire::AsyncSignal;
+    /// let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap());
+    /// let signal = AsyncSignal::<u8>::builder().pool(pool).build().unwrap();
+    /// # drop(signal);
+    /// ```
+    pub fn pool(mut self, pool: std::sync::Arc<rayon::ThreadPool>) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    /// How many events may be pending (accepted, not yet delivered) at once;
+    /// default [`DEFAULT_CAPACITY`]. The queue for them is allocated once,
+    /// by [`build`](Self::build).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u8>::builder().capacity(16).build().unwrap();
+    /// assert_eq!(signal.capacity(), 16);
+    /// ```
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// What `emit` does when the signal is full; default [`Overflow::Block`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, Overflow};
+    /// let signal = AsyncSignal::<u8>::builder().overflow(Overflow::Reject).build().unwrap();
+    /// # drop(signal);
+    /// ```
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
+    /// The delivery order; default [`Ordering::Unordered`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, Ordering};
+    /// let signal = AsyncSignal::<u8>::builder().ordering(Ordering::PerListener).build().unwrap();
+    /// # drop(signal);
+    /// ```
+    pub fn ordering(mut self, ordering: Ordering) -> Self {
+        self.ordering = ordering;
+        self
+    }
+
+    /// Calls `handler` (on the pool thread) for every listener panic, after
+    /// counting it in [`Stats::panicked`](crate::Stats::panicked). The
+    /// default handler logs it through `tracing` when that feature is on;
+    /// std's panic hook has already printed it either way.
+    ///
+    /// # Examples
+    ///
+    /// See [`ListenerPanic`].
+    pub fn panic_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(ListenerPanic) + Send + Sync + 'static,
+    {
+        self.on_panic = Some(ErasedArc::new(handler));
+        self
+    }
+
+    /// The signal.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`] for a capacity of 0, and
+    /// [`BuildError::CapacityTooLarge`] above the largest capacity the
+    /// signal can count (about four million events).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, BuildError};
+    /// assert!(AsyncSignal::<u8>::builder().build().is_ok());
+    /// assert!(matches!(
+    ///     AsyncSignal::<u8>::builder().capacity(usize::MAX).build(),
+    ///     Err(BuildError::CapacityTooLarge { .. })
+    /// ));
+    /// ```
+    pub fn build(self) -> Result<AsyncSignal<T>, BuildError> {
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        if self.capacity > MAX_CAPACITY {
+            return Err(BuildError::CapacityTooLarge {
+                requested: self.capacity,
+                max: MAX_CAPACITY,
+            });
+        }
+        Ok(AsyncSignal::from_builder(self))
+    }
+}
+
+impl<T> fmt::Debug for AsyncSignalBuilder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncSignalBuilder")
+            .field("custom_pool", &self.pool.is_some())
+            .field("capacity", &self.capacity)
+            .field("overflow", &self.overflow)
+            .field("ordering", &self.ordering)
+            .field("panic_handler", &self.on_panic.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,849 @@
+//! `AsyncSignal<T>`: listeners run on a rayon pool. The design is in
+//! `docs/architecture.md` ("AsyncSignal"), the orderings in
+//! `docs/ordering.md`.
+
+mod builder;
+mod drain;
+mod state;
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
+
+use crate::base::BaseSignal;
+use crate::connection::{ConnectOptions, Connection};
+use crate::error::{
+    BoxError, DuplicateKey, EmitError, EmitErrors, ListenerPanic, RejectReason, Rejected,
+    ShutdownTimeout, WouldDeadlock,
+};
+use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue, exec};
+use crate::sync_signal::{fallible, plain};
+use state::{Accepted, Refusal, Snapshot, State};
+
+/// Called with every caught listener panic.
+pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + 'static>;
+
+/// A signal whose listeners run on a rayon pool, so that `emit` returns at
+/// once.
+///
+/// Each emitted value is moved once into a slot of a bounded queue
+/// (allocated when the signal is built) and read by reference by every
+/// listener; a single drainer job per signal takes events off the queue in
+/// batches and spreads the calls over the pool with `rayon::join`. The
+/// steady state allocates nothing per emit (`rayon::spawn` boxes a job only
+/// when a drainer starts after the signal went idle).
+///
+/// # Guarantees
+///
+/// * **Nothing accepted is lost.** An `emit` that returns `Ok` is delivered
+///   to the listeners connected at delivery time: also after
+///   [`close`](Self::close), and after the signal is dropped (the drainer
+///   keeps the shared state alive until the queue is empty). The process
+///   exiting is another matter: [`flush`](Self::flush) or
+///   [`shutdown`](Self::shutdown) first.
+/// * **Bounded.** At most [`capacity`](AsyncSignalBuilder::capacity)
+///   events are pending; beyond that [`Overflow`] decides.
+/// * **Panics are contained.** A panicking listener is caught, counted in
+///   [`Stats::panicked`] and handed to the panic handler; the pool, the
+///   signal and the other listeners carry on. Errors of fallible listeners
+///   are counted in [`Stats::failed`] and go to the error handler.
+/// * Under [`Ordering::PerListener`], each listener sees one emitting
+///   thread's events in emit order and never runs concurrently with itself.
+///
+/// A listener connected after an emit but before that event's delivery
+/// receives it; a listener disconnected before the delivery reaches it does
+/// not. [`Connection::disconnect_wait`] waits for running deliveries too.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use sigwire::AsyncSignal;
+///
+/// struct Fill { qty: u64 }
+///
+/// let fills = AsyncSignal::<Fill>::new();
+/// let booked = Arc::new(AtomicU64::new(0));
+/// let b = booked.clone();
+/// fills.connect(move |fill: &Fill| { b.fetch_add(fill.qty, Ordering::Relaxed); });
+///
+/// for qty in 1..=100 {
+///     fills.emit(Fill { qty }).unwrap();
+/// }
+/// fills.flush().unwrap();
+/// assert_eq!(booked.load(Ordering::Relaxed), 5050);
+/// assert_eq!(fills.stats().delivered, 100);
+/// ```
+pub struct AsyncSignal<T: Send + Sync + 'static> {
+    shared: Arc<Shared<T>>,
+}
+
+/// What the signal, its drainer and its waiters share.
+pub(crate) struct Shared<T> {
+    base: Arc<BaseSignal<T>>,
+    /// Accepted events not yet taken by the drainer, each with the epoch
+    /// parity it is counted in.
+    queue: Queue<(T, u8)>,
+    state: State,
+    capacity: usize,
+    overflow: Overflow,
+    ordering: Ordering,
+    pool: exec::Pool,
+    /// The drainer's batch buffer (see `drain`).
+    batch: Mutex<Vec<(T, u8)>>,
+    /// Where flushers, `shutdown` and blocked emitters sleep.
+    sleep: Mutex<()>,
+    wakeup: Condvar,
+    on_panic: Mutex<Option<PanicHandler>>,
+    emitted: AtomicU64,
+    delivered: AtomicU64,
+    failed: AtomicU64,
+    panicked: AtomicU64,
+    rejected: AtomicU64,
+}
+
+/// Counters of an [`AsyncSignal`], from [`AsyncSignal::stats`].
+///
+/// A snapshot: while events flow, the fields are read at slightly different
+/// moments.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::AsyncSignal;
+///
+/// let signal = AsyncSignal::<u32>::new();
+/// signal.connect_fallible(|v: &u32| if *v % 2 == 0 { Ok(()) } else { Err("odd") });
+/// for v in 0..10 {
+///     signal.emit(v).unwrap();
+/// }
+/// signal.flush().unwrap();
+/// let stats = signal.stats();
+/// assert_eq!((stats.emitted, stats.delivered, stats.failed, stats.pending), (10, 10, 5, 0));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Events accepted by `emit`, plus calls of `emit_join`.
+    pub emitted: u64,
+    /// Events whose listeners have all been called (and returned).
+    pub delivered: u64,
+    /// Listener calls that returned an error.
+    pub failed: u64,
+    /// Listener calls (or handlers, or event drops) that panicked.
+    pub panicked: u64,
+    /// Events handed back by `emit`.
+    pub rejected: u64,
+    /// Events accepted and not yet delivered.
+    pub pending: usize,
+}
+
+impl<T: Send + Sync + 'static> AsyncSignal<T> {
+    /// A signal on rayon's global pool, with the default settings:
+    /// capacity [`DEFAULT_CAPACITY`], [`Overflow::Block`],
+    /// [`Ordering::Unordered`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<String>::new();
+    /// assert!(signal.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::from_builder(AsyncSignalBuilder::new())
+    }
+
+    /// Settings for a new signal: pool, capacity, overflow, ordering, panic
+    /// handler.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, Overflow};
+    /// let signal = AsyncSignal::<u8>::builder()
+    ///     .capacity(64)
+    ///     .overflow(Overflow::Reject)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(signal.capacity(), 64);
+    /// ```
+    pub fn builder() -> AsyncSignalBuilder<T> {
+        AsyncSignalBuilder::new()
+    }
+
+    fn from_builder(builder: AsyncSignalBuilder<T>) -> Self {
+        let AsyncSignalBuilder {
+            pool,
+            capacity,
+            overflow,
+            ordering,
+            on_panic,
+            ..
+        } = builder;
+        Self {
+            shared: Arc::new(Shared {
+                base: Arc::new(BaseSignal::new()),
+                queue: Queue::new(capacity),
+                state: State::new(),
+                capacity,
+                overflow,
+                ordering,
+                pool,
+                batch: Mutex::new(Vec::new()),
+                sleep: Mutex::new(()),
+                wakeup: Condvar::new(),
+                on_panic: Mutex::new(on_panic),
+                emitted: AtomicU64::new(0),
+                delivered: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                panicked: AtomicU64::new(0),
+                rejected: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    fn connect_callback(
+        &self,
+        options: ConnectOptions,
+        callback: crate::slot::Callback<T>,
+    ) -> Result<Connection, DuplicateKey> {
+        BaseSignal::connect(&self.shared.base, options.into_options(), callback)
+    }
+
+    fn connect_unkeyed(&self, options: ConnectOptions, callback: crate::slot::Callback<T>) -> Connection {
+        match self.connect_callback(options, callback) {
+            Ok(connection) => connection,
+            // Only a keyed connect can collide, and these options have no key.
+            Err(_) => unreachable!("a connect without a key cannot fail"),
+        }
+    }
+
+    /// Connects a listener; it runs on the pool, for every event delivered
+    /// from now on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u8>::new();
+    /// let conn = signal.connect(|v: &u8| assert_eq!(*v, 7));
+    /// signal.emit(7).unwrap();
+    /// signal.flush().unwrap();
+    /// # drop(conn);
+    /// ```
+    pub fn connect<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.connect_unkeyed(ConnectOptions::new(), plain(f))
+    }
+
+    /// Connects a listener that may fail. Its errors are counted in
+    /// [`Stats::failed`] and go to the error handler; under
+    /// [`emit_join`](Self::emit_join) they are returned instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<i32>::new();
+    /// signal.connect_fallible(|v: &i32| if *v < 0 { Err("negative") } else { Ok(()) });
+    /// assert!(signal.emit_join(1).is_ok());
+    /// assert!(signal.emit_join(-1).is_err());
+    /// ```
+    pub fn connect_fallible<F, E>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.connect_unkeyed(ConnectOptions::new(), fallible(f))
+    }
+
+    /// Connects a listener that runs at most once, even when events are
+    /// delivered in parallel, and then removes itself.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicUsize, Ordering};
+    /// # use std::sync::Arc;
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<()>::new();
+    /// let calls = Arc::new(AtomicUsize::new(0));
+    /// let c = calls.clone();
+    /// signal.connect_once(move |_: &()| { c.fetch_add(1, Ordering::Relaxed); });
+    /// for _ in 0..10 {
+    ///     signal.emit(()).unwrap();
+    /// }
+    /// signal.flush().unwrap();
+    /// assert_eq!(calls.load(Ordering::Relaxed), 1);
+    /// ```
+    pub fn connect_once<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.connect_unkeyed(ConnectOptions::new().once(), plain(f))
+    }
+
+    /// Connects a listener under `key`; at most one listener per key.
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateKey`] if a listener with this key is connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<()>::new();
+    /// signal.connect_keyed("audit", |_: &()| {}).unwrap();
+    /// assert!(signal.connect_keyed("audit", |_: &()| {}).is_err());
+    /// ```
+    pub fn connect_keyed<F>(&self, key: impl AsRef<str>, f: F) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.connect_callback(ConnectOptions::new().key(key), plain(f))
+    }
+
+    /// Connects a listener with [`ConnectOptions`] (priority, key, once).
+    /// Priorities order the listener list; listeners of one event may run
+    /// in parallel, so they order starts only where calls run on one thread.
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateKey`] if the options carry a key that is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, ConnectOptions};
+    /// let signal = AsyncSignal::<()>::new();
+    /// signal.connect_with(ConnectOptions::new().key("k").priority(1), |_: &()| {}).unwrap();
+    /// assert!(signal.contains_key("k"));
+    /// ```
+    pub fn connect_with<F>(&self, options: ConnectOptions, f: F) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.connect_callback(options, plain(f))
+    }
+
+    /// Connects a fallible listener with [`ConnectOptions`].
+    ///
+    /// # Errors
+    ///
+    /// [`DuplicateKey`] if the options carry a key that is taken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, ConnectOptions};
+    /// let signal = AsyncSignal::<()>::new();
+    /// signal
+    ///     .connect_fallible_with(ConnectOptions::new().key("db"), |_: &()| Err("down"))
+    ///     .unwrap();
+    /// let errors = signal.emit_join(()).unwrap_err();
+    /// assert_eq!(errors.iter().next().unwrap().key(), Some("db"));
+    /// ```
+    pub fn connect_fallible_with<F, E>(
+        &self,
+        options: ConnectOptions,
+        f: F,
+    ) -> Result<Connection, DuplicateKey>
+    where
+        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.connect_callback(options, fallible(f))
+    }
+
+    /// Disconnects the listener connected under `key`; `true` if there was one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<()>::new();
+    /// signal.connect_keyed("k", |_: &()| {}).unwrap();
+    /// assert!(signal.disconnect_key("k"));
+    /// assert!(!signal.disconnect_key("k"));
+    /// ```
+    pub fn disconnect_key(&self, key: &str) -> bool {
+        self.shared.base.disconnect_key(key)
+    }
+
+    /// Whether a listener is connected under `key`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<()>::new();
+    /// assert!(!signal.contains_key("k"));
+    /// ```
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.shared.base.contains_key(key)
+    }
+
+    /// The number of connected listeners (blocked ones included).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<()>::new();
+    /// signal.connect(|_: &()| {});
+    /// assert_eq!(signal.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.base.live_len()
+    }
+
+    /// Whether no listener is connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// assert!(AsyncSignal::<()>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Disconnects every listener. Pending events are still delivered, to
+    /// no one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<()>::new();
+    /// let conn = signal.connect(|_: &()| {});
+    /// signal.clear();
+    /// assert!(!conn.is_connected());
+    /// ```
+    pub fn clear(&self) {
+        self.shared.base.clear();
+    }
+
+    /// Sends the errors of fallible listeners (outside
+    /// [`emit_join`](Self::emit_join)) to `handler`, on the pool thread,
+    /// instead of the default handler (which logs them through `tracing`
+    /// when that feature is on). They are counted in [`Stats::failed`]
+    /// either way.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use sigwire::AsyncSignal;
+    ///
+    /// let signal = AsyncSignal::<u32>::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// signal.set_error_handler(move |e| s.lock().unwrap().push(e.to_string()));
+    /// let conn = signal.connect_fallible(|_: &u32| Err("disk full"));
+    /// signal.emit(1).unwrap();
+    /// signal.flush().unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), [format!("listener {} failed: disk full", conn.id())]);
+    /// ```
+    pub fn set_error_handler<F>(&self, handler: F)
+    where
+        F: Fn(EmitError) + Send + Sync + 'static,
+    {
+        self.shared
+            .base
+            .set_error_handler(Some(ErasedArc::new(handler)));
+    }
+
+    /// Sends caught listener panics to `handler` (see
+    /// [`AsyncSignalBuilder::panic_handler`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use sigwire::AsyncSignal;
+    ///
+    /// let signal = AsyncSignal::<u32>::new();
+    /// let ids = Arc::new(Mutex::new(Vec::new()));
+    /// let i = ids.clone();
+    /// signal.set_panic_handler(move |p| i.lock().unwrap().push(p.id()));
+    /// let conn = signal.connect(|_: &u32| panic!("boom"));
+    /// signal.emit(1).unwrap();
+    /// signal.flush().unwrap();
+    /// assert_eq!(*ids.lock().unwrap(), [conn.id()]);
+    /// ```
+    pub fn set_panic_handler<F>(&self, handler: F)
+    where
+        F: Fn(ListenerPanic) + Send + Sync + 'static,
+    {
+        *sync::lock(&self.shared.on_panic) = Some(ErasedArc::new(handler));
+    }
+
+    /// Queues `value` for delivery to every listener on the pool and
+    /// returns; the listeners read it by reference, and it is dropped (on
+    /// the pool) after the last one.
+    ///
+    /// # Errors
+    ///
+    /// The value comes back in a [`Rejected`] with the reason:
+    /// [`Closed`](RejectReason::Closed) after [`close`](Self::close);
+    /// [`Full`](RejectReason::Full) when `capacity` events are pending under
+    /// [`Overflow::Reject`] (and under `Block` when called from inside a
+    /// listener of this signal, where waiting for room could never end);
+    /// [`TimedOut`](RejectReason::TimedOut) under [`Overflow::BlockFor`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::{AsyncSignal, Overflow, RejectReason};
+    ///
+    /// let signal = AsyncSignal::<u32>::builder()
+    ///     .capacity(1)
+    ///     .overflow(Overflow::Reject)
+    ///     .build()
+    ///     .unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let rx = std::sync::Mutex::new(rx);
+    /// signal.connect(move |_: &u32| { let _ = rx.lock().unwrap().recv(); });
+    ///
+    /// signal.emit(1).unwrap(); // pending until the listener returns
+    /// let rejected = signal.emit(2).unwrap_err();
+    /// assert_eq!(rejected.reason(), RejectReason::Full);
+    /// assert_eq!(rejected.into_inner(), 2);
+    /// tx.send(()).unwrap();
+    /// signal.flush().unwrap();
+    /// ```
+    #[inline]
+    pub fn emit(&self, value: T) -> Result<(), Rejected<T>> {
+        let accepted = match self.shared.state.try_accept(self.shared.capacity) {
+            Ok(accepted) => accepted,
+            Err(refusal) => match self.wait_for_room(refusal) {
+                Ok(accepted) => accepted,
+                Err(reason) => {
+                    // Relaxed: a statistic.
+                    self.shared.rejected.fetch_add(1, sync::Ordering::Relaxed);
+                    return Err(Rejected::new(value, reason));
+                }
+            },
+        };
+        // The queue has room: its events are all counted as pending, and so
+        // is this one, and pending stays within its capacity.
+        if let Err((value, parity)) = self.shared.queue.push((value, accepted.parity)) {
+            return Err(self.undo(value, parity));
+        }
+        // Relaxed: a statistic.
+        self.shared.emitted.fetch_add(1, sync::Ordering::Relaxed);
+        if !accepted.drainer_scheduled {
+            drain::spawn(&self.shared);
+        }
+        Ok(())
+    }
+
+    /// The overflow policy, once `try_accept` refused.
+    #[cold]
+    fn wait_for_room(&self, refusal: Refusal) -> Result<Accepted, RejectReason> {
+        let shared = &*self.shared;
+        let deadline = match (refusal, shared.overflow) {
+            (Refusal::Closed, _) => return Err(RejectReason::Closed),
+            (Refusal::Full, Overflow::Reject) => return Err(RejectReason::Full),
+            (Refusal::Full, Overflow::Block) => None,
+            (Refusal::Full, Overflow::BlockFor(timeout)) => Instant::now().checked_add(timeout),
+        };
+        if shared.base.is_emitting_here() {
+            // Room appears only when this delivery ends, after we return.
+            return Err(RejectReason::Full);
+        }
+        loop {
+            let room = shared.wait_until(deadline, |now| {
+                now.is_closed() || now.pending() < shared.capacity
+            });
+            if !room {
+                return Err(RejectReason::TimedOut);
+            }
+            match shared.state.try_accept(shared.capacity) {
+                Ok(accepted) => return Ok(accepted),
+                Err(Refusal::Closed) => return Err(RejectReason::Closed),
+                Err(Refusal::Full) => {} // another emitter took the room
+            }
+        }
+    }
+
+    /// Uncounts an event the queue refused (it cannot, while the counts
+    /// bound it; kept so that a broken invariant hands the value back
+    /// instead of losing it).
+    #[cold]
+    fn undo(&self, value: T, parity: u8) -> Rejected<T> {
+        let mut counts = [0; 2];
+        counts[usize::from(parity)] = 1;
+        if self.shared.state.complete(counts).has_waiters() {
+            self.shared.wake();
+        }
+        self.shared.rejected.fetch_add(1, sync::Ordering::Relaxed);
+        Rejected::new(value, RejectReason::Full)
+    }
+
+    /// Runs every listener with `value` in parallel on the pool (fork-join)
+    /// and returns when all have returned. It does not go through the queue,
+    /// so it is neither bounded by the capacity nor refused after `close`.
+    ///
+    /// # Errors
+    ///
+    /// [`EmitErrors`] with every error of a fallible listener and every
+    /// panic (as an [`EmitError`] whose source is a [`ListenerPanic`]).
+    /// These go to the caller, not to the handlers; they are counted in
+    /// [`Stats::failed`] and [`Stats::panicked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::{AsyncSignal, ListenerPanic};
+    ///
+    /// let signal = AsyncSignal::<u32>::new();
+    /// signal.connect_fallible(|v: &u32| if *v > 5 { Err("too big") } else { Ok(()) });
+    /// signal.connect(|v: &u32| if *v > 8 { panic!("way too big") });
+    ///
+    /// assert!(signal.emit_join(1).is_ok());
+    /// let errors = signal.emit_join(9).unwrap_err();
+    /// assert_eq!(errors.len(), 2);
+    /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
+    /// ```
+    pub fn emit_join(&self, value: T) -> Result<(), EmitErrors> {
+        let errors = drain::join_all(&self.shared, &value);
+        drop(value);
+        // Relaxed: statistics.
+        self.shared.emitted.fetch_add(1, sync::Ordering::Relaxed);
+        self.shared.delivered.fetch_add(1, sync::Ordering::Relaxed);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(EmitErrors::new(errors))
+        }
+    }
+
+    /// Waits until every event accepted before the call has been delivered
+    /// (every listener returned). Events emitted meanwhile do not delay it.
+    /// Called on a pool thread, it runs pool jobs while it waits instead of
+    /// blocking the thread.
+    ///
+    /// # Errors
+    ///
+    /// [`WouldDeadlock`] when called from inside a listener of this signal:
+    /// the event being delivered completes only after that listener returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use std::sync::Arc;
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u64>::new();
+    /// let sum = Arc::new(AtomicU64::new(0));
+    /// let s = sum.clone();
+    /// signal.connect(move |v: &u64| { s.fetch_add(*v, Ordering::Relaxed); });
+    /// signal.emit(40).unwrap();
+    /// signal.emit(2).unwrap();
+    /// signal.flush().unwrap();
+    /// assert_eq!(sum.load(Ordering::Relaxed), 42);
+    /// ```
+    pub fn flush(&self) -> Result<(), WouldDeadlock> {
+        let shared = &*self.shared;
+        if shared.base.is_emitting_here() {
+            return Err(WouldDeadlock::flush());
+        }
+        let flush = loop {
+            match shared.state.begin_flush() {
+                Ok(flush) => break flush,
+                // An earlier flush's events still fill the other parity.
+                Err(_) => {
+                    shared.wait_until(None, |now| now.count(1 - now.parity()) == 0);
+                }
+            }
+        };
+        shared.wait_until(None, |now| flush.is_done(now));
+        Ok(())
+    }
+
+    /// Stops accepting events: later emits are handed back with
+    /// [`RejectReason::Closed`] (blocked ones too). Events accepted before
+    /// are still delivered. Closing twice is harmless.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u8>::new();
+    /// signal.emit(1).unwrap();
+    /// signal.close();
+    /// assert!(signal.is_closed());
+    /// assert!(signal.emit(2).is_err());
+    /// ```
+    pub fn close(&self) {
+        self.shared.state.close();
+        self.shared.wake();
+    }
+
+    /// Whether [`close`](Self::close) (or [`shutdown`](Self::shutdown)) was
+    /// called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u8>::new();
+    /// assert!(!signal.is_closed());
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.shared.state.load().is_closed()
+    }
+
+    /// Closes the signal and waits up to `timeout` for every accepted event
+    /// to be delivered.
+    ///
+    /// # Errors
+    ///
+    /// [`ShutdownTimeout`] with the number of events still pending; they
+    /// are still delivered, later.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u8>::new();
+    /// signal.connect(|_: &u8| {});
+    /// signal.emit(1).unwrap();
+    /// signal.shutdown(Duration::from_secs(5)).unwrap();
+    /// assert_eq!(signal.stats().delivered, 1);
+    /// ```
+    pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
+        self.close();
+        let deadline = Instant::now().checked_add(timeout);
+        if self.shared.wait_until(deadline, |now| now.pending() == 0) {
+            Ok(())
+        } else {
+            Err(ShutdownTimeout::new(self.shared.state.load().pending()))
+        }
+    }
+
+    /// The signal's counters.
+    ///
+    /// # Examples
+    ///
+    /// See [`Stats`].
+    pub fn stats(&self) -> Stats {
+        let shared = &*self.shared;
+        // Relaxed: statistics (see `docs/ordering.md`).
+        let read = |counter: &AtomicU64| counter.load(sync::Ordering::Relaxed);
+        Stats {
+            emitted: read(&shared.emitted),
+            delivered: read(&shared.delivered),
+            failed: read(&shared.failed),
+            panicked: read(&shared.panicked),
+            rejected: read(&shared.rejected),
+            pending: shared.state.load().pending(),
+        }
+    }
+
+    /// How many events may be pending at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, DEFAULT_CAPACITY};
+    /// assert_eq!(AsyncSignal::<u8>::new().capacity(), DEFAULT_CAPACITY);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+}
+
+impl<T> Shared<T> {
+    /// Waits until `done` holds for the state word, or until `deadline`
+    /// (then `false`). A pool thread runs pool jobs meanwhile; another
+    /// thread sleeps on the condvar (see `docs/ordering.md`, "Waiters").
+    fn wait_until(&self, deadline: Option<Instant>, done: impl Fn(Snapshot) -> bool) -> bool {
+        let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        loop {
+            if done(self.state.load()) {
+                return true;
+            }
+            if expired() {
+                return false;
+            }
+            if !exec::help() {
+                break;
+            }
+        }
+        let mut guard = sync::lock(&self.sleep);
+        loop {
+            if done(self.state.add_waiter()) {
+                return true;
+            }
+            let timeout = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return false,
+                },
+            };
+            guard = sync::wait(&self.wakeup, guard, timeout).0;
+        }
+    }
+
+    /// Wakes every sleeping waiter, to test its condition again.
+    fn wake(&self) {
+        let _guard = sync::lock(&self.sleep);
+        self.state.clear_waiters();
+        self.wakeup.notify_all();
+    }
+
+    /// Hands a caught panic to the panic handler; a panic of the handler
+    /// itself is caught and counted.
+    fn report_panic(&self, panic: ListenerPanic) {
+        let handler = sync::lock(&self.on_panic).clone();
+        let Some(handler) = handler else {
+            default_panic_handler(panic);
+            return;
+        };
+        if catch_unwind(AssertUnwindSafe(|| handler(panic))).is_err() {
+            // Relaxed: a statistic.
+            self.panicked.fetch_add(1, sync::Ordering::Relaxed);
+        }
+    }
+}
+
+#[cold]
+fn default_panic_handler(panic: ListenerPanic) {
+    #[cfg(feature = "tracing")]
+    tracing::error!(listener = panic.id(), key = panic.key(), %panic, "sigwire listener panicked");
+    #[cfg(not(feature = "tracing"))]
+    drop(panic);
+}
+
+impl<T: Send + Sync + 'static> Default for AsyncSignal<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Send + Sync + 'static> fmt::Debug for AsyncSignal<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = &*self.shared;
+        f.debug_struct("AsyncSignal")
+            .field("id", &shared.base.id())
+            .field("len", &shared.base.live_len())
+            .field("capacity", &shared.capacity)
+            .field("overflow", &shared.overflow)
+            .field("ordering", &shared.ordering)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
