@@ -447,7 +447,7 @@ impl fmt::Display for RejectReason {
 /// # Examples
 ///
 /// ```
-/// use sigwire::{AsyncSignal, Overflow, RejectReason};
+/// use sigwire::{AsyncSignal, RejectReason};
 ///
 /// let signal = AsyncSignal::<String>::new();
 /// signal.close();
