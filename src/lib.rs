@@ -71,11 +71,11 @@ mod slot;
 mod sync;
 mod sync_signal;
 
-pub use cancel::Cancel;
-pub use connection::{BlockGuard, ConnectOptions, Connection, ScopedConnection};
 pub use async_signal::{
     AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow, Stats,
 };
+pub use cancel::Cancel;
+pub use connection::{BlockGuard, ConnectOptions, Connection, ScopedConnection};
 pub use error::{
     BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, ListenerPanic,
     RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,

@@ -1,8 +1,8 @@
 //! The `Signal<T>` trait: what every kind of signal shares.
 
+use crate::async_signal::AsyncSignal;
 use crate::connection::{ConnectOptions, Connection};
 use crate::error::{BoxError, DuplicateKey};
-use crate::async_signal::AsyncSignal;
 use crate::sync_signal::SyncSignal;
 
 /// What every kind of signal shares: the connect family, `len`, `is_empty`

@@ -124,7 +124,12 @@ pub(super) fn fan_out(
     split(range, threads, threads, leaf);
 }
 
-fn split(range: Range<usize>, splits: usize, threads: usize, leaf: &(impl Fn(Range<usize>) + Sync)) {
+fn split(
+    range: Range<usize>,
+    splits: usize,
+    threads: usize,
+    leaf: &(impl Fn(Range<usize>) + Sync),
+) {
     if range.len() <= 1 || splits == 0 {
         leaf(range);
         return;
@@ -220,5 +225,7 @@ pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) 
             });
         });
     }
-    errors.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)
+    errors
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -214,7 +214,11 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         BaseSignal::connect(&self.shared.base, options.into_options(), callback)
     }
 
-    fn connect_unkeyed(&self, options: ConnectOptions, callback: crate::slot::Callback<T>) -> Connection {
+    fn connect_unkeyed(
+        &self,
+        options: ConnectOptions,
+        callback: crate::slot::Callback<T>,
+    ) -> Connection {
         match self.connect_callback(options, callback) {
             Ok(connection) => connection,
             // Only a keyed connect can collide, and these options have no key.

@@ -132,10 +132,12 @@ impl State {
             // value comes after the close or the decrement that produced it.
             // Nothing is published by the increment (the value travels
             // through the queue). Relaxed on failure: re-examined only.
-            match self
-                .0
-                .compare_exchange_weak(current.0, next, Ordering::Acquire, Ordering::Relaxed)
-            {
+            match self.0.compare_exchange_weak(
+                current.0,
+                next,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
                 Ok(_) => {
                     return Ok(Accepted {
                         parity,
