@@ -396,3 +396,147 @@ fn disconnect_wait_races_deeply_nested_emits() {
         outer_emits * (DEPTH + 1)
     );
 }
+
+/// `AsyncSignal` under load: emitters on three threads (`Block`, a small
+/// capacity so they wait for room), `PerListener` ordering checked per
+/// emitting thread, a fallible and a panicking listener, a thread churning a
+/// listener with `disconnect_wait`, and a thread flushing and checking that
+/// each flush covered every event accepted before it. Exact accounting at
+/// the end.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn async_signal_under_load() {
+    use sigwire::{AsyncSignal, Ordering as Delivery, Overflow};
+
+    const EMITTERS: usize = 3;
+    const PANIC_EVERY: u64 = 11;
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap(),
+    );
+    let signal = Arc::new(
+        AsyncSignal::<(usize, u64)>::builder()
+            .pool(pool)
+            .capacity(64)
+            .overflow(Overflow::Block)
+            .ordering(Delivery::PerListener)
+            .panic_handler(|_| {})
+            .build()
+            .unwrap(),
+    );
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if !info.to_string().contains("planned panic") {
+            eprintln!("{info}");
+        }
+    }));
+
+    // Three ordered listeners: each checks that every emitter's sequence
+    // numbers reach it in order, and counts its calls.
+    let ordered: Vec<(Arc<AtomicU64>, Connection)> = (0..3)
+        .map(|_| {
+            let calls = Arc::new(AtomicU64::new(0));
+            let last = std::sync::Mutex::new([0u64; EMITTERS]);
+            let c = Arc::clone(&calls);
+            let conn = signal.connect(move |&(thread, seq): &(usize, u64)| {
+                let mut last = last.lock().unwrap();
+                assert!(
+                    seq > last[thread],
+                    "emitter {thread}: {seq} after {}",
+                    last[thread]
+                );
+                last[thread] = seq;
+                c.fetch_add(1, Ordering::Relaxed);
+            });
+            (calls, conn)
+        })
+        .collect();
+    signal.connect_fallible(|&(_, seq): &(usize, u64)| {
+        if seq % FAIL_EVERY == 0 {
+            Err("planned failure")
+        } else {
+            Ok(())
+        }
+    });
+    signal.connect(|&(_, seq): &(usize, u64)| {
+        if seq % PANIC_EVERY == 0 {
+            panic!("planned panic");
+        }
+    });
+
+    let deadline = Instant::now() + duration();
+    let accepted: Arc<Vec<AtomicU64>> =
+        Arc::new((0..EMITTERS).map(|_| AtomicU64::new(0)).collect());
+    let stop = AtomicBool::new(false);
+    let (mut flushes, mut churned) = (0u64, 0u64);
+    thread::scope(|s| {
+        for thread in 0..EMITTERS {
+            let (signal, accepted) = (&signal, &accepted);
+            s.spawn(move || {
+                let mut seq = 0;
+                while Instant::now() < deadline {
+                    seq += 1;
+                    signal.emit((thread, seq)).unwrap();
+                    // SeqCst: read by the flusher before its flush.
+                    accepted[thread].store(seq, Ordering::SeqCst);
+                }
+            });
+        }
+        // Churn: connect, let some events through, disconnect_wait, check
+        // that no call comes after it.
+        s.spawn(|| {
+            while Instant::now() < deadline {
+                let (calls, f) = counter();
+                let conn = signal.connect(move |&(_, seq): &(usize, u64)| f(&seq));
+                thread::yield_now();
+                assert_eq!(conn.disconnect_wait(), Ok(true));
+                let after = load(&calls);
+                thread::yield_now();
+                assert_eq!(load(&calls), after, "a call after disconnect_wait returned");
+                churned += 1;
+            }
+        });
+        // Flusher: every event accepted before a flush is delivered when it
+        // returns.
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+                let before: u64 = accepted.iter().map(|a| a.load(Ordering::SeqCst)).sum();
+                signal.flush().unwrap();
+                for (calls, _) in &ordered {
+                    assert!(
+                        load(calls) >= before,
+                        "flush returned before {before} events were delivered"
+                    );
+                }
+                flushes += 1;
+            }
+        });
+    });
+    stop.store(true, Ordering::Relaxed);
+    signal.flush().unwrap();
+    std::panic::set_hook(hook);
+
+    let total: u64 = accepted.iter().map(|a| a.load(Ordering::SeqCst)).sum();
+    let per_thread: Vec<u64> = accepted.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+    let multiples = |every: u64| per_thread.iter().map(|n| n / every).sum::<u64>();
+    for (calls, _) in &ordered {
+        assert_eq!(
+            load(calls),
+            total,
+            "every accepted event reached every listener"
+        );
+    }
+    let stats = signal.stats();
+    assert_eq!(stats.emitted, total);
+    assert_eq!(stats.delivered, total);
+    assert_eq!(stats.failed, multiples(FAIL_EVERY));
+    assert_eq!(stats.panicked, multiples(PANIC_EVERY));
+    assert_eq!((stats.rejected, stats.pending), (0, 0));
+    println!(
+        "async: {total} events through 5 listeners, {flushes} flushes, {churned} churned listeners, {} failures, {} panics caught",
+        stats.failed, stats.panicked
+    );
+    assert!(total > 0 && flushes > 0 && churned > 0);
+}
