@@ -1,8 +1,10 @@
 //! A small market-data engine wired with sigwire: one `SyncSignal` per event
 //! type, a dozen listeners, a matching step that turns ticks into orders and
 //! fills, a hot loop, and a second thread whose listener is removed with
-//! `disconnect_wait`. Every number printed at the end is cross-checked; the
-//! program exits non-zero if a check fails.
+//! `disconnect_wait`. Fills are also settled asynchronously: an
+//! `AsyncSignal` persists them to a journal and books the notional on rayon's
+//! pool, and its stats are printed after `shutdown`. Every number printed at
+//! the end is cross-checked; the program exits non-zero if a check fails.
 //!
 //! Run with `cargo run --release --example demo`.
 
@@ -11,9 +13,9 @@ use std::fmt;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use sigwire::{ConnectOptions, EmitError, SyncSignal};
+use sigwire::{AsyncSignal, ConnectOptions, EmitError, Ordering as Delivery, SyncSignal};
 
 const SYMBOLS: [&str; 4] = ["AAPL", "MSFT", "NVDA", "TSLA"];
 const START_CENTS: [u64; 4] = [18_700, 41_500, 46_500, 24_800];
@@ -71,12 +73,30 @@ impl Fill {
     }
 }
 
-/// The engine: one signal per event type.
-#[derive(Default)]
+/// The engine: one signal per event type, and the asynchronous settlement
+/// of fills.
 struct Engine {
     ticks: SyncSignal<Tick>,
     orders: SyncSignal<Order>,
     fills: SyncSignal<Fill>,
+    /// Fills, settled on rayon's pool: each settlement listener sees each
+    /// thread's fills in order.
+    settlements: AsyncSignal<Fill>,
+}
+
+impl Engine {
+    fn new() -> Self {
+        Self {
+            ticks: SyncSignal::new(),
+            orders: SyncSignal::new(),
+            fills: SyncSignal::new(),
+            settlements: AsyncSignal::builder()
+                .capacity(4096)
+                .ordering(Delivery::PerListener)
+                .build()
+                .expect("a valid capacity"),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- errors --
@@ -136,6 +156,9 @@ struct Books {
     first_fills: AtomicU64,
     first_fill: Mutex<Option<String>>,
     audited: AtomicU64,
+    journal: Mutex<Vec<Fill>>,
+    settled_notional: [AtomicU64; 4],
+    settle_rejected: AtomicU64,
 }
 
 fn wire(engine: &Arc<Engine>, books: &Arc<Books>) -> sigwire::Connection {
@@ -232,6 +255,26 @@ fn wire(engine: &Arc<Engine>, books: &Arc<Books>) -> sigwire::Connection {
     engine
         .fills
         .connect(move |f: &Fill| b.trade_log.lock().unwrap().push(*f));
+    // Hand every fill to the asynchronous settlement; `emit` returns at once
+    // (it waits only if 4096 fills are pending).
+    let (e, b) = (Arc::downgrade(engine), books.clone());
+    engine.fills.connect(move |f: &Fill| {
+        if let Some(engine) = e.upgrade() {
+            if engine.settlements.emit(*f).is_err() {
+                b.settle_rejected.fetch_add(1, Relaxed);
+            }
+        }
+    });
+
+    // Settlement, on the pool: a journal writer and a notional booker.
+    let b = books.clone();
+    engine
+        .settlements
+        .connect(move |f: &Fill| b.journal.lock().unwrap().push(*f));
+    let b = books.clone();
+    engine.settlements.connect(move |f: &Fill| {
+        b.settled_notional[f.symbol].fetch_add(f.qty * f.price, Relaxed);
+    });
     let b = books.clone();
     engine.fills.connect_once(move |f: &Fill| {
         b.first_fills.fetch_add(1, Relaxed);
@@ -317,7 +360,7 @@ impl Market {
 // ------------------------------------------------------------------ main --
 
 fn main() -> ExitCode {
-    let engine = Arc::new(Engine::default());
+    let engine = Arc::new(Engine::new());
     let books = Arc::new(Books::default());
     let quoter = wire(&engine, &books);
     let mut market = Market::new(0x5EED_CAFE_F00D_D00D);
@@ -491,7 +534,28 @@ fn main() -> ExitCode {
     println!("alerts:   {alerts} bad prints flagged through the ticks' error handler, e.g.");
     println!("          {}", first_alert.as_deref().unwrap_or("none"));
 
-    // 4. Per-symbol results.
+    // 4. Settlement: everything accepted is delivered before `shutdown`
+    //    returns; the stats account for every fill.
+    let waited = Instant::now();
+    let shutdown = engine.settlements.shutdown(Duration::from_secs(30));
+    let waited = waited.elapsed();
+    let settled = engine.settlements.stats();
+    println!(
+        "settled:  {} fills persisted and booked on rayon's pool; shutdown waited {:.2} ms",
+        group(settled.delivered),
+        waited.as_secs_f64() * 1e3
+    );
+    println!(
+        "          stats: emitted {}, delivered {}, failed {}, panicked {}, rejected {}, pending {}",
+        settled.emitted,
+        settled.delivered,
+        settled.failed,
+        settled.panicked,
+        settled.rejected,
+        settled.pending
+    );
+
+    // 5. Per-symbol results.
     println!("\n  symbol      VWAP   market VWAP     position");
     let log = books.trade_log.lock().unwrap();
     let mut all_vwaps_match = true;
@@ -515,7 +579,7 @@ fn main() -> ExitCode {
     }
     println!();
 
-    // 5. Consistency checks.
+    // 6. Consistency checks.
     let total_ticks = SESSION_TICKS + HOT_TICKS;
     let accepted = orders - rejected + gw_orders - gw_rejected;
     checks.expect("try_emit errors name the risk check", rejects_are_typed);
@@ -536,7 +600,43 @@ fn main() -> ExitCode {
     );
     checks.expect(
         "first-fill notice ran once and removed itself",
-        books.first_fills.load(Relaxed) == 1 && engine.fills.len() == 2,
+        books.first_fills.load(Relaxed) == 1 && engine.fills.len() == 3,
+    );
+    let mut journal = books.journal.lock().unwrap().clone();
+    let mut logged = log.clone();
+    journal.sort_by_key(|f| f.order_id);
+    logged.sort_by_key(|f| f.order_id);
+    let same_fills = journal.len() == logged.len()
+        && journal
+            .iter()
+            .zip(&logged)
+            .all(|(a, b)| a.order_id == b.order_id && a.qty == b.qty && a.price == b.price);
+    checks.expect(
+        "shutdown delivered every settlement in time",
+        shutdown.is_ok(),
+    );
+    checks.expect(
+        "the settlement journal holds exactly the fills of the trade log",
+        same_fills,
+    );
+    checks.expect(
+        "settlement stats account for every fill",
+        settled.emitted == accepted
+            && settled.delivered == accepted
+            && settled.pending == 0
+            && settled.failed + settled.panicked + settled.rejected == 0
+            && books.settle_rejected.load(Relaxed) == 0,
+    );
+    checks.expect(
+        "booked notional equals the trade log's",
+        (0..SYMBOLS.len()).all(|s| {
+            books.settled_notional[s].load(Relaxed)
+                == log
+                    .iter()
+                    .filter(|f| f.symbol == s)
+                    .map(|f| f.qty * f.price)
+                    .sum::<u64>()
+        }),
     );
     checks.expect(
         "no audit call after disconnect_wait returned",
