@@ -67,12 +67,14 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         }
         let count = batch.len() as u64;
         // The values are dropped before they count as delivered, so a flush
-        // that returns has seen them dropped. A panicking drop is caught
-        // (the rest of the batch is still dropped) and counted.
-        if catch_unwind(AssertUnwindSafe(|| batch.clear())).is_err() {
-            batch.clear();
-            // Relaxed: a statistic.
-            shared.panicked.fetch_add(1, Memory::Relaxed);
+        // that returns has seen them dropped. Each drop on its own: a
+        // panicking drop is caught and counted, and a second one in the same
+        // batch does not panic during the first one's unwinding (an abort).
+        for event in batch.drain(..) {
+            if catch_unwind(AssertUnwindSafe(|| drop(event))).is_err() {
+                // Relaxed: a statistic.
+                shared.panicked.fetch_add(1, Memory::Relaxed);
+            }
         }
         // Relaxed: a statistic.
         shared.delivered.fetch_add(count, Memory::Relaxed);

@@ -28,6 +28,13 @@ pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + '
 /// A signal whose listeners run on a rayon pool, so that `emit` returns at
 /// once.
 ///
+/// **Which pool.** The one given to [`AsyncSignalBuilder::pool`]; otherwise
+/// rayon's global pool, with `rayon::spawn`'s rule: an emit made on a thread
+/// of another rayon pool starts the drainer on that pool (and
+/// [`emit_join`](Self::emit_join) runs there too). rayon offers no handle
+/// to its global pool to do otherwise; give the signal a pool of its own
+/// where that matters.
+///
 /// Each emitted value is moved once into a slot of a bounded queue
 /// (allocated when the signal is built) and read by reference by every
 /// listener; a single drainer job per signal takes events off the queue in
@@ -709,7 +716,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     }
 
     /// Closes the signal and waits up to `timeout` for every accepted event
-    /// to be delivered.
+    /// to be delivered. Called from inside a listener of this signal, it
+    /// closes and returns at once (the event being delivered can only
+    /// complete after that listener returns).
     ///
     /// # Errors
     ///
@@ -729,11 +738,15 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// ```
     pub fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownTimeout> {
         self.close();
+        let shared = &*self.shared;
+        if shared.base.is_emitting_here() {
+            return Err(ShutdownTimeout::new(shared.state.load().pending()));
+        }
         let deadline = Instant::now().checked_add(timeout);
-        if self.shared.wait_until(deadline, |now| now.pending() == 0) {
+        if shared.wait_until(deadline, |now| now.pending() == 0) {
             Ok(())
         } else {
-            Err(ShutdownTimeout::new(self.shared.state.load().pending()))
+            Err(ShutdownTimeout::new(shared.state.load().pending()))
         }
     }
 
