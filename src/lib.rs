@@ -46,9 +46,28 @@
 //! signal.connect(move |_: &()| counter.set(counter.get() + 1));
 //! ```
 //!
-//! See the [`SyncSignal`] type for the emit family and its guarantees,
-//! [`Connection`] for disconnecting, blocking and waiting, and
-//! `docs/architecture.md` in the repository for how it works.
+//! [`AsyncSignal`] runs the listeners on a rayon pool instead; `emit` takes
+//! the value and returns at once:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use sigwire::AsyncSignal;
+//!
+//! let fills = AsyncSignal::<u64>::new();
+//! let booked = Arc::new(AtomicU64::new(0));
+//! let b = booked.clone();
+//! fills.connect(move |qty: &u64| { b.fetch_add(*qty, Ordering::Relaxed); });
+//! for qty in 1..=10 {
+//!     fills.emit(qty).unwrap();
+//! }
+//! fills.flush().unwrap();
+//! assert_eq!(booked.load(Ordering::Relaxed), 55);
+//! ```
+//!
+//! See the [`SyncSignal`] and [`AsyncSignal`] types for the emit families
+//! and their guarantees, [`Connection`] for disconnecting, blocking and
+//! waiting, and `docs/architecture.md` in the repository for how it works.
 //!
 //! # Model checking with loom
 //!
@@ -102,5 +121,10 @@ mod tests {
         assert_send_sync::<BlockGuard>();
         assert_send_sync::<EmitError>();
         assert_send_sync::<EmitErrors>();
+        assert_send_sync::<AsyncSignal<String>>();
+        assert_send_sync::<AsyncSignalBuilder<String>>();
+        assert_send_sync::<Rejected<String>>();
+        assert_send_sync::<ListenerPanic>();
+        assert_send_sync::<Stats>();
     }
 }

@@ -8,8 +8,8 @@ use crate::sync_signal::SyncSignal;
 /// What every kind of signal shares: the connect family, `len`, `is_empty`
 /// and `clear`. Generic code takes `&impl Signal<T>` and works with any kind.
 ///
-/// Each method behaves as the inherent method of the same name on
-/// [`SyncSignal`] documents.
+/// Implemented by [`SyncSignal`] and [`AsyncSignal`]; each method behaves
+/// as the inherent method of the same name documents.
 ///
 /// # Examples
 ///
