@@ -60,7 +60,10 @@ pub(crate) fn downgrade<T>(this: &Arc<T>) -> Weak<T> {
 }
 
 /// Locks `mutex`, ignoring poisoning: sigwire never runs user code while it
-/// holds one of its own locks, so a poisoned lock still guards consistent data.
+/// holds one of its own locks (except an `AsyncSignal`'s batch buffer, which
+/// its one drainer holds while it delivers, and whose contents a panic
+/// cannot leave inconsistent), so a poisoned lock still guards consistent
+/// data.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     #[cfg(not(loom))]
     {

@@ -160,6 +160,69 @@ fn panicking_drops_are_contained() {
     assert_eq!(stats(&signal), [5, 5, 0, 2, 0, 0]);
 }
 
+/// A panic whose payload panics again when dropped stays contained: the
+/// payload is dropped under a catch of its own (a panic escaping into rayon
+/// would abort the process), and the signal goes on delivering.
+#[test]
+fn a_panic_payload_that_panics_on_drop_is_contained() {
+    quiet_intended_panics();
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("{INTENDED}: payload drop");
+        }
+    }
+    let signal = signal::<u32>(2, "payload");
+    let (calls, count) = counter();
+    signal.connect(count);
+    signal.connect(|v: &u32| {
+        if *v == 0 {
+            panic::panic_any(Bomb);
+        }
+    });
+    (0..3).for_each(|v| signal.emit(v).unwrap());
+    signal.flush().unwrap();
+    assert_eq!(load(&calls), 3);
+    assert_eq!(stats(&signal), [3, 3, 0, 1, 0, 0]);
+}
+
+/// An event whose `Drop` flushes its own signal is refused (`WouldDeadlock`)
+/// instead of waiting for the delivery it is part of.
+#[test]
+fn an_event_dropped_during_delivery_cannot_wait_for_it() {
+    type Outcomes = Arc<Mutex<Vec<bool>>>;
+    struct Event {
+        signal: Arc<OnceLock<std::sync::Weak<AsyncSignal<Event>>>>,
+        outcomes: Outcomes,
+    }
+    impl Drop for Event {
+        fn drop(&mut self) {
+            if let Some(signal) = self.signal.get().and_then(std::sync::Weak::upgrade) {
+                let refused = signal.flush().is_err();
+                self.outcomes.lock().unwrap().push(refused);
+            }
+        }
+    }
+    let signal = Arc::new(signal::<Event>(2, "drop-flush"));
+    let slot = Arc::new(OnceLock::new());
+    slot.set(Arc::downgrade(&signal)).unwrap();
+    let outcomes = Outcomes::default();
+    signal.connect(|_: &Event| {});
+    let s = Arc::clone(&signal);
+    let (slot2, outcomes2) = (Arc::clone(&slot), Arc::clone(&outcomes));
+    bounded(move || {
+        for _ in 0..3 {
+            let event = Event {
+                signal: Arc::clone(&slot2),
+                outcomes: Arc::clone(&outcomes2),
+            };
+            assert!(s.emit(event).is_ok());
+        }
+        s.flush().unwrap();
+    });
+    assert_eq!(*outcomes.lock().unwrap(), [true, true, true]);
+}
+
 /// Errors of fallible listeners under `emit` go to the error handler (id,
 /// key, source) and are counted in `failed`.
 #[test]

@@ -61,7 +61,8 @@ pub enum Ordering {
     Unordered,
     /// Each listener sees the events of one emitting thread in emit order,
     /// and never runs concurrently with itself; different listeners run in
-    /// parallel.
+    /// parallel. This covers events sent with `emit`, not `emit_join`, which
+    /// runs at once, outside the queue.
     PerListener,
 }
 

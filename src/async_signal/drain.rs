@@ -22,13 +22,34 @@ const BATCH: usize = 32;
 pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
     let pool = shared.pool.clone();
     let shared = Arc::clone(shared);
-    exec::spawn(&pool, move || drain(&shared));
+    exec::spawn(&pool, move || {
+        drain(&shared);
+        // If this was the last reference (the signal was dropped), the
+        // listeners' closures drop here: user code, and a panic escaping a
+        // rayon job aborts the process.
+        contain(move || drop(shared));
+    });
+}
+
+/// Runs `f`, catching a panic; the panic's payload is dropped under a
+/// catch too (its `Drop` is user code). `None` if `f` panicked.
+pub(super) fn contain<R>(f: impl FnOnce() -> R) -> Option<R> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(dispose).ok()
+}
+
+/// Drops a panic payload whose `Drop` may itself panic; a second payload is
+/// leaked rather than dropped (it could panic again, without end).
+fn dispose(payload: Box<dyn std::any::Any + Send>) {
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
+        std::mem::forget(again);
+    }
 }
 
 /// Delivers batches until no event is pending, then clears `SCHEDULED`.
 fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
-    // Only the one scheduled drainer ever locks the buffer, so this never
-    // waits; it lives in the signal so that rounds do not allocate.
+    // Only the one scheduled drainer ever locks the buffer (a new drainer
+    // waits at most for the previous one to return); it lives in the signal
+    // so that rounds do not allocate.
     let mut batch = sync::lock(&shared.batch);
     #[cfg(not(loom))]
     let backoff = Backoff::new();
@@ -67,13 +88,18 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         }
         let count = batch.len() as u64;
         // The values are dropped before they count as delivered, so a flush
-        // that returns has seen them dropped. Each drop on its own: a
-        // panicking drop is caught and counted, and a second one in the same
-        // batch does not panic during the first one's unwinding (an abort).
-        for event in batch.drain(..) {
-            if catch_unwind(AssertUnwindSafe(|| drop(event))).is_err() {
-                // Relaxed: a statistic.
-                shared.panicked.fetch_add(1, Memory::Relaxed);
+        // that returns has seen them dropped; recorded as part of the
+        // delivery, so a `Drop` that waits for this signal is refused
+        // instead of waiting for itself. Each drop on its own: a panicking
+        // drop is caught and counted, and a second one in the same batch
+        // does not panic during the first one's unwinding (an abort).
+        {
+            let _running = shared.base.enter();
+            for event in batch.drain(..) {
+                if contain(|| drop(event)).is_none() {
+                    // Relaxed: a statistic.
+                    shared.panicked.fetch_add(1, Memory::Relaxed);
+                }
             }
         }
         // Relaxed: a statistic.
@@ -94,16 +120,14 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
         let listeners = list.slots.len();
         match shared.ordering {
             // Every (event, listener) pair is independent.
-            Ordering::Unordered => fan_out(&shared.pool, 0..batch.len() * listeners, &|range| {
-                let _running = base.enter();
+            Ordering::Unordered => fan_out(shared, 0..batch.len() * listeners, &|range| {
                 for at in range {
                     let (value, _) = &batch[at / listeners];
                     call(shared, list, &list.slots[at % listeners], value);
                 }
             }),
             // Each listener takes the batch in order, on one thread.
-            Ordering::PerListener => fan_out(&shared.pool, 0..listeners, &|range| {
-                let _running = base.enter();
+            Ordering::PerListener => fan_out(shared, 0..listeners, &|range| {
                 for slot in &list.slots[range] {
                     for (value, _) in batch {
                         call(shared, list, slot, value);
@@ -116,17 +140,19 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
 
 /// Calls `leaf` on pieces of `range`, as many pieces as the pool has
 /// threads, split further where a piece is stolen (rayon's adaptive
-/// splitting); `rayon::join` does not allocate.
-pub(super) fn fan_out(
-    pool: &exec::Pool,
+/// splitting); `rayon::join` does not allocate. Called inside
+/// `with_current`, whose record entry covers the calling thread.
+pub(super) fn fan_out<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
     range: Range<usize>,
     leaf: &(impl Fn(Range<usize>) + Sync),
 ) {
-    let threads = exec::threads(pool);
-    split(range, threads, threads, leaf);
+    let threads = exec::threads(&shared.pool);
+    split(shared, range, threads, threads, leaf);
 }
 
-fn split(
+fn split<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
     range: Range<usize>,
     splits: usize,
     threads: usize,
@@ -139,10 +165,16 @@ fn split(
     let middle = range.start + range.len() / 2;
     let (left, right) = (range.start..middle, middle..range.end);
     exec::join(
-        |_| split(left, splits / 2, threads, leaf),
+        |_| split(shared, left, splits / 2, threads, leaf),
         |stolen| {
+            // A stolen half runs on another thread: record it there as part
+            // of this delivery, so that whatever that thread runs meanwhile
+            // (its listeners, or any pool job it picks up while it waits in
+            // a `join` below) is refused a wait for this signal instead of
+            // waiting for itself.
+            let _running = stolen.then(|| shared.base.enter());
             let splits = if stolen { threads } else { splits / 2 };
-            split(right, splits, threads, leaf);
+            split(shared, right, splits, threads, leaf);
         },
     );
 }
@@ -158,7 +190,8 @@ fn call<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, slot: &Slo
         // Relaxed: a statistic.
         shared.failed.fetch_add(1, Memory::Relaxed);
         // The handler is user code too.
-        if catch_unwind(AssertUnwindSafe(|| shared.base.report(list, slot, error))).is_err() {
+        if contain(|| shared.base.report(list, slot, error)).is_none() {
+            // Relaxed: a statistic.
             shared.panicked.fetch_add(1, Memory::Relaxed);
         }
     }
@@ -193,7 +226,9 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
         Err(payload) => {
             // Relaxed: a statistic.
             shared.panicked.fetch_add(1, Memory::Relaxed);
-            on_panic(ListenerPanic::new(slot.id, slot.key.clone(), &*payload));
+            let panic = ListenerPanic::new(slot.id, slot.key.clone(), &*payload);
+            dispose(payload);
+            on_panic(panic);
             None
         }
     }
@@ -207,8 +242,7 @@ pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) 
     if base.len() != 0 {
         exec::install(&shared.pool, || {
             base.with_current(|list| {
-                fan_out(&shared.pool, 0..list.slots.len(), &|range| {
-                    let _running = base.enter();
+                fan_out(shared, 0..list.slots.len(), &|range| {
                     for slot in &list.slots[range] {
                         let mut panicked = None;
                         let result = try_call_with(shared, slot, value, |p| panicked = Some(p));

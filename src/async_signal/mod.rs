@@ -7,7 +7,6 @@ mod drain;
 mod state;
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
@@ -57,7 +56,9 @@ pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + '
 ///   signal and the other listeners carry on. Errors of fallible listeners
 ///   are counted in [`Stats::failed`] and go to the error handler.
 /// * Under [`Ordering::PerListener`], each listener sees one emitting
-///   thread's events in emit order and never runs concurrently with itself.
+///   thread's events in emit order and never runs concurrently with itself
+///   (this covers `emit`; [`emit_join`](Self::emit_join) runs at once,
+///   outside the queue).
 ///
 /// A listener connected after an emit but before that event's delivery
 /// receives it; a listener disconnected before the delivery reaches it does
@@ -509,8 +510,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// The value comes back in a [`Rejected`] with the reason:
     /// [`Closed`](RejectReason::Closed) after [`close`](Self::close);
     /// [`Full`](RejectReason::Full) when `capacity` events are pending under
-    /// [`Overflow::Reject`] (and under `Block` when called from inside a
-    /// listener of this signal, where waiting for room could never end);
+    /// [`Overflow::Reject`] (and under `Block` or `BlockFor` when the
+    /// calling thread is inside a delivery of this signal, as
+    /// [`flush`](Self::flush) describes, where waiting for room could never
+    /// end);
     /// [`TimedOut`](RejectReason::TimedOut) under [`Overflow::BlockFor`].
     ///
     /// # Examples
@@ -549,13 +552,16 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         };
         // The queue has room: its events are all counted as pending, and so
         // is this one, and pending stays within its capacity.
-        if let Err((value, parity)) = self.shared.queue.push((value, accepted.parity)) {
-            return Err(self.undo(value, parity));
-        }
+        let pushed = self.shared.queue.push((value, accepted.parity));
         if !accepted.drainer_scheduled {
+            // Even if the push failed: `SCHEDULED` is set, and only a
+            // drainer clears it.
             drain::spawn(&self.shared);
         }
-        Ok(())
+        match pushed {
+            Ok(()) => Ok(()),
+            Err((value, parity)) => Err(self.undo(value, parity)),
+        }
     }
 
     /// The overflow policy, once `try_accept` refused.
@@ -603,7 +609,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
 
     /// Runs every listener with `value` in parallel on the pool (fork-join)
     /// and returns when all have returned. It does not go through the queue,
-    /// so it is neither bounded by the capacity nor refused after `close`.
+    /// so it is neither bounded by the capacity nor refused after `close`,
+    /// and it is outside [`Ordering::PerListener`]'s promise: its calls may
+    /// run while queued events are delivered, and before events emitted
+    /// earlier.
     ///
     /// # Errors
     ///
@@ -639,14 +648,18 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     }
 
     /// Waits until every event accepted before the call has been delivered
-    /// (every listener returned). Events emitted meanwhile do not delay it.
-    /// Called on a pool thread, it runs pool jobs while it waits instead of
-    /// blocking the thread.
+    /// (every listener returned). Events emitted after the call delay it
+    /// only while an earlier flush is still waiting. Called on a pool
+    /// thread, it runs pool jobs while it waits instead of blocking the
+    /// thread.
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] when called from inside a listener of this signal:
-    /// the event being delivered completes only after that listener returns.
+    /// [`WouldDeadlock`] when the calling thread is inside a delivery of
+    /// this signal: in one of its listeners (under [`emit`](Self::emit) or
+    /// [`emit_join`](Self::emit_join)), in the drop of one of its events,
+    /// or in any pool job that the thread runs while it waits inside such a
+    /// delivery. The delivery can only complete after the caller returns.
     ///
     /// # Examples
     ///
@@ -668,17 +681,18 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         if shared.base.is_emitting_here() {
             return Err(WouldDeadlock::flush());
         }
-        let flush = loop {
-            match shared.state.begin_flush() {
-                Ok(flush) => break flush,
-                // An earlier flush's events still fill the other parity.
-                Err(_) => {
-                    shared.wait_until(None, |now| now.count(1 - now.parity()) == 0);
-                }
+        let flush = shared.state.begin_flush();
+        loop {
+            let now = shared.state.load();
+            if flush.is_done(now) {
+                return Ok(());
             }
-        };
-        shared.wait_until(None, |now| flush.is_done(now));
-        Ok(())
+            if !shared.state.flip(flush, now) {
+                // Wait for the other parity to empty (then flip), or for
+                // the flush's parity to empty after someone else's flip.
+                shared.wait_until(None, |now| flush.is_done(now) || flush.can_flip(now));
+            }
+        }
     }
 
     /// Stops accepting events: later emits are handed back with
@@ -715,9 +729,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     }
 
     /// Closes the signal and waits up to `timeout` for every accepted event
-    /// to be delivered. Called from inside a listener of this signal, it
-    /// closes and returns at once (the event being delivered can only
-    /// complete after that listener returns).
+    /// to be delivered. Called on a thread inside a delivery of this signal
+    /// (as [`flush`](Self::flush) describes), it closes and returns at once:
+    /// that delivery can only complete after the caller returns.
     ///
     /// # Errors
     ///
@@ -830,11 +844,11 @@ impl<T> Shared<T> {
     /// itself is caught and counted.
     fn report_panic(&self, panic: ListenerPanic) {
         let handler = sync::lock(&self.on_panic).clone();
-        let Some(handler) = handler else {
-            default_panic_handler(panic);
-            return;
+        let report = move || match handler {
+            Some(handler) => handler(panic),
+            None => default_panic_handler(panic),
         };
-        if catch_unwind(AssertUnwindSafe(|| handler(panic))).is_err() {
+        if drain::contain(report).is_none() {
             // Relaxed: a statistic.
             self.panicked.fetch_add(1, sync::Ordering::Relaxed);
         }

@@ -85,17 +85,45 @@ pub(crate) struct Accepted {
     pub(crate) drainer_scheduled: bool,
 }
 
-/// A flush in progress: it waits for `parity` to empty, or for the epoch
-/// to move on from `epoch` (the next flip required that parity empty).
+/// A flush, from the epoch it started in. Events accepted before it are in
+/// that epoch's parity, or in the other one (left from an earlier epoch).
+/// A flip from epoch `e` requires the parity the next epoch reuses to be
+/// empty, so once the epoch has moved on by two, both were empty after the
+/// flush started; once it has moved on by one, the other parity was, and
+/// the flush's parity only has to empty once (it takes no new events until
+/// the next flip).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Flush {
-    parity: u8,
     epoch: u64,
+    parity: u8,
 }
 
 impl Flush {
+    /// How many flips happened since the flush started (wrapping: after
+    /// half the epoch range it reads as "none yet", which only makes the
+    /// flush wait longer).
+    fn flips(self, now: Snapshot) -> u64 {
+        let flips = now.epoch().wrapping_sub(self.epoch) & ((1 << EPOCH_BITS) - 1);
+        if flips < 1 << (EPOCH_BITS - 1) {
+            flips
+        } else {
+            0
+        }
+    }
+
+    /// Every event accepted before the flush started has been delivered.
     pub(crate) fn is_done(self, now: Snapshot) -> bool {
-        now.count(self.parity) == 0 || now.epoch() != self.epoch
+        match self.flips(now) {
+            0 => false,
+            1 => now.count(self.parity) == 0,
+            _ => true,
+        }
+    }
+
+    /// The flush may flip the epoch itself: nobody has yet, and the other
+    /// parity is empty.
+    pub(crate) fn can_flip(self, now: Snapshot) -> bool {
+        self.flips(now) == 0 && now.count(1 - self.parity) == 0
     }
 }
 
@@ -117,8 +145,9 @@ impl State {
     /// are pending.
     #[inline]
     pub(crate) fn try_accept(&self, capacity: usize) -> Result<Accepted, Refusal> {
-        // Relaxed: only a first guess for the compare-exchange.
-        let mut current = Snapshot(self.0.load(Ordering::Relaxed));
+        // Acquire, like the failure ordering below: a refusal decided on
+        // this value comes after the `close()` (or the state) it read.
+        let mut current = Snapshot(self.0.load(Ordering::Acquire));
         loop {
             if current.is_closed() {
                 return Err(Refusal::Closed);
@@ -128,15 +157,15 @@ impl State {
             }
             let parity = current.parity();
             let next = (current.0 + unit(parity)) | SCHEDULED;
-            // Acquire on success: a refusal or acceptance decided on this
-            // value comes after the close or the decrement that produced it.
-            // Nothing is published by the increment (the value travels
-            // through the queue). Relaxed on failure: re-examined only.
+            // Acquire on success and failure: an acceptance or a refusal
+            // decided on a value comes after the close or the decrement
+            // that produced it. Nothing is published by the increment (the
+            // value travels through the queue).
             match self.0.compare_exchange_weak(
                 current.0,
                 next,
                 Ordering::Acquire,
-                Ordering::Relaxed,
+                Ordering::Acquire,
             ) {
                 Ok(_) => {
                     return Ok(Accepted {
@@ -204,28 +233,29 @@ impl State {
         Snapshot(self.0.fetch_or(CLOSED, Ordering::AcqRel))
     }
 
-    /// Starts a flush: moves new emits to the other parity. Fails (with
-    /// the word read) while the other parity still holds events of an
-    /// earlier flush; wait until it empties, then try again.
-    pub(crate) fn begin_flush(&self) -> Result<Flush, Snapshot> {
-        let mut current = self.load();
-        loop {
-            let parity = current.parity();
-            if current.count(1 - parity) != 0 {
-                return Err(current);
-            }
-            let epoch = (current.epoch() + 1) & ((1 << EPOCH_BITS) - 1);
-            let next = (current.0 & !EPOCH_MASK) | epoch << EPOCH_SHIFT;
-            // AcqRel: every emit counted before this flip (in `parity`) is
-            // ordered before it in the word; Acquire on failure, as `load`.
-            match self
-                .0
-                .compare_exchange(current.0, next, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Ok(Flush { parity, epoch }),
-                Err(actual) => current = Snapshot(actual),
-            }
+    /// Starts a flush: notes the epoch.
+    pub(crate) fn begin_flush(&self) -> Flush {
+        let now = self.load();
+        Flush {
+            epoch: now.epoch(),
+            parity: now.parity(),
         }
+    }
+
+    /// Moves new emits to the other parity, if the word is still `seen` and
+    /// `flush` may flip (see [`Flush::can_flip`]).
+    pub(crate) fn flip(&self, flush: Flush, seen: Snapshot) -> bool {
+        if !flush.can_flip(seen) {
+            return false;
+        }
+        let epoch = (seen.epoch() + 1) & ((1 << EPOCH_BITS) - 1);
+        let next = (seen.0 & !EPOCH_MASK) | epoch << EPOCH_SHIFT;
+        // AcqRel: every emit counted before this flip (in the flush's
+        // parity) is ordered before it in the word; Acquire on failure, as
+        // `load`.
+        self.0
+            .compare_exchange(seen.0, next, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 }
 
@@ -239,14 +269,16 @@ mod test {
         for _ in 0..3 {
             state.try_accept(10).unwrap();
         }
-        let flush = state.begin_flush().unwrap();
+        let flush = state.begin_flush();
+        assert!(state.flip(flush, state.load()));
         state.try_accept(10).unwrap();
         let now = state.load();
         assert_eq!((now.count(0), now.count(1)), (3, 1));
         assert!(now.is_scheduled() && !now.is_closed() && !now.has_waiters());
         assert!(!flush.is_done(now));
-        // The other parity holds an event: no second flip yet.
-        assert!(state.begin_flush().is_err());
+        // The other parity holds an event: a second flush cannot flip yet.
+        let second = state.begin_flush();
+        assert!(!state.flip(second, state.load()));
         state.complete([3, 0]);
         assert!(flush.is_done(state.load()));
         state.add_waiter();
@@ -276,16 +308,36 @@ mod test {
     }
 
     #[test]
-    fn flush_is_done_once_the_epoch_moves_on() {
+    fn flush_waits_for_earlier_events_only() {
+        let state = State::new();
+        state.try_accept(10).unwrap(); // a, before the first flush
+        let first = state.begin_flush();
+        assert!(state.flip(first, state.load()));
+        state.try_accept(10).unwrap(); // b, after it
+        state.complete([1, 0]); // a delivered
+        assert!(
+            first.is_done(state.load()),
+            "b does not delay the first flush"
+        );
+        let second = state.begin_flush();
+        assert!(state.flip(second, state.load()));
+        state.try_accept(10).unwrap(); // c, after the second flush
+        assert!(!second.is_done(state.load()), "b is still pending");
+        assert!(first.is_done(state.load()));
+        state.complete([0, 1]); // b delivered
+        assert!(second.is_done(state.load()), "c does not delay the second");
+    }
+
+    #[test]
+    fn a_flush_that_never_flips_is_done_after_two_flips() {
         let state = State::new();
         state.try_accept(10).unwrap();
-        let first = state.begin_flush().unwrap();
-        // The old parity empties, a second flush flips again, and a new
-        // event lands in the first flush's parity: the first flush must not
-        // wait for it.
+        let late = state.begin_flush();
+        let first = state.begin_flush();
+        assert!(state.flip(first, state.load()));
+        // Someone else flipped: `late` may not, and waits for its parity.
+        assert!(!late.can_flip(state.load()) && !late.is_done(state.load()));
         state.complete([1, 0]);
-        let _second = state.begin_flush().unwrap();
-        state.try_accept(10).unwrap();
-        assert!(first.is_done(state.load()));
+        assert!(late.is_done(state.load()));
     }
 }
