@@ -95,5 +95,8 @@ fn steady_state_emit_allocates_at_most_0_05_per_event() {
     // at most 1 + 1/63 allocations per event, and nothing of sigwire's.
     let per_emit = allocations_per_emit(4, Delivery::Unordered, Pace::Trickle, 2_000);
     println!("4 listener(s), Unordered, Trickle: {per_emit:.4} allocations per emit");
-    assert!(per_emit <= 1.0 + 1.0 / 63.0 + 0.005, "trickle: {per_emit} allocations per emit");
+    assert!(
+        per_emit <= 1.0 + 1.0 / 63.0 + 0.005,
+        "trickle: {per_emit} allocations per emit"
+    );
 }
