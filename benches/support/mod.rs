@@ -1,0 +1,5 @@
+//! Workloads shared by the benches and `examples/bench_report.rs` (which
+//! includes these files with `#[path]`).
+
+pub(crate) mod contention;
+pub(crate) mod fanout;
