@@ -285,7 +285,7 @@ impl<T: 'static> BaseSignal<T> {
             let (mut slots, dropped) = compact(&mut writer, &current.slots, |_| false);
             // Higher priority first; equal priorities keep connection order
             // (the new slot has the largest id, so it goes after its equals).
-            let at = slots.partition_point(|s| s.priority >= priority);
+            let at = slots.partition_point(|s| s.priority() >= priority);
             slots.insert(at, slot);
             let on_error = current.on_error.clone();
             drop(current);
@@ -411,7 +411,7 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn report(&self, list: &List<T>, slot: &Slot<T>, error: crate::error::BoxError) {
         // Relaxed: a statistic; nothing is published through it.
         self.errors.fetch_add(1, Ordering::Relaxed);
-        let error = EmitError::new(slot.id, slot.key.clone(), error);
+        let error = EmitError::new(slot.id, slot.key().cloned(), error);
         match &list.on_error {
             Some(handler) => handler(error),
             None => default_error_handler(error),
@@ -516,7 +516,7 @@ fn compact<T>(
         let has_fired = slot.has_fired();
         if has_fired || drop(slot) {
             fired += usize::from(has_fired);
-            if let Some(key) = &slot.key {
+            if let Some(key) = slot.key() {
                 // Only if the key still names this slot: a new listener may
                 // have taken it over from a fired one.
                 if writer.keys.get(key) == Some(&slot.id) {

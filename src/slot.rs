@@ -20,16 +20,24 @@ const ONCE: usize = 0b100;
 /// Each live `BlockGuard` adds one of these.
 const BLOCK: usize = 0b1000;
 
-/// A listener: its callback, identity, ordering and state word.
+/// A listener: its state word, callback and identity (40 bytes; 56 in
+/// its `Arc`, so 64 with its pointer in the list).
 pub(crate) struct Slot<T> {
-    pub(crate) id: u64,
-    pub(crate) key: Option<ErasedArc<str>>,
-    pub(crate) priority: i32,
     /// Status, once flag and block count; see the constants above. The word
     /// is 0 exactly when a plain listener may be called, `ONCE` exactly when
     /// a once-listener's single call may be claimed.
     state: AtomicUsize,
     callback: Callback<T>,
+    pub(crate) id: u64,
+    /// Key and priority, boxed only for a listener that has either: most
+    /// have neither, and every byte here is paid per listener.
+    extra: Option<Box<Extra>>,
+}
+
+/// The rarely set parts of a slot.
+struct Extra {
+    key: Option<ErasedArc<str>>,
+    priority: i32,
 }
 
 impl<T> Slot<T> {
@@ -40,13 +48,23 @@ impl<T> Slot<T> {
         once: bool,
         callback: Callback<T>,
     ) -> Self {
+        let extra = (key.is_some() || priority != 0).then(|| Box::new(Extra { key, priority }));
         Self {
-            id,
-            key,
-            priority,
             state: AtomicUsize::new(if once { ONCE } else { ACTIVE }),
             callback,
+            id,
+            extra,
         }
+    }
+
+    /// The key the listener was connected under, if any.
+    pub(crate) fn key(&self) -> Option<&ErasedArc<str>> {
+        self.extra.as_ref().and_then(|extra| extra.key.as_ref())
+    }
+
+    /// Higher runs first; 0 unless set.
+    pub(crate) fn priority(&self) -> i32 {
+        self.extra.as_ref().map_or(0, |extra| extra.priority)
     }
 
     /// The state word, for the emit loop: 0 means "call it now"; anything
@@ -129,8 +147,8 @@ impl<T> fmt::Debug for Slot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Slot")
             .field("id", &self.id)
-            .field("key", &self.key)
-            .field("priority", &self.priority)
+            .field("key", &self.key())
+            .field("priority", &self.priority())
             .field("once", &(self.state() & ONCE != 0))
             .finish_non_exhaustive()
     }

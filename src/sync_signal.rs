@@ -408,7 +408,7 @@ impl<T: 'static> SyncSignal<T> {
     pub fn try_emit(&self, value: &T) -> Result<(), EmitError> {
         let flow = self.emit_with(value, go_on, |_, slot, result| match result {
             Ok(()) => ControlFlow::Continue(()),
-            Err(error) => ControlFlow::Break(EmitError::new(slot.id, slot.key.clone(), error)),
+            Err(error) => ControlFlow::Break(EmitError::new(slot.id, slot.key().cloned(), error)),
         });
         match flow {
             ControlFlow::Continue(_) => Ok(()),
@@ -435,7 +435,7 @@ impl<T: 'static> SyncSignal<T> {
         let mut errors = Vec::new();
         let _ = self.emit_with(value, go_on, |_, slot, result| {
             if let Err(error) = result {
-                errors.push(EmitError::new(slot.id, slot.key.clone(), error));
+                errors.push(EmitError::new(slot.id, slot.key().cloned(), error));
             }
             ControlFlow::<()>::Continue(())
         });

@@ -226,7 +226,7 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
         Err(payload) => {
             // Relaxed: a statistic.
             shared.panicked.fetch_add(1, Memory::Relaxed);
-            let panic = ListenerPanic::new(slot.id, slot.key.clone(), &*payload);
+            let panic = ListenerPanic::new(slot.id, slot.key().cloned(), &*payload);
             dispose(payload);
             on_panic(panic);
             None
@@ -255,7 +255,7 @@ pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) 
                             (_, Some(panic)) => Box::new(panic),
                             _ => continue,
                         };
-                        sync::lock(&errors).push(EmitError::new(slot.id, slot.key.clone(), error));
+                        sync::lock(&errors).push(EmitError::new(slot.id, slot.key().cloned(), error));
                     }
                 });
             });
