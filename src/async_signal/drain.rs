@@ -255,7 +255,11 @@ pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) 
                             (_, Some(panic)) => Box::new(panic),
                             _ => continue,
                         };
-                        sync::lock(&errors).push(EmitError::new(slot.id, slot.key().cloned(), error));
+                        sync::lock(&errors).push(EmitError::new(
+                            slot.id,
+                            slot.key().cloned(),
+                            error,
+                        ));
                     }
                 });
             });

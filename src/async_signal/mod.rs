@@ -806,6 +806,10 @@ impl<T> Shared<T> {
     /// thread sleeps on the condvar (see `docs/ordering.md`, "Waiters").
     fn wait_until(&self, deadline: Option<Instant>, done: impl Fn(Snapshot) -> bool) -> bool {
         let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        // Spin and yield a little first: room usually appears within a
+        // batch's delivery, and a sleep costs two context switches.
+        #[cfg(not(loom))]
+        let backoff = crossbeam_utils::Backoff::new();
         loop {
             if done(self.state.load()) {
                 return true;
@@ -813,9 +817,15 @@ impl<T> Shared<T> {
             if expired() {
                 return false;
             }
-            if !exec::help() {
-                break;
+            if exec::help() {
+                continue;
             }
+            #[cfg(not(loom))]
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            break;
         }
         let mut guard = sync::lock(&self.sleep);
         loop {
