@@ -81,6 +81,7 @@
 
 mod async_signal;
 mod base;
+pub mod bus;
 mod cancel;
 mod connection;
 mod error;

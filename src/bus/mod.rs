@@ -1,0 +1,226 @@
+//! `sigwire::bus`: an event bus on sigwire's typed signals.
+//!
+//! - [`EventBus`]: one signal per event type, created on first use; code on
+//!   a hot path keeps the signal's handle and pays no look-up per emit.
+//! - [`Topics`]: events on dot-separated topic strings, subscribed to with
+//!   NATS-style wildcard patterns (`*` for one segment, `>` for the rest);
+//!   each topic's listeners are resolved once and cached.
+//! - [`global`]: a process-wide default bus.
+//!
+//! The guide is `docs/bus.md`.
+
+mod topics;
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+
+pub use topics::{PatternError, Subscription, TopicError, Topics};
+
+use crate::connection::Connection;
+use crate::sync::{self, ErasedArc, Mutex};
+use crate::{AsyncSignal, SyncSignal};
+
+/// A signal of some event type, type-erased for the registry.
+type Erased = std::sync::Arc<dyn Any + Send + Sync>;
+
+/// A registry of signals keyed by event type: [`signal::<E>()`] returns
+/// the one `SyncSignal<E>` of this bus, created on first use (and
+/// [`async_signal::<E>()`] the one `AsyncSignal<E>`). `Send + Sync`, and a
+/// clone is another handle to the same bus.
+///
+/// [`signal::<E>()`]: Self::signal
+/// [`async_signal::<E>()`]: Self::async_signal
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use sigwire::bus::EventBus;
+///
+/// struct UserCreated { id: u64 }
+///
+/// let bus = EventBus::new();
+/// let seen = Arc::new(AtomicU64::new(0));
+/// let s = seen.clone();
+/// let _conn = bus.connect(move |e: &UserCreated| { s.store(e.id, Ordering::Relaxed); });
+///
+/// bus.emit(&UserCreated { id: 7 });
+/// assert_eq!(seen.load(Ordering::Relaxed), 7);
+///
+/// // A hot path keeps the handle: no look-up per emit.
+/// let users = bus.signal::<UserCreated>();
+/// for id in 0..1000 {
+///     users.emit(&UserCreated { id });
+/// }
+/// assert_eq!(seen.load(Ordering::Relaxed), 999);
+/// ```
+#[derive(Clone)]
+pub struct EventBus {
+    inner: ErasedArc<Registry>,
+}
+
+struct Registry {
+    signals: Mutex<HashMap<TypeId, Erased>>,
+    async_signals: Mutex<HashMap<TypeId, Erased>>,
+}
+
+/// The entry for `V` in `map`, made by `make` on first use.
+fn entry<V: Any + Send + Sync>(
+    map: &Mutex<HashMap<TypeId, Erased>>,
+    make: impl FnOnce() -> V,
+) -> std::sync::Arc<V> {
+    let erased = sync::lock(map)
+        .entry(TypeId::of::<V>())
+        .or_insert_with(|| std::sync::Arc::new(make()))
+        .clone();
+    match erased.downcast::<V>() {
+        Ok(signal) => signal,
+        // Entries are keyed by the `TypeId` of the value they hold.
+        Err(_) => unreachable!(
+            "the registry holds a {} under its own type",
+            std::any::type_name::<V>()
+        ),
+    }
+}
+
+impl EventBus {
+    /// An empty bus.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let bus = sigwire::bus::EventBus::new();
+    /// # drop(bus);
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            inner: ErasedArc::new(Registry {
+                signals: Mutex::new(HashMap::new()),
+                async_signals: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The bus's `SyncSignal<E>`, created on first use. Every call (on any
+    /// clone of the bus) returns the same signal; keep the handle where
+    /// emits are frequent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::EventBus;
+    /// let bus = EventBus::new();
+    /// let a = bus.signal::<u32>();
+    /// let b = bus.clone().signal::<u32>();
+    /// assert!(std::sync::Arc::ptr_eq(&a, &b));
+    /// ```
+    pub fn signal<E: Send + Sync + 'static>(&self) -> std::sync::Arc<SyncSignal<E>> {
+        entry(&self.inner.signals, SyncSignal::<E>::new)
+    }
+
+    /// The bus's `AsyncSignal<E>` (rayon's global pool, default settings),
+    /// created on first use.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use sigwire::bus::EventBus;
+    /// let bus = EventBus::new();
+    /// let total = Arc::new(AtomicU64::new(0));
+    /// let t = total.clone();
+    /// bus.async_signal::<u64>().connect(move |v: &u64| { t.fetch_add(*v, Ordering::Relaxed); });
+    /// bus.async_signal::<u64>().emit(5).unwrap();
+    /// bus.async_signal::<u64>().flush().unwrap();
+    /// assert_eq!(total.load(Ordering::Relaxed), 5);
+    /// ```
+    pub fn async_signal<E: Send + Sync + 'static>(&self) -> std::sync::Arc<AsyncSignal<E>> {
+        entry(&self.inner.async_signals, AsyncSignal::<E>::new)
+    }
+
+    /// Emits `event` on the bus's `SyncSignal<E>` (one map look-up, then
+    /// [`SyncSignal::emit`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::EventBus;
+    /// let bus = EventBus::new();
+    /// bus.emit(&"no listeners yet"); // creates the signal, calls nobody
+    /// ```
+    pub fn emit<E: Send + Sync + 'static>(&self, event: &E) {
+        self.signal::<E>().emit(event);
+    }
+
+    /// Connects `f` to the bus's `SyncSignal<E>`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::EventBus;
+    /// let bus = EventBus::new();
+    /// let conn = bus.connect(|s: &String| assert_eq!(s, "hi"));
+    /// bus.emit(&"hi".to_string());
+    /// assert!(conn.disconnect());
+    /// ```
+    pub fn connect<E, F>(&self, f: F) -> Connection
+    where
+        E: Send + Sync + 'static,
+        F: Fn(&E) + Send + Sync + 'static,
+    {
+        self.signal::<E>().connect(f)
+    }
+
+    /// How many event types have a signal on this bus (sync and async).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::EventBus;
+    /// let bus = EventBus::new();
+    /// bus.signal::<u8>();
+    /// bus.async_signal::<u16>();
+    /// assert_eq!(bus.signal_count(), 2);
+    /// ```
+    pub fn signal_count(&self) -> usize {
+        sync::lock(&self.inner.signals).len() + sync::lock(&self.inner.async_signals).len()
+    }
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventBus")
+            .field("signals", &sync::lock(&self.inner.signals).len())
+            .field(
+                "async_signals",
+                &sync::lock(&self.inner.async_signals).len(),
+            )
+            .finish()
+    }
+}
+
+/// The process-wide default bus, created on first use.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::bus;
+///
+/// struct Shutdown;
+/// let conn = bus::global().connect(|_: &Shutdown| {});
+/// bus::global().emit(&Shutdown);
+/// # drop(conn);
+/// ```
+pub fn global() -> &'static EventBus {
+    static GLOBAL: std::sync::OnceLock<EventBus> = std::sync::OnceLock::new();
+    GLOBAL.get_or_init(EventBus::new)
+}

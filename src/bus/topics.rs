@@ -1,0 +1,495 @@
+//! `Topics<T>`: events on dot-separated topic strings, with NATS-style
+//! wildcard subscriptions, each topic's listeners resolved once and cached.
+
+use std::collections::HashMap;
+use std::error::Error;
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+
+use crate::SyncSignal;
+use crate::sync::{self, Arc, ArcSwap, ErasedArc, Mutex, Ordering};
+
+/// A subscriber's callback: the topic, then the event.
+type Callback<T> = ErasedArc<dyn Fn(&str, &T) + Send + Sync + 'static>;
+
+/// Topic name → the signal holding every listener whose pattern matches it.
+type Cache<T> = HashMap<Box<str>, ErasedArc<SyncSignal<T>>>;
+
+/// Events published on topic strings such as `"user.created"`, to
+/// listeners subscribed with patterns: `*` matches one dot-separated
+/// segment, `>` at the end matches one or more remaining segments (NATS's
+/// grammar). An invalid pattern is an error at subscribe time.
+///
+/// The first emit on a topic matches it against every pattern and caches a
+/// signal holding the matching listeners; later emits on that topic do one
+/// hash look-up and no string matching. Subscribing and unsubscribing
+/// invalidate the cache.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::bus::Topics;
+///
+/// let topics = Topics::<u64>::new();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let s = seen.clone();
+/// topics
+///     .subscribe("user.*", move |topic: &str, id: &u64| s.lock().unwrap().push(format!("{topic} {id}")))
+///     .unwrap();
+/// topics.subscribe("audit.>", |_: &str, _: &u64| {}).unwrap();
+///
+/// topics.emit("user.created", &7).unwrap();
+/// topics.emit("user.deleted", &8).unwrap();
+/// topics.emit("user.created.twice", &9).unwrap(); // `*` is one segment only
+/// assert_eq!(*seen.lock().unwrap(), ["user.created 7", "user.deleted 8"]);
+/// assert!(topics.subscribe("user.>.x", |_: &str, _: &u64| {}).is_err());
+/// ```
+pub struct Topics<T: 'static> {
+    inner: ErasedArc<Inner<T>>,
+}
+
+struct Inner<T: 'static> {
+    cache: ArcSwap<Cache<T>>,
+    /// Subscribers in subscription order; resolving and invalidating the
+    /// cache happen under this lock, so a resolved topic never misses a
+    /// subscriber that was added before the cache was cleared.
+    subscribers: Mutex<Vec<ErasedArc<Subscriber<T>>>>,
+}
+
+struct Subscriber<T: 'static> {
+    pattern: Pattern,
+    callback: Callback<T>,
+    /// Cleared by `unsubscribe`: cached signals that still hold the
+    /// listener skip it from then on.
+    active: AtomicBool,
+}
+
+/// A subscription made by [`Topics::subscribe`]; dropping it does not
+/// unsubscribe.
+///
+/// # Examples
+///
+/// ```
+/// # use sigwire::bus::Topics;
+/// let topics = Topics::<()>::new();
+/// let sub = topics.subscribe("a.b", |_: &str, _: &()| panic!("unsubscribed")).unwrap();
+/// assert!(sub.unsubscribe());
+/// topics.emit("a.b", &()).unwrap();
+/// ```
+pub struct Subscription<T: 'static> {
+    subscriber: ErasedArc<Subscriber<T>>,
+    topics: std::sync::Weak<Inner<T>>,
+}
+
+impl<T: 'static> Topics<T> {
+    /// No subscriptions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let topics = sigwire::bus::Topics::<String>::new();
+    /// assert_eq!(topics.subscription_count(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            inner: ErasedArc::new(Inner {
+                cache: ArcSwap::new(Arc::new(HashMap::new())),
+                subscribers: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Subscribes `f` to every topic `pattern` matches. It is called with
+    /// the topic and the event, after the subscriptions made before it.
+    ///
+    /// # Errors
+    ///
+    /// [`PatternError`] for an empty pattern, an empty segment (`a..b`), a
+    /// wildcard inside a segment (`a*`), or `>` anywhere but last.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// assert!(topics.subscribe("orders.*.filled", |_: &str, _: &u8| {}).is_ok());
+    /// let err = topics.subscribe("orders..filled", |_: &str, _: &u8| {}).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid topic pattern \"orders..filled\": empty segment");
+    /// ```
+    pub fn subscribe<F>(&self, pattern: &str, f: F) -> Result<Subscription<T>, PatternError>
+    where
+        F: Fn(&str, &T) + Send + Sync + 'static,
+    {
+        let pattern = Pattern::parse(pattern)?;
+        let subscriber = ErasedArc::new(Subscriber {
+            pattern,
+            callback: ErasedArc::new(f),
+            active: AtomicBool::new(true),
+        });
+        let mut subscribers = sync::lock(&self.inner.subscribers);
+        subscribers.push(ErasedArc::clone(&subscriber));
+        self.inner.invalidate();
+        drop(subscribers);
+        Ok(Subscription {
+            subscriber,
+            topics: ErasedArc::downgrade(&self.inner),
+        })
+    }
+
+    /// Calls every listener whose pattern matches `topic`, in subscription
+    /// order. A topic seen before costs one hash look-up, then an emit.
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError`] for a topic that is empty, has an empty segment, or
+    /// contains a wildcard (topics name one thing; patterns match many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// assert!(topics.emit("orders.new", &1).is_ok());
+    /// assert!(topics.emit("orders.*", &1).is_err());
+    /// ```
+    pub fn emit(&self, topic: &str, event: &T) -> Result<(), TopicError> {
+        if let Some(signal) = self.inner.cache.load().get(topic) {
+            signal.emit(event);
+            return Ok(());
+        }
+        self.inner.resolve(topic)?.emit(event);
+        Ok(())
+    }
+
+    /// How many subscriptions are active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// let sub = topics.subscribe(">", |_: &str, _: &u8| {}).unwrap();
+    /// assert_eq!(topics.subscription_count(), 1);
+    /// sub.unsubscribe();
+    /// assert_eq!(topics.subscription_count(), 0);
+    /// ```
+    pub fn subscription_count(&self) -> usize {
+        sync::lock(&self.inner.subscribers).len()
+    }
+}
+
+impl<T: 'static> Inner<T> {
+    /// Drops every cached topic; call with the subscriber lock held.
+    fn invalidate(&self) {
+        drop(self.cache.swap(Arc::new(HashMap::new())));
+    }
+
+    /// Builds (under the subscriber lock) the signal for `topic` and caches
+    /// it.
+    #[cold]
+    fn resolve(&self, topic: &str) -> Result<ErasedArc<SyncSignal<T>>, TopicError> {
+        check_topic(topic)?;
+        let subscribers = sync::lock(&self.subscribers);
+        let cache = self.cache.load();
+        if let Some(signal) = cache.get(topic) {
+            return Ok(ErasedArc::clone(signal)); // another thread resolved it
+        }
+        let signal = ErasedArc::new(SyncSignal::new());
+        let name: ErasedArc<str> = ErasedArc::from(topic);
+        let segments: Vec<&str> = topic.split('.').collect();
+        for subscriber in subscribers.iter().filter(|s| s.pattern.matches(&segments)) {
+            let (subscriber, name) = (ErasedArc::clone(subscriber), ErasedArc::clone(&name));
+            // The connection lives as long as the signal; `active` is how an
+            // unsubscribe reaches signals still held by running emits.
+            let _ = signal.connect(move |event: &T| {
+                // Acquire: pairs with `unsubscribe`'s swap. An unsubscribe
+                // that happens-before this emit is seen (coherence); one
+                // racing it may or may not be, like `disconnect`.
+                if subscriber.active.load(Ordering::Acquire) {
+                    (subscriber.callback)(&name, event);
+                }
+            });
+        }
+        let mut next = Cache::<T>::clone(&cache);
+        next.insert(topic.into(), ErasedArc::clone(&signal));
+        drop(self.cache.swap(Arc::new(next)));
+        drop(subscribers);
+        Ok(signal)
+    }
+}
+
+impl<T: 'static> Subscription<T> {
+    /// Stops the subscription: no emit that starts afterwards calls it.
+    /// `true` if it was active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// let sub = topics.subscribe("x", |_: &str, _: &u8| {}).unwrap();
+    /// assert!(sub.unsubscribe());
+    /// assert!(!sub.unsubscribe());
+    /// ```
+    pub fn unsubscribe(&self) -> bool {
+        // AcqRel: the swap decides which caller unsubscribes; Release pairs
+        // with the listeners' Acquire load.
+        let was_active = self.subscriber.active.swap(false, Ordering::AcqRel);
+        if let Some(inner) = self.topics.upgrade() {
+            let mut subscribers = sync::lock(&inner.subscribers);
+            subscribers.retain(|s| !ErasedArc::ptr_eq(s, &self.subscriber));
+            inner.invalidate();
+        }
+        was_active
+    }
+
+    /// The pattern this subscription was made with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// let sub = topics.subscribe("a.*.c", |_: &str, _: &u8| {}).unwrap();
+    /// assert_eq!(sub.pattern(), "a.*.c");
+    /// ```
+    pub fn pattern(&self) -> &str {
+        &self.subscriber.pattern.text
+    }
+}
+
+/// A parsed subscription pattern.
+struct Pattern {
+    text: Box<str>,
+    segments: Vec<Segment>,
+}
+
+enum Segment {
+    Literal(Box<str>),
+    /// `*`: exactly one segment.
+    One,
+    /// `>`: one or more remaining segments (last only).
+    Rest,
+}
+
+impl Pattern {
+    fn parse(text: &str) -> Result<Self, PatternError> {
+        let error = |reason| PatternError {
+            pattern: text.into(),
+            reason,
+        };
+        if text.is_empty() {
+            return Err(error("empty pattern"));
+        }
+        let parts: Vec<&str> = text.split('.').collect();
+        let mut segments = Vec::with_capacity(parts.len());
+        for (at, part) in parts.iter().enumerate() {
+            segments.push(match *part {
+                "" => return Err(error("empty segment")),
+                "*" => Segment::One,
+                ">" if at + 1 == parts.len() => Segment::Rest,
+                ">" => return Err(error("`>` must be the last segment")),
+                _ if part.contains(['*', '>']) => {
+                    return Err(error("a wildcard must be a whole segment"));
+                }
+                literal => Segment::Literal(literal.into()),
+            });
+        }
+        Ok(Self {
+            text: text.into(),
+            segments,
+        })
+    }
+
+    fn matches(&self, topic: &[&str]) -> bool {
+        let mut at = 0;
+        for segment in &self.segments {
+            match segment {
+                Segment::Rest => return topic.len() > at,
+                Segment::One if at < topic.len() => {}
+                Segment::Literal(literal) if topic.get(at) == Some(&&**literal) => {}
+                _ => return false,
+            }
+            at += 1;
+        }
+        at == topic.len()
+    }
+}
+
+fn check_topic(topic: &str) -> Result<(), TopicError> {
+    let error = |reason| TopicError {
+        topic: topic.into(),
+        reason,
+    };
+    if topic.is_empty() {
+        return Err(error("empty topic"));
+    }
+    if topic.split('.').any(str::is_empty) {
+        return Err(error("empty segment"));
+    }
+    if topic.contains(['*', '>']) {
+        return Err(error("wildcards belong in patterns, not in topics"));
+    }
+    Ok(())
+}
+
+/// [`Topics::subscribe`] was given a pattern it cannot parse.
+///
+/// # Examples
+///
+/// ```
+/// # use sigwire::bus::Topics;
+/// let topics = Topics::<u8>::new();
+/// let err = topics.subscribe("a.>.b", |_: &str, _: &u8| {}).unwrap_err();
+/// assert_eq!(err.pattern(), "a.>.b");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    pattern: Box<str>,
+    reason: &'static str,
+}
+
+impl PatternError {
+    /// The pattern as given.
+    ///
+    /// # Examples
+    ///
+    /// See [`PatternError`].
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid topic pattern {:?}: {}",
+            self.pattern, self.reason
+        )
+    }
+}
+
+impl Error for PatternError {}
+
+/// [`Topics::emit`] was given a topic that is not a plain dotted name.
+///
+/// # Examples
+///
+/// ```
+/// # use sigwire::bus::Topics;
+/// let topics = Topics::<u8>::new();
+/// let err = topics.emit("a.*", &1).unwrap_err();
+/// assert_eq!(err.topic(), "a.*");
+/// assert_eq!(err.to_string(), "invalid topic \"a.*\": wildcards belong in patterns, not in topics");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicError {
+    topic: Box<str>,
+    reason: &'static str,
+}
+
+impl TopicError {
+    /// The topic as given.
+    ///
+    /// # Examples
+    ///
+    /// See [`TopicError`].
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid topic {:?}: {}", self.topic, self.reason)
+    }
+}
+
+impl Error for TopicError {}
+
+impl<T: 'static> Default for Topics<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: 'static> Clone for Topics<T> {
+    /// Another handle to the same topics.
+    fn clone(&self) -> Self {
+        Self {
+            inner: ErasedArc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Topics<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topics")
+            .field("subscriptions", &self.subscription_count())
+            .field("cached_topics", &self.inner.cache.load().len())
+            .finish()
+    }
+}
+
+impl<T: 'static> fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("pattern", &self.pattern())
+            .field("active", &self.subscriber.active.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod test {
+    use super::Pattern;
+
+    fn matches(pattern: &str, topic: &str) -> bool {
+        let segments: Vec<&str> = topic.split('.').collect();
+        Pattern::parse(pattern).unwrap().matches(&segments)
+    }
+
+    #[test]
+    fn the_nats_grammar() {
+        for (pattern, topic, expected) in [
+            ("a.b", "a.b", true),
+            ("a.b", "a.c", false),
+            ("a.b", "a.b.c", false),
+            ("a.*", "a.b", true),
+            ("a.*", "a", false),
+            ("a.*", "a.b.c", false),
+            ("*.b", "x.b", true),
+            ("a.>", "a.b", true),
+            ("a.>", "a.b.c.d", true),
+            ("a.>", "a", false),
+            (">", "a", true),
+            (">", "a.b", true),
+            ("*", "a", true),
+            ("*", "a.b", false),
+            ("a.*.c.>", "a.x.c.d", true),
+            ("a.*.c.>", "a.x.c", false),
+        ] {
+            assert_eq!(matches(pattern, topic), expected, "{pattern} vs {topic}");
+        }
+    }
+
+    #[test]
+    fn invalid_patterns() {
+        for (pattern, reason) in [
+            ("", "empty pattern"),
+            ("a..b", "empty segment"),
+            (".a", "empty segment"),
+            ("a.", "empty segment"),
+            ("a.>.b", "`>` must be the last segment"),
+            ("a*", "a wildcard must be a whole segment"),
+            ("a.b>", "a wildcard must be a whole segment"),
+        ] {
+            let Err(error) = Pattern::parse(pattern) else {
+                panic!("{pattern:?} parsed");
+            };
+            assert_eq!(error.reason, reason, "{pattern:?}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! `sigwire::bus`: the type-keyed `EventBus`, the global bus, and `Topics`
+//! with wildcard patterns and a cache that subscribing invalidates.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+
+use sigwire::bus::{self, EventBus, Topics};
+
+fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+
+#[test]
+fn bus_handles_are_send_sync_and_clone() {
+    assert_send_sync_clone::<EventBus>();
+    assert_send_sync_clone::<Topics<String>>();
+}
+
+/// One signal per event type: every call, on every clone, returns the same
+/// signal; different types get different signals.
+#[test]
+fn one_signal_per_type_shared_by_clones() {
+    struct A(u32);
+    struct B;
+    let bus = EventBus::new();
+    let clone = bus.clone();
+    assert!(Arc::ptr_eq(&bus.signal::<A>(), &clone.signal::<A>()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let _conn = clone.connect(move |a: &A| {
+        c.fetch_add(a.0 as usize, Ordering::SeqCst);
+    });
+    bus.emit(&A(5));
+    bus.emit(&B); // another type: reaches nobody
+    bus.signal::<A>().emit(&A(2));
+    assert_eq!(calls.load(Ordering::SeqCst), 7);
+    assert_eq!(bus.signal_count(), 2);
+    assert!(
+        bus.async_signal::<A>().is_empty(),
+        "async signals are separate"
+    );
+    assert_eq!(bus.signal_count(), 3);
+    // A separate bus is separate.
+    assert!(!Arc::ptr_eq(
+        &EventBus::new().signal::<A>(),
+        &bus.signal::<A>()
+    ));
+}
+
+/// Threads racing the first use of a type all get the same signal.
+#[test]
+fn first_use_race_creates_one_signal() {
+    let bus = EventBus::new();
+    let barrier = Barrier::new(4);
+    let signals: Vec<_> = thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    bus.signal::<u64>()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(signals.iter().all(|s| Arc::ptr_eq(s, &signals[0])));
+}
+
+#[test]
+fn global_bus_is_one_bus() {
+    struct GlobalTestEvent;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let conn = bus::global().connect(move |_: &GlobalTestEvent| {
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    thread::spawn(|| bus::global().emit(&GlobalTestEvent))
+        .join()
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(std::ptr::eq(bus::global(), bus::global()));
+    conn.disconnect();
+}
+
+/// Records `(subscriber, topic, event)` triples.
+type Log = Arc<Mutex<Vec<(&'static str, String, u32)>>>;
+
+fn subscribe(
+    topics: &Topics<u32>,
+    log: &Log,
+    name: &'static str,
+    pattern: &str,
+) -> bus::Subscription<u32> {
+    let log = Arc::clone(log);
+    topics
+        .subscribe(pattern, move |topic: &str, v: &u32| {
+            log.lock().unwrap().push((name, topic.to_string(), *v));
+        })
+        .unwrap()
+}
+
+fn taken(log: &Log) -> Vec<(&'static str, String, u32)> {
+    std::mem::take(&mut *log.lock().unwrap())
+}
+
+/// Patterns select topics; listeners run in subscription order with the
+/// topic; subscribing after a topic was cached reaches the next emit;
+/// unsubscribing stops the calls at once.
+#[test]
+fn topics_match_cache_and_invalidate() {
+    let topics = Topics::<u32>::new();
+    let log = Log::default();
+    let all = subscribe(&topics, &log, "all", ">");
+    let users = subscribe(&topics, &log, "users", "user.*");
+    topics.emit("user.created", &1).unwrap();
+    topics.emit("order.filled", &2).unwrap();
+    topics.emit("user.created", &3).unwrap(); // from the cache
+    assert_eq!(
+        taken(&log),
+        [
+            ("all", "user.created".to_string(), 1),
+            ("users", "user.created".to_string(), 1),
+            ("all", "order.filled".to_string(), 2),
+            ("all", "user.created".to_string(), 3),
+            ("users", "user.created".to_string(), 3),
+        ]
+    );
+    // A new subscription reaches topics cached before it.
+    let created = subscribe(&topics, &log, "created", "*.created");
+    topics.emit("user.created", &4).unwrap();
+    assert_eq!(
+        taken(&log).iter().map(|e| e.0).collect::<Vec<_>>(),
+        ["all", "users", "created"]
+    );
+    // Unsubscribed listeners are not called again.
+    assert!(users.unsubscribe());
+    assert!(!users.unsubscribe());
+    topics.emit("user.created", &5).unwrap();
+    assert_eq!(
+        taken(&log).iter().map(|e| e.0).collect::<Vec<_>>(),
+        ["all", "created"]
+    );
+    assert_eq!(topics.subscription_count(), 2);
+    assert!(all.unsubscribe() && created.unsubscribe());
+    topics.emit("user.created", &6).unwrap();
+    assert!(taken(&log).is_empty());
+}
+
+/// A clone of `Topics` shares subscriptions and cache; a subscription
+/// that outlives its topics unsubscribes harmlessly.
+#[test]
+fn clones_share_and_subscriptions_outlive() {
+    let topics = Topics::<u32>::new();
+    let log = Log::default();
+    let sub = subscribe(&topics.clone(), &log, "a", "a");
+    topics.clone().emit("a", &1).unwrap();
+    assert_eq!(taken(&log).len(), 1);
+    drop(topics);
+    assert!(sub.unsubscribe());
+}
+
+#[test]
+fn bad_patterns_and_topics_are_errors() {
+    let topics = Topics::<u32>::new();
+    for pattern in ["", "a..b", "a.>.b", "a*", ".a"] {
+        let err = topics
+            .subscribe(pattern, |_: &str, _: &u32| {})
+            .unwrap_err();
+        assert_eq!(err.pattern(), pattern);
+        assert!(
+            err.to_string().starts_with("invalid topic pattern"),
+            "{err}"
+        );
+    }
+    for topic in ["", "a..b", "a.*", "a.>", "b."] {
+        let err = topics.emit(topic, &1).unwrap_err();
+        assert_eq!(err.topic(), topic);
+    }
+    assert_eq!(topics.subscription_count(), 0);
+}
+
+/// Emitters on several topics race subscribes and unsubscribes: a
+/// subscription that stays active for the whole run sees every event of its
+/// topics, exactly once.
+#[test]
+fn concurrent_emits_and_subscriptions_lose_nothing() {
+    const EMITS: u32 = 20_000;
+    let topics = Topics::<u32>::new();
+    let steady = Arc::new(AtomicUsize::new(0));
+    let s = Arc::clone(&steady);
+    let _steady = topics
+        .subscribe("load.>", move |_: &str, _: &u32| {
+            s.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    thread::scope(|scope| {
+        for t in 0..2 {
+            let topics = &topics;
+            scope.spawn(move || {
+                let topic = format!("load.{t}.x");
+                for i in 0..EMITS {
+                    topics.emit(&topic, &i).unwrap();
+                }
+            });
+        }
+        scope.spawn(|| {
+            for _ in 0..200 {
+                let sub = topics.subscribe("load.*.x", |_: &str, _: &u32| {}).unwrap();
+                assert!(sub.unsubscribe());
+            }
+        });
+    });
+    assert_eq!(steady.load(Ordering::Relaxed), 2 * EMITS as usize);
+    assert_eq!(topics.subscription_count(), 1);
+}
