@@ -108,6 +108,11 @@ pub use sync_signal::{Emitter, SyncSignal};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The bus guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/bus.md")]
+struct BusGuideDoctests;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -212,3 +212,27 @@ fn concurrent_emits_and_subscriptions_lose_nothing() {
     assert_eq!(steady.load(Ordering::Relaxed), 2 * EMITS as usize);
     assert_eq!(topics.subscription_count(), 1);
 }
+
+/// A publisher follows subscriptions made and removed after it was made,
+/// and a bad topic is refused when it is made.
+#[test]
+fn publisher_follows_subscriptions() {
+    let topics = Topics::<u32>::new();
+    let log = Log::default();
+    let mut publisher = topics.publisher("a.b").unwrap();
+    publisher.emit(&1);
+    let first = subscribe(&topics, &log, "first", "a.*");
+    publisher.emit(&2);
+    let _second = subscribe(&topics, &log, "second", "a.>");
+    let _other = subscribe(&topics, &log, "other", "x.>");
+    publisher.emit(&3);
+    first.unsubscribe();
+    publisher.emit(&4);
+    let seen: Vec<(&str, u32)> = taken(&log).into_iter().map(|(n, _, v)| (n, v)).collect();
+    assert_eq!(
+        seen,
+        [("first", 2), ("first", 3), ("second", 3), ("second", 4)]
+    );
+    assert_eq!(publisher.topic(), "a.b");
+    assert!(topics.publisher("a.*").is_err());
+}

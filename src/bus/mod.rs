@@ -15,7 +15,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 
-pub use topics::{PatternError, Subscription, TopicError, Topics};
+pub use topics::{PatternError, Publisher, Subscription, TopicError, Topics};
 
 use crate::connection::Connection;
 use crate::sync::{self, ErasedArc, Mutex};

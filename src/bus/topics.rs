@@ -4,16 +4,41 @@
 use std::collections::HashMap;
 use std::error::Error;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::AtomicBool;
 
 use crate::SyncSignal;
-use crate::sync::{self, Arc, ArcSwap, ErasedArc, Mutex, Ordering};
+use crate::sync::{self, Arc, ArcSwap, AtomicU64, ErasedArc, Mutex, Ordering};
 
 /// A subscriber's callback: the topic, then the event.
 type Callback<T> = ErasedArc<dyn Fn(&str, &T) + Send + Sync + 'static>;
 
 /// Topic name → the signal holding every listener whose pattern matches it.
-type Cache<T> = HashMap<Box<str>, ErasedArc<SyncSignal<T>>>;
+type Cache<T> = HashMap<Box<str>, ErasedArc<SyncSignal<T>>, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a: topic names are short, and SipHash (std's default, built to
+/// resist collision attacks) costs more than the rest of a cached emit.
+/// Topic names come from the program, not from an adversary.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
 
 /// Events published on topic strings such as `"user.created"`, to
 /// listeners subscribed with patterns: `*` matches one dot-separated
@@ -51,6 +76,9 @@ pub struct Topics<T: 'static> {
 
 struct Inner<T: 'static> {
     cache: ArcSwap<Cache<T>>,
+    /// Bumped (under the subscriber lock) by every invalidation, so that a
+    /// [`Publisher`] knows when its resolved signal is stale.
+    generation: AtomicU64,
     /// Subscribers in subscription order; resolving and invalidating the
     /// cache happen under this lock, so a resolved topic never misses a
     /// subscriber that was added before the cache was cleared.
@@ -94,7 +122,8 @@ impl<T: 'static> Topics<T> {
     pub fn new() -> Self {
         Self {
             inner: ErasedArc::new(Inner {
-                cache: ArcSwap::new(Arc::new(HashMap::new())),
+                cache: ArcSwap::new(Arc::new(Cache::default())),
+                generation: AtomicU64::new(0),
                 subscribers: Mutex::new(Vec::new()),
             }),
         }
@@ -158,8 +187,43 @@ impl<T: 'static> Topics<T> {
             signal.emit(event);
             return Ok(());
         }
-        self.inner.resolve(topic)?.emit(event);
+        self.inner.resolve(topic)?.0.emit(event);
         Ok(())
+    }
+
+    /// A handle for emitting on one topic from a hot loop: it keeps the
+    /// topic's resolved signal and checks one counter per emit, so it costs
+    /// no hash look-up. It sees subscriptions made anywhere.
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError`] for an invalid topic, as [`emit`](Self::emit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u64>::new();
+    /// let mut trades = topics.publisher("market.AAPL.trade").unwrap();
+    /// trades.emit(&1); // nobody subscribed yet
+    /// let sum = Arc::new(AtomicU64::new(0));
+    /// let s = sum.clone();
+    /// topics.subscribe("market.*.trade", move |_: &str, v: &u64| { s.fetch_add(*v, Ordering::Relaxed); }).unwrap();
+    /// for v in 0..10 {
+    ///     trades.emit(&v);
+    /// }
+    /// assert_eq!(sum.load(Ordering::Relaxed), 45);
+    /// ```
+    pub fn publisher(&self, topic: &str) -> Result<Publisher<T>, TopicError> {
+        let (signal, generation) = self.inner.resolve(topic)?;
+        Ok(Publisher {
+            inner: ErasedArc::clone(&self.inner),
+            topic: topic.into(),
+            signal,
+            generation,
+        })
     }
 
     /// How many subscriptions are active.
@@ -182,18 +246,24 @@ impl<T: 'static> Topics<T> {
 impl<T: 'static> Inner<T> {
     /// Drops every cached topic; call with the subscriber lock held.
     fn invalidate(&self) {
-        drop(self.cache.swap(Arc::new(HashMap::new())));
+        // Release: a publisher that reads the new generation (Acquire)
+        // resolves again and sees the subscriber list this lock guards.
+        self.generation.fetch_add(1, Ordering::Release);
+        drop(self.cache.swap(Arc::new(Cache::default())));
     }
 
     /// Builds (under the subscriber lock) the signal for `topic` and caches
-    /// it.
+    /// it. Also returns the generation it is current for.
     #[cold]
-    fn resolve(&self, topic: &str) -> Result<ErasedArc<SyncSignal<T>>, TopicError> {
+    fn resolve(&self, topic: &str) -> Result<(ErasedArc<SyncSignal<T>>, u64), TopicError> {
         check_topic(topic)?;
         let subscribers = sync::lock(&self.subscribers);
+        // Relaxed: the lock orders it with every invalidation.
+        let generation = self.generation.load(Ordering::Relaxed);
         let cache = self.cache.load();
         if let Some(signal) = cache.get(topic) {
-            return Ok(ErasedArc::clone(signal)); // another thread resolved it
+            // Another thread resolved it.
+            return Ok((ErasedArc::clone(signal), generation));
         }
         let signal = ErasedArc::new(SyncSignal::new());
         let name: ErasedArc<str> = ErasedArc::from(topic);
@@ -215,7 +285,7 @@ impl<T: 'static> Inner<T> {
         next.insert(topic.into(), ErasedArc::clone(&signal));
         drop(self.cache.swap(Arc::new(next)));
         drop(subscribers);
-        Ok(signal)
+        Ok((signal, generation))
     }
 }
 
@@ -256,6 +326,64 @@ impl<T: 'static> Subscription<T> {
     /// ```
     pub fn pattern(&self) -> &str {
         &self.subscriber.pattern.text
+    }
+}
+
+/// A handle for one topic's hot loop; see [`Topics::publisher`].
+pub struct Publisher<T: 'static> {
+    inner: ErasedArc<Inner<T>>,
+    topic: Box<str>,
+    signal: ErasedArc<SyncSignal<T>>,
+    /// The generation `signal` was resolved for.
+    generation: u64,
+}
+
+impl<T: 'static> Publisher<T> {
+    /// Calls every listener whose pattern matches the topic, like
+    /// [`Topics::emit`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Topics::publisher`].
+    #[inline]
+    pub fn emit(&mut self, event: &T) {
+        // Acquire: pairs with `invalidate`; a newer generation means the
+        // subscriptions changed, and the resolve below sees them.
+        if self.inner.generation.load(Ordering::Acquire) != self.generation {
+            self.refresh();
+        }
+        self.signal.emit(event);
+    }
+
+    #[cold]
+    fn refresh(&mut self) {
+        // The topic was checked when the publisher was made.
+        if let Ok((signal, generation)) = self.inner.resolve(&self.topic) {
+            self.signal = signal;
+            self.generation = generation;
+        }
+    }
+
+    /// The topic this publisher emits on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// assert_eq!(topics.publisher("a.b").unwrap().topic(), "a.b");
+    /// ```
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl<T: 'static> fmt::Debug for Publisher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("topic", &self.topic)
+            .field("listeners", &self.signal.len())
+            .finish()
     }
 }
 
