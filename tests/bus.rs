@@ -236,3 +236,23 @@ fn publisher_follows_subscriptions() {
     assert_eq!(publisher.topic(), "a.b");
     assert!(topics.publisher("a.*").is_err());
 }
+
+/// Many distinct topics: the cache starts over instead of growing without
+/// bound, and every emit still reaches its listeners.
+#[test]
+fn many_distinct_topics() {
+    let topics = Topics::<u32>::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    let _sub = topics
+        .subscribe("user.*.created", move |_: &str, _: &u32| {
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    for id in 0..5_000u32 {
+        topics.emit(&format!("user.{id}.created"), &id).unwrap();
+        topics.emit(&format!("user.{id}.created"), &id).unwrap();
+    }
+    assert_eq!(calls.load(Ordering::Relaxed), 10_000);
+    assert!(topics.cached_topics() <= 1024, "{topics:?}");
+}

@@ -13,6 +13,9 @@ use crate::sync::{self, Arc, ArcSwap, AtomicU64, ErasedArc, Mutex, Ordering};
 /// A subscriber's callback: the topic, then the event.
 type Callback<T> = ErasedArc<dyn Fn(&str, &T) + Send + Sync + 'static>;
 
+/// How many topics the cache holds before it starts over.
+const MAX_CACHED: usize = 1024;
+
 /// Topic name → the signal holding every listener whose pattern matches it.
 type Cache<T> = HashMap<Box<str>, ErasedArc<SyncSignal<T>>, BuildHasherDefault<Fnv>>;
 
@@ -226,6 +229,21 @@ impl<T: 'static> Topics<T> {
         })
     }
 
+    /// How many topics have their listener set cached (at most 1 024).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// topics.emit("a", &1).unwrap();
+    /// topics.emit("b", &1).unwrap();
+    /// assert_eq!(topics.cached_topics(), 2);
+    /// ```
+    pub fn cached_topics(&self) -> usize {
+        self.inner.cache.load().len()
+    }
+
     /// How many subscriptions are active.
     ///
     /// # Examples
@@ -281,7 +299,13 @@ impl<T: 'static> Inner<T> {
                 }
             });
         }
-        let mut next = Cache::<T>::clone(&cache);
+        // Past `MAX_CACHED` topics (many distinct topic names, such as one
+        // per user), start over rather than grow without bound.
+        let mut next = if cache.len() < MAX_CACHED {
+            Cache::<T>::clone(&cache)
+        } else {
+            Cache::<T>::default()
+        };
         next.insert(topic.into(), ErasedArc::clone(&signal));
         drop(self.cache.swap(Arc::new(next)));
         drop(subscribers);
@@ -556,7 +580,7 @@ impl<T: 'static> fmt::Debug for Topics<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Topics")
             .field("subscriptions", &self.subscription_count())
-            .field("cached_topics", &self.inner.cache.load().len())
+            .field("cached_topics", &self.cached_topics())
             .finish()
     }
 }
