@@ -45,11 +45,41 @@ fn next_signal_id() -> u64 {
 /// Called with every error a fallible listener returns under plain `emit`.
 pub(crate) type ErrorHandler = ErasedArc<dyn Fn(EmitError) + Send + Sync + 'static>;
 
+/// A signal-level filter: an event it returns `false` for reaches no
+/// listener.
+pub(crate) type Filter<T> = ErasedArc<dyn Fn(&T) -> bool + Send + Sync + 'static>;
+
+/// What a list carries besides its slots; copied by every write.
+pub(crate) struct Config<T> {
+    pub(crate) on_error: Option<ErrorHandler>,
+    /// With the id each was added under.
+    pub(crate) filters: Box<[(u64, Filter<T>)]>,
+}
+
+impl<T> Clone for Config<T> {
+    fn clone(&self) -> Self {
+        Self {
+            on_error: self.on_error.clone(),
+            filters: self.filters.clone(),
+        }
+    }
+}
+
+impl<T> Config<T> {
+    /// Whether every filter lets `value` through. Out of line: most
+    /// signals have none, and the emit path only tests for that.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn passes(&self, value: &T) -> bool {
+        self.filters.iter().all(|(_, filter)| filter(value))
+    }
+}
+
 /// One immutable version of the listener list.
 pub(crate) struct List<T> {
     /// Sorted by priority (highest first), then id (connection order).
     pub(crate) slots: Box<[Arc<Slot<T>>]>,
-    pub(crate) on_error: Option<ErrorHandler>,
+    pub(crate) config: Config<T>,
     /// Under loom, "freeing" a list writes this cell (the list itself is
     /// kept until the signal drops) and every emit reads it, so loom
     /// reports an emit that can read a list its reclamation does not
@@ -69,10 +99,10 @@ struct Liveness(loom::cell::UnsafeCell<bool>);
 unsafe impl Sync for Liveness {}
 
 impl<T> List<T> {
-    fn new(slots: Box<[Arc<Slot<T>>]>, on_error: Option<ErrorHandler>) -> Self {
+    fn new(slots: Box<[Arc<Slot<T>>]>, config: Config<T>) -> Self {
         Self {
             slots,
-            on_error,
+            config,
             #[cfg(loom)]
             live: Liveness(loom::cell::UnsafeCell::new(true)),
         }
@@ -152,7 +182,13 @@ impl<T: 'static> BaseSignal<T> {
         // first signal is made, not on the first emit.
         #[cfg(not(loom))]
         crate::sync::init_barriers();
-        let list = Arc::new(List::new(Box::new([]), None));
+        let list = Arc::new(List::new(
+            Box::new([]),
+            Config {
+                on_error: None,
+                filters: Box::new([]),
+            },
+        ));
         Self {
             id: next_signal_id(),
             current: AtomicPtr::new(raw(&list)),
@@ -287,17 +323,10 @@ impl<T: 'static> BaseSignal<T> {
             // (the new slot has the largest id, so it goes after its equals).
             let at = slots.partition_point(|s| s.priority() >= priority);
             slots.insert(at, slot);
-            let on_error = current.on_error.clone();
+            let config = current.config.clone();
             drop(current);
             let scan_now = dropped > 0; // fired once-slots leave: free their closures
-            this.publish(
-                &mut writer,
-                slots,
-                on_error,
-                dropped,
-                scan_now,
-                &mut garbage,
-            );
+            this.publish(&mut writer, slots, config, dropped, scan_now, &mut garbage);
         }
         drop(garbage);
         Ok(Connection::new(handle))
@@ -312,9 +341,9 @@ impl<T: 'static> BaseSignal<T> {
             let current = self.list.load();
             if current.slots.iter().any(|s| s.id == id) {
                 let (slots, dropped) = compact(&mut writer, &current.slots, |s| s.id == id);
-                let on_error = current.on_error.clone();
+                let config = current.config.clone();
                 drop(current);
-                self.publish(&mut writer, slots, on_error, dropped, true, &mut garbage);
+                self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
                 true
             } else {
                 false
@@ -371,23 +400,67 @@ impl<T: 'static> BaseSignal<T> {
                 slot.mark_disconnected();
             }
             let (slots, dropped) = compact(&mut writer, &current.slots, |_| true);
-            let on_error = current.on_error.clone();
+            let config = current.config.clone();
             drop(current);
-            self.publish(&mut writer, slots, on_error, dropped, true, &mut garbage);
+            self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
         }
         drop(garbage);
     }
 
     pub(crate) fn set_error_handler(&self, handler: Option<ErrorHandler>) {
+        self.update_config(|config| {
+            config.on_error = handler;
+            true
+        });
+    }
+
+    /// Adds a signal-level filter; returns its id for `remove_filter`.
+    pub(crate) fn add_filter(&self, filter: Filter<T>) -> u64 {
+        let id = next_id();
+        self.update_config(|config| {
+            let mut filters = config.filters.to_vec();
+            filters.push((id, filter));
+            config.filters = filters.into_boxed_slice();
+            true
+        });
+        id
+    }
+
+    /// Removes the filter added under `id`; `true` if it was there.
+    pub(crate) fn remove_filter(&self, id: u64) -> bool {
+        self.update_config(|config| {
+            let before = config.filters.len();
+            let filters: Vec<_> = config
+                .filters
+                .iter()
+                .filter(|(f, _)| *f != id)
+                .cloned()
+                .collect();
+            config.filters = filters.into_boxed_slice();
+            config.filters.len() != before
+        })
+    }
+
+    /// Publishes the current slots with `change` applied to the config, if
+    /// it reports a change; returns what it reported.
+    fn update_config(&self, change: impl FnOnce(&mut Config<T>) -> bool) -> bool {
         let mut garbage = Vec::new();
-        {
+        let changed = {
             let mut writer = sync::lock(&self.writer);
             let current = self.list.load();
-            let (slots, dropped) = compact(&mut writer, &current.slots, |_| false);
-            drop(current);
-            self.publish(&mut writer, slots, handler, dropped, true, &mut garbage);
-        }
+            let mut config = current.config.clone();
+            if change(&mut config) {
+                let (slots, dropped) = compact(&mut writer, &current.slots, |_| false);
+                drop(current);
+                // A scan now: a replaced handler or filter may hold closures.
+                self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
+                true
+            } else {
+                false
+            }
+        };
         drop(garbage);
+        changed
     }
 
     /// Waits for running emits of this signal (see `inflight::wait_for`),
@@ -412,7 +485,7 @@ impl<T: 'static> BaseSignal<T> {
         // Relaxed: a statistic; nothing is published through it.
         self.errors.fetch_add(1, Ordering::Relaxed);
         let error = EmitError::new(slot.id, slot.key().cloned(), error);
-        match &list.on_error {
+        match &list.config.on_error {
             Some(handler) => handler(error),
             None => default_error_handler(error),
         }
@@ -432,7 +505,7 @@ impl<T: 'static> BaseSignal<T> {
         &self,
         writer: &mut Writer<T>,
         slots: Vec<Arc<Slot<T>>>,
-        on_error: Option<ErrorHandler>,
+        config: Config<T>,
         fired_dropped: usize,
         scan_now: bool,
         garbage: &mut Vec<Arc<List<T>>>,
@@ -440,7 +513,7 @@ impl<T: 'static> BaseSignal<T> {
         // Relaxed: see `note_fired`.
         self.fired.fetch_sub(fired_dropped, Ordering::Relaxed);
         let len = slots.len();
-        let new = Arc::new(List::new(slots.into_boxed_slice(), on_error));
+        let new = Arc::new(List::new(slots.into_boxed_slice(), config));
         let new_raw = raw(&new);
         let old = self.list.swap(new);
         // Release: an emit that loads this pointer (Acquire) sees the list's

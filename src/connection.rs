@@ -498,3 +498,58 @@ impl ConnectOptions {
         }
     }
 }
+
+/// A signal-level filter added by `add_filter` ([`SyncSignal::add_filter`],
+/// [`AsyncSignal::add_filter`](crate::AsyncSignal::add_filter)); it stays
+/// until [`remove`](Self::remove) (dropping the handle does not remove it).
+///
+/// [`SyncSignal::add_filter`]: crate::SyncSignal::add_filter
+///
+/// # Examples
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use std::sync::atomic::{AtomicU32, Ordering};
+/// # use sigwire::SyncSignal;
+/// let signal = SyncSignal::<u32>::new();
+/// let seen = Arc::new(AtomicU32::new(0));
+/// let s = seen.clone();
+/// signal.connect(move |v: &u32| { s.fetch_add(*v, Ordering::Relaxed); });
+/// let even_only = signal.add_filter(|v: &u32| v % 2 == 0);
+/// (1..=4).for_each(|v| signal.emit(&v)); // 2 + 4
+/// assert!(even_only.remove());
+/// signal.emit(&5);
+/// assert_eq!(seen.load(Ordering::Relaxed), 11);
+/// ```
+#[derive(Clone)]
+pub struct FilterHandle {
+    remove: ErasedArc<dyn Fn() -> bool + Send + Sync>,
+}
+
+impl FilterHandle {
+    pub(crate) fn new<T: 'static>(signal: &Arc<BaseSignal<T>>, id: u64) -> Self
+    where
+        BaseSignal<T>: Send + Sync,
+    {
+        let signal = sync::downgrade(signal);
+        Self {
+            remove: ErasedArc::new(move || signal.upgrade().is_some_and(|s| s.remove_filter(id))),
+        }
+    }
+
+    /// Removes the filter: emits that start afterwards no longer consult
+    /// it. `true` if it was still there.
+    ///
+    /// # Examples
+    ///
+    /// See [`FilterHandle`].
+    pub fn remove(&self) -> bool {
+        (self.remove)()
+    }
+}
+
+impl fmt::Debug for FilterHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FilterHandle").finish_non_exhaustive()
+    }
+}

@@ -95,7 +95,7 @@ pub use async_signal::{
     AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow, Stats,
 };
 pub use cancel::Cancel;
-pub use connection::{BlockGuard, ConnectOptions, Connection, ScopedConnection};
+pub use connection::{BlockGuard, ConnectOptions, Connection, FilterHandle, ScopedConnection};
 pub use error::{
     BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, ListenerPanic,
     RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 
 use crate::base::{BaseSignal, List};
 use crate::cancel::Cancel;
-use crate::connection::{ConnectOptions, Connection};
+use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors};
 use crate::slot::{Callback, Slot};
 use crate::sync::{Arc, Cache, ErasedArc};
@@ -252,6 +252,46 @@ impl<T: 'static> SyncSignal<T> {
         E: Into<BoxError>,
     {
         self.connect_callback(options, fallible(f))
+    }
+
+    /// Connects a listener that is called only for events `filter` accepts
+    /// (a per-listener filter; [`add_filter`](Self::add_filter) filters for
+    /// every listener).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<i32>::new();
+    /// signal.connect_filtered(|v: &i32| *v > 0, |v: &i32| assert!(*v > 0));
+    /// signal.emit(&-1); // filtered out for that listener
+    /// signal.emit(&1);
+    /// ```
+    pub fn connect_filtered<P, F>(&self, filter: P, f: F) -> Connection
+    where
+        P: Fn(&T) -> bool + Send + Sync + 'static,
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.connect(move |value: &T| {
+            if filter(value) {
+                f(value);
+            }
+        })
+    }
+
+    /// Adds a signal-level filter: an event it rejects reaches no listener
+    /// (under every emit variant). Filters run on the emitting thread, in
+    /// the order they were added, before the first listener.
+    ///
+    /// # Examples
+    ///
+    /// See [`FilterHandle`].
+    pub fn add_filter<P>(&self, filter: P) -> FilterHandle
+    where
+        P: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        let id = self.base.add_filter(ErasedArc::new(filter));
+        FilterHandle::new(&self.base, id)
     }
 
     /// Disconnects the listener connected under `key`; `true` if there was one.
@@ -573,6 +613,9 @@ fn run<B, T: 'static>(
     mut before: impl FnMut(usize) -> ControlFlow<B>,
     mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
+    if !list.config.filters.is_empty() && !list.config.passes(value) {
+        return ControlFlow::Continue(()); // a signal-level filter said no
+    }
     let mut ran = 0;
     for slot in list.slots.iter() {
         let state = slot.state();

@@ -7,6 +7,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 #[cfg(not(loom))]
 use crossbeam_utils::Backoff;
+use smallvec::SmallVec;
 
 use super::{Ordering, Shared};
 use crate::base::List;
@@ -118,10 +119,22 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
     }
     base.with_current(|list| {
         let listeners = list.slots.len();
+        // Each event's signal-level filters run once, before the fan-out
+        // (a batch is at most `BATCH` events: no allocation).
+        let filtered = !list.config.filters.is_empty();
+        let mut passes: SmallVec<[bool; BATCH]> = SmallVec::new();
+        if filtered {
+            passes.extend(
+                batch
+                    .iter()
+                    .map(|(value, _)| passes_filters(shared, list, value)),
+            );
+        }
+        let passes = |event: usize| !filtered || passes[event];
         match shared.ordering {
             // Every (event, listener) pair is independent.
             Ordering::Unordered => fan_out(shared, 0..batch.len() * listeners, &|range| {
-                for at in range {
+                for at in range.filter(|at| passes(at / listeners)) {
                     let (value, _) = &batch[at / listeners];
                     call(shared, list, &list.slots[at % listeners], value);
                 }
@@ -129,13 +142,25 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
             // Each listener takes the batch in order, on one thread.
             Ordering::PerListener => fan_out(shared, 0..listeners, &|range| {
                 for slot in &list.slots[range] {
-                    for (value, _) in batch {
-                        call(shared, list, slot, value);
+                    for (event, (value, _)) in batch.iter().enumerate() {
+                        if passes(event) {
+                            call(shared, list, slot, value);
+                        }
                     }
                 }
             }),
         }
     });
+}
+
+/// Whether `value` passes the signal-level filters; a panicking filter
+/// rejects the event and counts as a panic.
+fn passes_filters<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, value: &T) -> bool {
+    contain(|| list.config.passes(value)).unwrap_or_else(|| {
+        // Relaxed: a statistic.
+        shared.panicked.fetch_add(1, Memory::Relaxed);
+        false
+    })
 }
 
 /// Calls `leaf` on pieces of `range`, as many pieces as the pool has
@@ -242,6 +267,9 @@ pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) 
     if base.len() != 0 {
         exec::install(&shared.pool, || {
             base.with_current(|list| {
+                if !list.config.filters.is_empty() && !passes_filters(shared, list, value) {
+                    return;
+                }
                 fan_out(shared, 0..list.slots.len(), &|range| {
                     for slot in &list.slots[range] {
                         let mut panicked = None;

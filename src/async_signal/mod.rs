@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
 
 use crate::base::BaseSignal;
-use crate::connection::{ConnectOptions, Connection};
+use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{
     BoxError, DuplicateKey, EmitError, EmitErrors, ListenerPanic, RejectReason, Rejected,
     ShutdownTimeout, WouldDeadlock,
@@ -374,6 +374,61 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         E: Into<BoxError>,
     {
         self.connect_callback(options, fallible(f))
+    }
+
+    /// Connects a listener that is called only for events `filter` accepts
+    /// (a per-listener filter, run on the pool).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<i32>::new();
+    /// signal.connect_filtered(|v: &i32| *v > 0, |v: &i32| assert!(*v > 0));
+    /// signal.emit(-1).unwrap();
+    /// signal.emit(1).unwrap();
+    /// signal.flush().unwrap();
+    /// ```
+    pub fn connect_filtered<P, F>(&self, filter: P, f: F) -> Connection
+    where
+        P: Fn(&T) -> bool + Send + Sync + 'static,
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.connect(move |value: &T| {
+            if filter(value) {
+                f(value);
+            }
+        })
+    }
+
+    /// Adds a signal-level filter: an event it rejects reaches no listener.
+    /// Filters run on the pool, once per event, before its listeners (an
+    /// event is still accepted, counted and "delivered" to nobody); a
+    /// panicking filter rejects the event and counts as a panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u32>::new();
+    /// let seen = Arc::new(AtomicU32::new(0));
+    /// let s = seen.clone();
+    /// signal.connect(move |v: &u32| { s.fetch_add(*v, Ordering::Relaxed); });
+    /// let _large = signal.add_filter(|v: &u32| *v >= 10);
+    /// for v in [1, 10, 2, 20] {
+    ///     signal.emit(v).unwrap();
+    /// }
+    /// signal.flush().unwrap();
+    /// assert_eq!(seen.load(Ordering::Relaxed), 30);
+    /// ```
+    pub fn add_filter<P>(&self, filter: P) -> FilterHandle
+    where
+        P: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        let id = self.shared.base.add_filter(ErasedArc::new(filter));
+        FilterHandle::new(&self.shared.base, id)
     }
 
     /// Disconnects the listener connected under `key`; `true` if there was one.
