@@ -5,16 +5,20 @@
 //! - [`Topics`]: events on dot-separated topic strings, subscribed to with
 //!   NATS-style wildcard patterns (`*` for one segment, `>` for the rest);
 //!   each topic's listeners are resolved once and cached.
+//! - [`HeldSignal`]: holds what is emitted before `start()`, then delivers
+//!   it in order before any later emit.
 //! - [`global`]: a process-wide default bus.
 //!
 //! The guide is `docs/bus.md`.
 
+mod held;
 mod topics;
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 
+pub use held::HeldSignal;
 pub use topics::{PatternError, Publisher, Subscription, TopicError, Topics};
 
 use crate::connection::Connection;
