@@ -6,7 +6,8 @@
 //! - `topics`: emit on a cached topic with 100 patterns subscribed (10 of
 //!   them match), through `Topics::emit` (a hash look-up) and through a
 //!   `Publisher` (a counter check), vs a bare signal with the 10 matching
-//!   listeners (goal: ≤ 1.5 ×).
+//!   listeners (goal: ≤ 1.5 ×);
+//! - `requests`: a scatter-gather request answered by 4 responders.
 //!
 //! ```sh
 //! cargo bench --bench bus
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sigwire::SyncSignal;
-use sigwire::bus::{EventBus, Topics};
+use sigwire::bus::{EventBus, Requests, Topics};
 
 struct Tick(u64);
 
@@ -105,6 +106,19 @@ fn bench(c: &mut Criterion) {
             topics
                 .emit(black_box("market.AAPL.trade"), black_box(&n))
                 .unwrap();
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("requests/4 responders");
+    let requests = Requests::<u64, u64>::new();
+    for i in 0..4u64 {
+        requests.respond(format!("r{i}"), move |v: &u64| Ok(Some(v.wrapping_mul(i))));
+    }
+    group.bench_function("request", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(requests.request(black_box(&n)));
         })
     });
     group.finish();

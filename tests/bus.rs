@@ -344,3 +344,95 @@ mod held {
         }
     }
 }
+
+mod requests {
+    use super::*;
+    use sigwire::bus::{Name, Requests};
+
+    fn named<V: Copy>(answers: &[(Name, V)]) -> Vec<(&str, V)> {
+        answers.iter().map(|(name, v)| (&**name, *v)).collect()
+    }
+
+    /// Every responder is asked, in registration order; answers, errors and
+    /// declines are reported with the responder's name; a stopped responder
+    /// is not asked again.
+    #[test]
+    fn scatter_gather() {
+        let requests = Requests::<u32, u32>::new();
+        let double = requests.respond("double", |v: &u32| Ok(Some(v * 2)));
+        requests.respond("odd-only", |v: &u32| Ok((v % 2 == 1).then_some(*v)));
+        requests.respond("fails", |v: &u32| {
+            if *v > 10 {
+                Err(format!("{v} too big").into())
+            } else {
+                Ok(None)
+            }
+        });
+        let replies = requests.request(&3);
+        assert_eq!(named(replies.answers()), [("double", 6), ("odd-only", 3)]);
+        assert_eq!(&*replies.declined()[0], "fails");
+        let replies = requests.request(&12);
+        assert_eq!(named(replies.answers()), [("double", 24)]);
+        assert_eq!(replies.errors().len(), 1);
+        assert_eq!(replies.errors()[0].1.to_string(), "12 too big");
+        assert!(double.stop());
+        assert!(!double.stop());
+        assert_eq!(
+            named(&requests.request(&1).into_answers()),
+            [("odd-only", 1)]
+        );
+        assert_eq!(requests.responder_count(), 2);
+    }
+
+    /// A responder may make a request and register a responder; neither
+    /// deadlocks, and the new responder is asked by later requests only.
+    #[test]
+    fn responders_may_request_and_register() {
+        let requests = Requests::<u32, u32>::new();
+        let inner = requests.clone();
+        requests.respond("outer", move |v: &u32| {
+            if *v == 0 {
+                return Ok(None);
+            }
+            let below = inner.request(&(v - 1)).into_answers().len() as u32;
+            if *v == 2 {
+                inner.respond("late", |_: &u32| Ok(Some(100)));
+            }
+            Ok(Some(below))
+        });
+        let first = requests.request(&2).into_answers();
+        assert_eq!(named(&first), [("outer", 1)]);
+        let second = requests.request(&1).into_answers();
+        assert_eq!(named(&second), [("outer", 1), ("late", 100)]);
+    }
+
+    /// Requests racing registrations: every request sees a consistent list
+    /// (the steady responder answers every one of them).
+    #[test]
+    fn concurrent_requests_and_registrations() {
+        let requests = Requests::<u32, u32>::new();
+        requests.respond("steady", |v: &u32| Ok(Some(*v)));
+        thread::scope(|s| {
+            for _ in 0..2 {
+                let requests = &requests;
+                s.spawn(move || {
+                    for i in 0..2_000 {
+                        let answers = requests.request(&i).into_answers();
+                        assert!(
+                            answers
+                                .iter()
+                                .any(|(name, v)| &**name == "steady" && *v == i)
+                        );
+                    }
+                });
+            }
+            s.spawn(|| {
+                for _ in 0..200 {
+                    let r = requests.respond("churn", |_: &u32| Ok(None));
+                    assert!(r.stop());
+                }
+            });
+        });
+        assert_eq!(requests.responder_count(), 1);
+    }
+}

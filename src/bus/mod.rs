@@ -7,11 +7,14 @@
 //!   each topic's listeners are resolved once and cached.
 //! - [`HeldSignal`]: holds what is emitted before `start()`, then delivers
 //!   it in order before any later emit.
+//! - [`Requests`]: request/response, gathering the replies of every
+//!   responder (scatter-gather).
 //! - [`global`]: a process-wide default bus.
 //!
 //! The guide is `docs/bus.md`.
 
 mod held;
+mod requests;
 mod topics;
 
 use std::any::{Any, TypeId};
@@ -19,6 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use held::HeldSignal;
+pub use requests::{Name, Replies, Reply, Requests, Responding};
 pub use topics::{PatternError, Publisher, Subscription, TopicError, Topics};
 
 use crate::connection::Connection;
