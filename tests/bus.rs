@@ -313,6 +313,36 @@ mod held {
         assert_eq!(*seen.lock().unwrap(), [1, 2, 10, 3]);
     }
 
+    /// A listener panicking during `start` unwinds to its caller; the
+    /// events after it stay queued and the next `start` delivers them and
+    /// opens the signal.
+    #[test]
+    fn a_panic_during_start_loses_nothing_after_it() {
+        let held = HeldSignal::<u32>::new(8).unwrap();
+        let seen = recording(&held);
+        let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let a = Arc::clone(&armed);
+        held.signal().connect(move |v: &u32| {
+            if *v == 1 && a.swap(false, Ordering::SeqCst) {
+                std::panic::panic_any("intended: a listener panics during start");
+            }
+        });
+        for v in 1..=3 {
+            held.emit(v).unwrap();
+        }
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| held.start()));
+        std::panic::set_hook(hook);
+        assert!(outcome.is_err());
+        assert!(!held.is_started());
+        assert_eq!(held.held(), 2, "2 and 3 stay queued");
+        held.start();
+        held.emit(4).unwrap();
+        assert!(held.is_started());
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 3, 4]);
+    }
+
     /// Emitters race `start`: nothing accepted is lost or duplicated, and
     /// each emitter's events arrive in its order.
     #[test]
@@ -404,6 +434,35 @@ mod requests {
         assert_eq!(named(&first), [("outer", 1)]);
         let second = requests.request(&1).into_answers();
         assert_eq!(named(&second), [("outer", 1), ("late", 100)]);
+    }
+
+    /// A responder's closure is dropped after the registry's lock is
+    /// released: its `Drop` may register on the same `Requests`.
+    #[test]
+    fn a_stopped_responders_drop_may_use_the_requests() {
+        struct Reenter(Requests<u32, u32>);
+        impl Drop for Reenter {
+            fn drop(&mut self) {
+                let _ = self.0.respond("late", |_: &u32| Ok(None));
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let requests = Requests::<u32, u32>::new();
+            let guard = Reenter(requests.clone());
+            let responding = requests.respond("a", move |_: &u32| {
+                let _ = &guard;
+                Ok(Some(1))
+            });
+            assert!(responding.stop());
+            tx.send(requests.responder_count()).unwrap();
+        });
+        let count = rx.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(
+            count,
+            Ok(1),
+            "stop deadlocked, or the drop did not register"
+        );
     }
 
     /// Requests racing registrations: every request sees a consistent list

@@ -130,6 +130,12 @@ impl<T: 'static> HeldSignal<T> {
     /// second call returns at once (while the first still delivers, or
     /// after).
     ///
+    /// # Panics
+    ///
+    /// A panicking listener unwinds out of `start`, as out of
+    /// [`SyncSignal::emit`]. The events after the one it panicked on stay
+    /// queued, the signal stays held, and the next `start` delivers them.
+    ///
     /// # Examples
     ///
     /// See [`HeldSignal`].
@@ -159,8 +165,13 @@ impl<T: 'static> HeldSignal<T> {
                 }
             };
             // Outside the lock: listeners may emit on this signal (their
-            // events queue behind) without deadlocking.
-            for value in batch {
+            // events queue behind) without deadlocking. If a listener
+            // panics, the guard puts the rest back.
+            let mut delivering = Delivering {
+                held: self,
+                rest: batch,
+            };
+            while let Some(value) = delivering.rest.pop_front() {
                 self.signal.emit(&value);
             }
         }
@@ -206,6 +217,32 @@ impl<T: 'static> HeldSignal<T> {
     /// See [`new`](Self::new).
     pub fn capacity(&self) -> usize {
         self.capacity
+    }
+}
+
+/// A batch `start` is delivering. If a listener panics, the panic goes on
+/// to `start`'s caller (as it does from `SyncSignal::emit`), and this
+/// guard puts the events not yet delivered back at the front of the queue
+/// and clears `draining`, so that a later `start` delivers them and opens
+/// the signal. The event whose delivery panicked is not retried: some
+/// listeners saw it already.
+struct Delivering<'a, T: 'static> {
+    held: &'a HeldSignal<T>,
+    rest: VecDeque<T>,
+}
+
+impl<T: 'static> Drop for Delivering<'_, T> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return; // delivered: `start` goes on
+        }
+        let mut state = sync::lock(&self.held.state);
+        if let State::Held { queue, draining } = &mut *state {
+            let mut rest = std::mem::take(&mut self.rest);
+            rest.append(queue);
+            *queue = rest;
+            *draining = false;
+        }
     }
 }
 

@@ -181,14 +181,19 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
 
 impl<Req: 'static, Resp: 'static> Inner<Req, Resp> {
     fn remove(&self, id: u64) -> bool {
-        let _writer = sync::lock(&self.writer);
-        let current = self.responders.load();
-        if !current.iter().any(|e| e.id == id) {
-            return false;
-        }
-        let list: Vec<_> = current.iter().filter(|e| e.id != id).cloned().collect();
-        drop(current);
-        drop(self.responders.swap(Arc::new(list)));
+        let old = {
+            let _writer = sync::lock(&self.writer);
+            let current = self.responders.load();
+            if !current.iter().any(|e| e.id == id) {
+                return false;
+            }
+            let list: Vec<_> = current.iter().filter(|e| e.id != id).cloned().collect();
+            drop(current);
+            self.responders.swap(Arc::new(list))
+        };
+        // After the lock: the old list may hold the last reference to the
+        // removed closure, whose drop is user code (it may use `self`).
+        drop(old);
         true
     }
 }

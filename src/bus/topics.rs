@@ -161,8 +161,9 @@ impl<T: 'static> Topics<T> {
         });
         let mut subscribers = sync::lock(&self.inner.subscribers);
         subscribers.push(ErasedArc::clone(&subscriber));
-        self.inner.invalidate();
+        let old = self.inner.invalidate();
         drop(subscribers);
+        drop(old);
         Ok(Subscription {
             subscriber,
             topics: ErasedArc::downgrade(&self.inner),
@@ -262,12 +263,15 @@ impl<T: 'static> Topics<T> {
 }
 
 impl<T: 'static> Inner<T> {
-    /// Drops every cached topic; call with the subscriber lock held.
-    fn invalidate(&self) {
+    /// Empties the cache; call with the subscriber lock held, and drop what
+    /// it returns after releasing the lock (the old topics' signals hold
+    /// listener closures, whose drop is user code).
+    #[must_use]
+    fn invalidate(&self) -> Arc<Cache<T>> {
         // Release: a publisher that reads the new generation (Acquire)
         // resolves again and sees the subscriber list this lock guards.
         self.generation.fetch_add(1, Ordering::Release);
-        drop(self.cache.swap(Arc::new(Cache::default())));
+        self.cache.swap(Arc::new(Cache::default()))
     }
 
     /// Builds (under the subscriber lock) the signal for `topic` and caches
@@ -307,8 +311,9 @@ impl<T: 'static> Inner<T> {
             Cache::<T>::default()
         };
         next.insert(topic.into(), ErasedArc::clone(&signal));
-        drop(self.cache.swap(Arc::new(next)));
+        let old = self.cache.swap(Arc::new(next));
         drop(subscribers);
+        drop(old); // after the lock, as in `invalidate`
         Ok((signal, generation))
     }
 }
@@ -333,7 +338,9 @@ impl<T: 'static> Subscription<T> {
         if let Some(inner) = self.topics.upgrade() {
             let mut subscribers = sync::lock(&inner.subscribers);
             subscribers.retain(|s| !ErasedArc::ptr_eq(s, &self.subscriber));
-            inner.invalidate();
+            let old = inner.invalidate();
+            drop(subscribers);
+            drop(old);
         }
         was_active
     }
