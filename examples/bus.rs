@@ -1,0 +1,259 @@
+//! A small plugin-style application on `sigwire::bus`: modules subscribe to
+//! topics, validators answer a scatter-gather request before a
+//! configuration change is applied, and components start receiving
+//! configuration only after everything is subscribed.
+//!
+//! Run with `cargo run --example bus`. It checks what it prints and exits
+//! non-zero if a check fails.
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use sigwire::bus::{EventBus, HeldSignal, Requests, Topics};
+
+/// A configuration change, validated before it is applied.
+#[derive(Debug, Clone)]
+struct ConfigChange {
+    key: &'static str,
+    value: i64,
+}
+
+/// A domain event published on topics like `user.created`.
+#[derive(Debug, Clone)]
+struct Event {
+    user: u64,
+}
+
+/// Shutdown, broadcast by type on the bus.
+struct Shutdown;
+
+/// What the plugins observed, for the final checks.
+#[derive(Default)]
+struct Observed {
+    audit: Mutex<Vec<String>>,
+    welcomes: AtomicU64,
+    applied: Mutex<Vec<(String, i64)>>,
+    config_seen_by_cache: Mutex<Vec<String>>,
+    shutdowns: AtomicU64,
+}
+
+/// The application's wiring: a bus for typed events, topics for domain
+/// events, validators, and configuration held until start-up completes.
+struct App {
+    bus: EventBus,
+    topics: Topics<Event>,
+    validators: Requests<ConfigChange, String>,
+    config: HeldSignal<ConfigChange>,
+}
+
+impl App {
+    fn new() -> Self {
+        Self {
+            bus: EventBus::new(),
+            topics: Topics::new(),
+            validators: Requests::new(),
+            config: HeldSignal::new(64).expect("a positive capacity"),
+        }
+    }
+
+    /// Validates `change` with every validator; applies it only if none
+    /// objects. Returns the objections.
+    fn change_config(&self, change: ConfigChange) -> Vec<String> {
+        let replies = self.validators.request(&change);
+        let mut objections: Vec<String> = replies
+            .answers()
+            .iter()
+            .map(|(who, why)| format!("{who}: {why}"))
+            .collect();
+        objections.extend(
+            replies
+                .errors()
+                .iter()
+                .map(|(who, e)| format!("{who} failed: {e}")),
+        );
+        if objections.is_empty() {
+            // Before `start` this is held; afterwards delivered at once.
+            if let Err(rejected) = self.config.emit(change) {
+                objections.push(format!("not applied: {rejected}"));
+            }
+        }
+        objections
+    }
+}
+
+/// The audit plugin: records every user event, whatever its topic.
+fn audit_plugin(app: &App, seen: &Arc<Observed>) {
+    let seen = Arc::clone(seen);
+    app.topics
+        .subscribe("user.>", move |topic: &str, e: &Event| {
+            seen.audit
+                .lock()
+                .unwrap()
+                .push(format!("{topic} #{}", e.user));
+        })
+        .expect("a valid pattern");
+}
+
+/// The mail plugin: welcomes created users only; refuses zero timeouts.
+fn mail_plugin(app: &App, seen: &Arc<Observed>) {
+    let s = Arc::clone(seen);
+    app.topics
+        .subscribe("user.created", move |_: &str, _: &Event| {
+            s.welcomes.fetch_add(1, Relaxed);
+        })
+        .expect("a valid pattern");
+    app.validators.respond("mail", |c: &ConfigChange| {
+        Ok((c.key == "mail.timeout_ms" && c.value <= 0)
+            .then(|| "a timeout must be positive".to_string()))
+    });
+    let s = Arc::clone(seen);
+    app.bus.connect(move |_: &Shutdown| {
+        s.shutdowns.fetch_add(1, Relaxed);
+    });
+}
+
+/// The cache plugin: applies configuration; refuses sizes over a limit,
+/// and fails on keys it cannot parse.
+fn cache_plugin(app: &App, seen: &Arc<Observed>) {
+    app.validators.respond("cache", |c: &ConfigChange| {
+        if c.key.is_empty() {
+            return Err("empty key".into());
+        }
+        Ok((c.key == "cache.size" && c.value > 1_000_000)
+            .then(|| "at most 1000000 entries".to_string()))
+    });
+    let s = Arc::clone(seen);
+    app.config.signal().connect(move |c: &ConfigChange| {
+        s.config_seen_by_cache
+            .lock()
+            .unwrap()
+            .push(c.key.to_string());
+    });
+    let s = Arc::clone(seen);
+    app.bus.connect(move |_: &Shutdown| {
+        s.shutdowns.fetch_add(1, Relaxed);
+    });
+}
+
+/// The settings store: the component that applies configuration.
+fn settings_store(app: &App, seen: &Arc<Observed>) {
+    let s = Arc::clone(seen);
+    app.config.signal().connect(move |c: &ConfigChange| {
+        s.applied.lock().unwrap().push((c.key.to_string(), c.value));
+    });
+}
+
+fn main() -> ExitCode {
+    let app = App::new();
+    let seen = Arc::new(Observed::default());
+
+    // 1. Start-up: a default configuration arrives before the components
+    //    that apply it are wired; it is held, not lost.
+    audit_plugin(&app, &seen);
+    let early = app.change_config(ConfigChange {
+        key: "cache.size",
+        value: 10_000,
+    });
+    mail_plugin(&app, &seen);
+    cache_plugin(&app, &seen);
+    settings_store(&app, &seen);
+    println!(
+        "start-up: {} plugin subscriptions, {} validators, {} configuration change(s) held",
+        app.topics.subscription_count(),
+        app.validators.responder_count(),
+        app.config.held()
+    );
+    app.config.start();
+
+    // 2. Domain events on topics.
+    let mut created = app.topics.publisher("user.created").expect("a valid topic");
+    for user in 1..=3 {
+        created.emit(&Event { user });
+    }
+    app.topics
+        .emit("user.deleted", &Event { user: 2 })
+        .expect("a valid topic");
+    app.topics
+        .emit("order.filled", &Event { user: 1 })
+        .expect("a valid topic"); // nobody
+    println!(
+        "events: {} audited, {} welcome mails",
+        seen.audit.lock().unwrap().len(),
+        seen.welcomes.load(Relaxed)
+    );
+
+    // 3. Configuration changes, validated by scatter-gather first.
+    let accepted = app.change_config(ConfigChange {
+        key: "mail.timeout_ms",
+        value: 5_000,
+    });
+    let refused = app.change_config(ConfigChange {
+        key: "cache.size",
+        value: 5_000_000,
+    });
+    let failed = app.change_config(ConfigChange { key: "", value: 1 });
+    println!("config: accepted {accepted:?}");
+    println!("config: refused {refused:?}");
+    println!("config: failed {failed:?}");
+
+    // 4. Shutdown, broadcast by type.
+    app.bus.emit(&Shutdown);
+
+    // 5. Checks.
+    let applied = seen.applied.lock().unwrap().clone();
+    let checks = [
+        ("the held change was accepted", early.is_empty()),
+        (
+            "the held change reached the store after start",
+            applied.first() == Some(&("cache.size".to_string(), 10_000)),
+        ),
+        (
+            "the cache saw it too",
+            seen.config_seen_by_cache
+                .lock()
+                .unwrap()
+                .first()
+                .map(String::as_str)
+                == Some("cache.size"),
+        ),
+        (
+            "user.> audited all four user events",
+            seen.audit.lock().unwrap().len() == 4,
+        ),
+        (
+            "user.created welcomed three users",
+            seen.welcomes.load(Relaxed) == 3,
+        ),
+        (
+            "the valid change was applied",
+            accepted.is_empty() && applied.contains(&("mail.timeout_ms".to_string(), 5_000)),
+        ),
+        (
+            "the oversized cache was refused by the cache validator",
+            refused == ["cache: at most 1000000 entries"],
+        ),
+        (
+            "the bad key failed in the cache validator",
+            failed == ["cache failed: empty key"],
+        ),
+        ("refused changes were not applied", applied.len() == 2),
+        (
+            "both plugins saw the shutdown",
+            seen.shutdowns.load(Relaxed) == 2,
+        ),
+    ];
+    let mut ok = true;
+    for (what, passed) in checks {
+        if !passed {
+            println!("check FAILED: {what}");
+            ok = false;
+        }
+    }
+    if ok {
+        println!("consistency: all {} checks passed", checks.len());
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
