@@ -11,11 +11,13 @@
 //! ```
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use sigwire::SyncSignal;
+
+mod support;
+
+use support::nested::signal_chain;
 
 const DEPTHS: [usize; 9] = [1, 2, 4, 8, 9, 12, 16, 32, 40];
 
@@ -31,22 +33,6 @@ fn direct_chain(depth: usize) -> Link {
         next = Box::new(move |v: &u64| inner(v));
     }
     next
-}
-
-/// `depth` signals, each with one listener that emits on the next; the
-/// last listener does the work. Returns the signals (the first is emitted
-/// on) to keep them alive.
-fn signal_chain(depth: usize) -> Vec<Arc<SyncSignal<u64>>> {
-    let signals: Vec<Arc<SyncSignal<u64>>> =
-        (0..depth).map(|_| Arc::new(SyncSignal::new())).collect();
-    for pair in signals.windows(2) {
-        let next = Arc::clone(&pair[1]);
-        pair[0].connect(move |v: &u64| next.emit(v));
-    }
-    signals[depth - 1].connect(|v: &u64| {
-        black_box(*v);
-    });
-    signals
 }
 
 fn nested(c: &mut Criterion) {

@@ -21,6 +21,8 @@
 mod contention;
 #[path = "../benches/support/fanout.rs"]
 mod fanout;
+#[path = "../benches/support/nested.rs"]
+mod nested_chain;
 
 use std::alloc::System;
 use std::fmt::Write as _;
@@ -189,15 +191,7 @@ fn bytes_per_listener(listeners: usize) -> f64 {
 
 /// ns per top-level emit through `depth` nested signals.
 fn nested(depth: usize) -> f64 {
-    let signals: Vec<Arc<SyncSignal<u64>>> =
-        (0..depth).map(|_| Arc::new(SyncSignal::new())).collect();
-    for pair in signals.windows(2) {
-        let next = Arc::clone(&pair[1]);
-        pair[0].connect(move |v: &u64| next.emit(v));
-    }
-    signals[depth - 1].connect(|v: &u64| {
-        black_box(*v);
-    });
+    let signals = nested_chain::signal_chain(depth);
     time_per_call(
         |i| signals[0].emit(&black_box(i)),
         SAMPLES,

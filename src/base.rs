@@ -287,6 +287,20 @@ impl<T: 'static> BaseSignal<T> {
         inflight::enter(self.id, &self.overflow)
     }
 
+    /// Connects `callback` with options that carry no key, which cannot
+    /// collide.
+    pub(crate) fn connect_unkeyed(
+        this: &Arc<Self>,
+        options: Options,
+        callback: Callback<T>,
+    ) -> Connection {
+        match Self::connect(this, options, callback) {
+            Ok(connection) => connection,
+            // Only a keyed connect can collide, and these options have no key.
+            Err(_) => unreachable!("a connect without a key cannot fail"),
+        }
+    }
+
     /// Connects `callback`; fails only if `options.key` is taken.
     pub(crate) fn connect(
         this: &Arc<Self>,

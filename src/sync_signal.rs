@@ -111,11 +111,7 @@ impl<T: 'static> SyncSignal<T> {
     }
 
     fn connect_unkeyed(&self, options: ConnectOptions, callback: Callback<T>) -> Connection {
-        match self.connect_callback(options, callback) {
-            Ok(connection) => connection,
-            // Only a keyed connect can collide, and these options have no key.
-            Err(_) => unreachable!("a connect without a key cannot fail"),
-        }
+        BaseSignal::connect_unkeyed(&self.base, options.into_options(), callback)
     }
 
     /// Connects a listener. It is first called by the next emit.

@@ -3,3 +3,4 @@
 
 pub(crate) mod contention;
 pub(crate) mod fanout;
+pub(crate) mod nested;

@@ -229,11 +229,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         options: ConnectOptions,
         callback: crate::slot::Callback<T>,
     ) -> Connection {
-        match self.connect_callback(options, callback) {
-            Ok(connection) => connection,
-            // Only a keyed connect can collide, and these options have no key.
-            Err(_) => unreachable!("a connect without a key cannot fail"),
-        }
+        BaseSignal::connect_unkeyed(&self.shared.base, options.into_options(), callback)
     }
 
     /// Connects a listener; it runs on the pool, for every event delivered
