@@ -216,6 +216,17 @@ pub(crate) mod exec {
         2
     }
 
+    /// Whether this thread is a rayon worker (of any pool).
+    #[cfg(not(loom))]
+    pub(crate) fn on_pool() -> bool {
+        rayon::current_thread_index().is_some()
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn on_pool() -> bool {
+        false
+    }
+
     /// On a rayon worker thread, runs one pending job (or sleeps a moment
     /// when there is none) and returns `true`; elsewhere returns `false`
     /// without doing anything, and the caller should block instead.

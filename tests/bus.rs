@@ -495,3 +495,243 @@ mod requests {
         assert_eq!(requests.responder_count(), 1);
     }
 }
+
+mod gather {
+    use super::*;
+    use sigwire::ListenerPanic;
+    use sigwire::bus::{Name, Requests};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    fn names(list: &[Name]) -> Vec<&str> {
+        list.iter().map(|name| &**name).collect()
+    }
+
+    /// Counts its drops: a reply (or request) is dropped exactly once,
+    /// whether it was gathered or arrived late.
+    struct Counted(u32, Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn wait_for(count: &AtomicUsize, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count.load(Ordering::SeqCst) < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} drops",
+                count.load(Ordering::SeqCst)
+            );
+            thread::sleep(Duration::from_millis(1));
+        }
+        thread::sleep(Duration::from_millis(5));
+        assert_eq!(count.load(Ordering::SeqCst), n, "dropped more than once");
+    }
+
+    /// `gather` returns as soon as the expected number of answers is in,
+    /// without waiting for a blocked responder; that responder is reported
+    /// as timed out, and its late reply is dropped once.
+    #[test]
+    fn returns_at_the_expected_count_and_drops_late_replies() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let requests = Requests::<u32, Counted>::new();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        let d = drops.clone();
+        requests.respond("slow", move |v: &u32| {
+            released.lock().unwrap().recv().unwrap();
+            Ok(Some(Counted(*v, d.clone())))
+        });
+        for name in ["a", "b"] {
+            let d = drops.clone();
+            requests.respond(name, move |v: &u32| Ok(Some(Counted(v + 1, d.clone()))));
+        }
+        let replies = requests.gather(7, 2, Duration::from_secs(60));
+        let mut answered: Vec<_> = replies.answers().iter().map(|(n, c)| (&**n, c.0)).collect();
+        answered.sort();
+        assert_eq!(answered, [("a", 8), ("b", 8)]);
+        assert_eq!(names(replies.timed_out()), ["slow"]);
+        assert!(replies.errors().is_empty() && replies.declined().is_empty());
+        drop(replies);
+        assert_eq!(drops.load(Ordering::SeqCst), 2);
+        release.send(()).unwrap();
+        wait_for(&drops, 3);
+    }
+
+    /// With too few answers, `gather` returns at the timeout; the request
+    /// itself is dropped once the last responder is done with it.
+    #[test]
+    fn times_out_and_releases_the_request() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let requests = Requests::<Counted, u32>::new();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        requests.respond("stuck", move |_: &Counted| {
+            released.lock().unwrap().recv().unwrap();
+            Ok(Some(1))
+        });
+        requests.respond("quick", |c: &Counted| Ok(Some(c.0)));
+        let start = Instant::now();
+        let replies = requests.gather(Counted(5, drops.clone()), 2, Duration::from_millis(50));
+        let waited = start.elapsed();
+        assert!(
+            waited >= Duration::from_millis(50),
+            "returned after {waited:?}"
+        );
+        assert_eq!(names(replies.timed_out()), ["stuck"]);
+        assert_eq!(replies.answers().len(), 1);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            0,
+            "the stuck responder still reads the request"
+        );
+        release.send(()).unwrap();
+        wait_for(&drops, 1);
+    }
+
+    /// Once every responder has replied, `gather` returns even though fewer
+    /// answers than expected came in; declines and errors are reported.
+    #[test]
+    fn returns_when_everyone_replied() {
+        let requests = Requests::<u32, u32>::new();
+        requests.respond("declines", |_: &u32| Ok(None));
+        requests.respond("fails", |v: &u32| Err(format!("no {v}").into()));
+        requests.respond("answers", |v: &u32| Ok(Some(*v)));
+        let start = Instant::now();
+        let replies = requests.gather(3, 10, Duration::from_secs(60));
+        assert!(start.elapsed() < Duration::from_secs(30));
+        assert_eq!(replies.answers().len(), 1);
+        assert_eq!(names(replies.declined()), ["declines"]);
+        assert_eq!(replies.errors()[0].1.to_string(), "no 3");
+        assert!(replies.timed_out().is_empty());
+        // No responders at all: nothing to wait for.
+        let none = Requests::<u32, u32>::new().gather(1, 1, Duration::from_secs(60));
+        assert!(none.answers().is_empty() && none.timed_out().is_empty());
+    }
+
+    /// Declines and errors do not count towards the expected answers:
+    /// `gather` waits on for the answer that comes after them.
+    #[test]
+    fn declines_do_not_count_as_answers() {
+        let requests = Requests::<u32, u32>::new();
+        requests.respond("declines", |_: &u32| Ok(None));
+        requests.respond("fails", |_: &u32| Err("no".into()));
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        requests.respond("answers", move |v: &u32| {
+            released.lock().unwrap().recv().unwrap();
+            Ok(Some(*v))
+        });
+        let releaser = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(20));
+            release.send(()).unwrap();
+        });
+        let replies = requests.gather(9, 1, Duration::from_secs(60));
+        assert_eq!(replies.answers()[0].1, 9);
+        assert!(replies.timed_out().is_empty());
+        releaser.join().unwrap();
+    }
+
+    /// A panicking responder is a failure carrying a `ListenerPanic`; the
+    /// pool and the other responders carry on.
+    #[test]
+    fn panics_are_failures() {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        );
+        let requests = Requests::<u32, u32>::with_pool(pool.clone());
+        requests.respond("boom", |_: &u32| panic!("responder exploded"));
+        requests.respond("fine", |v: &u32| Ok(Some(*v)));
+        for round in 0..3 {
+            let replies = requests.gather(round, 2, Duration::from_secs(60));
+            assert_eq!(replies.answers()[0].1, round);
+            let (name, error) = &replies.errors()[0];
+            assert_eq!(&**name, "boom");
+            let panic = error
+                .downcast_ref::<ListenerPanic>()
+                .expect("a ListenerPanic");
+            assert_eq!(panic.message(), "responder exploded");
+            assert_eq!(panic.key(), Some("boom"));
+        }
+        assert_eq!(pool.install(|| 5), 5);
+    }
+
+    /// Responders that gather in turn, nested three deep, on a one-thread
+    /// pool, called from outside the pool and from its only thread: a
+    /// waiting `gather` runs its responders' jobs itself.
+    #[test]
+    fn nested_gathers_do_not_deadlock_on_one_thread() {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        );
+        let requests = Requests::<u32, u32>::with_pool(pool.clone());
+        let inner = requests.clone();
+        requests.respond("depth", move |v: &u32| {
+            if *v == 0 {
+                return Ok(Some(0));
+            }
+            let below = inner.gather(v - 1, 1, Duration::from_secs(60));
+            Ok(Some(below.answers()[0].1 + 1))
+        });
+        let (tx, rx) = mpsc::channel();
+        let r = requests.clone();
+        thread::spawn(move || {
+            let outside = r.gather(3, 1, Duration::from_secs(60)).answers()[0].1;
+            let inside = pool.install(|| r.gather(3, 1, Duration::from_secs(60)).answers()[0].1);
+            tx.send((outside, inside)).unwrap();
+        });
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(30)),
+            Ok((3, 3)),
+            "deadlocked"
+        );
+    }
+
+    /// Concurrent gathers from several threads, with responders joining and
+    /// leaving: every gather hears from every responder registered for its
+    /// whole duration, exactly once.
+    #[test]
+    fn concurrent_gathers() {
+        let requests = Requests::<u32, u32>::new();
+        requests.respond("steady-1", |v: &u32| Ok(Some(*v)));
+        requests.respond("steady-2", |v: &u32| Ok(Some(v + 1)));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let requests = requests.clone();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    requests.respond("churn", |_: &u32| Ok(None)).stop();
+                }
+            })
+        };
+        let workers: Vec<_> = (0..4u32)
+            .map(|t| {
+                let requests = requests.clone();
+                thread::spawn(move || {
+                    for i in 0..200 {
+                        let v = t * 1000 + i;
+                        let replies = requests.gather(v, 2, Duration::from_secs(60));
+                        let mut got: Vec<_> = replies.answers().iter().map(|(_, a)| *a).collect();
+                        got.sort();
+                        assert_eq!(got, [v, v + 1]);
+                        assert!(replies.errors().is_empty());
+                    }
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        churn.join().unwrap();
+    }
+}

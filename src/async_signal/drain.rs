@@ -34,13 +34,13 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
 
 /// Runs `f`, catching a panic; the panic's payload is dropped under a
 /// catch too (its `Drop` is user code). `None` if `f` panicked.
-pub(super) fn contain<R>(f: impl FnOnce() -> R) -> Option<R> {
+pub(crate) fn contain<R>(f: impl FnOnce() -> R) -> Option<R> {
     catch_unwind(AssertUnwindSafe(f)).map_err(dispose).ok()
 }
 
 /// Drops a panic payload whose `Drop` may itself panic; a second payload is
 /// leaked rather than dropped (it could panic again, without end).
-fn dispose(payload: Box<dyn std::any::Any + Send>) {
+pub(crate) fn dispose(payload: Box<dyn std::any::Any + Send>) {
     if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
         std::mem::forget(again);
     }

@@ -4,6 +4,7 @@
 
 mod builder;
 mod drain;
+pub(crate) use drain::{contain, dispose};
 mod state;
 
 use std::fmt;

@@ -8,7 +8,8 @@
 //! - [`HeldSignal`]: holds what is emitted before `start()`, then delivers
 //!   it in order before any later emit.
 //! - [`Requests`]: request/response, gathering the replies of every
-//!   responder (scatter-gather).
+//!   responder (scatter-gather), on the calling thread or on the pool with
+//!   an expected count and a timeout.
 //! - [`global`]: a process-wide default bus.
 //!
 //! The guide is `docs/bus.md`.

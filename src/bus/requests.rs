@@ -1,11 +1,15 @@
 //! `Requests<Req, Resp>`: request/response with scatter-gather. Responders
 //! register a function of `&Req`; `request` asks every one of them and
-//! gathers the answers.
+//! gathers the answers; `gather` asks them on the pool and waits for a
+//! number of answers or a timeout.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
-use crate::error::BoxError;
-use crate::sync::{self, Arc, ArcSwap, ErasedArc, Mutex};
+use crate::async_signal::{contain, dispose};
+use crate::error::{BoxError, ListenerPanic};
+use crate::sync::{self, Arc, ArcSwap, Condvar, ErasedArc, Mutex, exec};
 
 /// What a responder returns: an answer, no answer (the request is not for
 /// it), or an error.
@@ -51,6 +55,40 @@ struct Inner<Req: 'static, Resp: 'static> {
     responders: ArcSwap<Vec<Entry<Req, Resp>>>,
     /// Serialises registrations; requests never take it.
     writer: Mutex<u64>,
+    /// Where [`Requests::gather`] runs the responders.
+    pool: exec::Pool,
+}
+
+/// One [`Requests::gather`] in flight, shared by the caller and the
+/// responders' jobs on the pool.
+struct Gathering<Req, Resp> {
+    request: Req,
+    outcomes: Mutex<Outcomes<Resp>>,
+    /// Signalled when the gathering is complete (enough answers, or every
+    /// responder replied); the caller waits on it.
+    complete: Condvar,
+}
+
+struct Outcomes<Resp> {
+    /// One per responder, in registration order: `None` until it replies.
+    replies: Vec<Option<Outcome<Resp>>>,
+    answered: usize,
+    replied: usize,
+    /// Set by the caller when it stops waiting; a reply that finds it set
+    /// is late, and is dropped instead of recorded.
+    closed: bool,
+}
+
+enum Outcome<Resp> {
+    Answer(Resp),
+    Declined,
+    Failed(BoxError),
+}
+
+impl<Resp> Outcomes<Resp> {
+    fn is_complete(&self, expected: usize) -> bool {
+        self.answered >= expected || self.replied == self.replies.len()
+    }
 }
 
 struct Entry<Req: 'static, Resp: 'static> {
@@ -84,6 +122,7 @@ pub struct Replies<Resp> {
     answers: Vec<(Name, Resp)>,
     errors: Vec<(Name, BoxError)>,
     declined: Vec<Name>,
+    timed_out: Vec<Name>,
 }
 
 /// A responder's name, shared (a reply costs no string copy).
@@ -99,10 +138,34 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// assert_eq!(requests.responder_count(), 0);
     /// ```
     pub fn new() -> Self {
+        Self::on(None)
+    }
+
+    /// No responders; [`gather`](Self::gather) runs them on `pool` instead
+    /// of rayon's global pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use sigwire::bus::Requests;
+    /// let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap());
+    /// let requests = Requests::<u32, u32>::with_pool(pool);
+    /// requests.respond("double", |n: &u32| Ok(Some(n * 2)));
+    /// let replies = requests.gather(21, 1, Duration::from_secs(5));
+    /// assert_eq!(replies.answers()[0].1, 42);
+    /// ```
+    pub fn with_pool(pool: std::sync::Arc<rayon::ThreadPool>) -> Self {
+        Self::on(Some(pool))
+    }
+
+    fn on(pool: exec::Pool) -> Self {
         Self {
             inner: ErasedArc::new(Inner {
                 responders: ArcSwap::new(Arc::new(Vec::new())),
                 writer: Mutex::new(0),
+                pool,
             }),
         }
     }
@@ -154,11 +217,7 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// See [`Requests`].
     pub fn request(&self, request: &Req) -> Replies<Resp> {
         let responders = self.inner.responders.load();
-        let mut replies = Replies {
-            answers: Vec::new(),
-            errors: Vec::new(),
-            declined: Vec::new(),
-        };
+        let mut replies = Replies::default();
         for entry in responders.iter() {
             match (entry.respond)(request) {
                 Ok(Some(answer)) => replies.answers.push((Name::clone(&entry.name), answer)),
@@ -167,6 +226,107 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
             }
         }
         replies
+    }
+
+    /// Asks every responder on the pool, in parallel, and returns once
+    /// `expected` answers have arrived, every responder has replied, or
+    /// `timeout` has passed, whichever comes first. The [`Replies`] say
+    /// which responders answered, declined, failed (a panic is caught and
+    /// reported as a failure whose error is a [`ListenerPanic`]) and which
+    /// had not replied in time ([`timed_out`](Replies::timed_out)).
+    ///
+    /// A reply that arrives after `gather` returned is dropped, on the
+    /// pool thread that made it; the request is dropped when the last
+    /// responder is done with it.
+    ///
+    /// A responder may itself call `gather` (or `request`): a `gather`
+    /// called on a thread of the pool runs other pool jobs while it waits,
+    /// its own responders' among them, so nested requests complete even on a
+    /// one-thread pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sigwire::bus::Requests;
+    ///
+    /// let quotes = Requests::<&'static str, f64>::new();
+    /// quotes.respond("venue-a", |_: &&str| Ok(Some(101.5)));
+    /// quotes.respond("venue-b", |_: &&str| Ok(Some(101.25)));
+    /// quotes.respond("venue-c", |_: &&str| {
+    ///     std::thread::sleep(Duration::from_secs(2)); // too slow
+    ///     Ok(Some(99.0))
+    /// });
+    ///
+    /// // Two answers are enough; wait at most 50 ms for them.
+    /// let replies = quotes.gather("ACME", 2, Duration::from_millis(50));
+    /// let mut best: Vec<f64> = replies.answers().iter().map(|(_, q)| *q).collect();
+    /// best.sort_by(f64::total_cmp);
+    /// assert_eq!(best, [101.25, 101.5]);
+    /// assert_eq!(&*replies.timed_out()[0], "venue-c");
+    /// ```
+    pub fn gather(&self, request: Req, expected: usize, timeout: Duration) -> Replies<Resp>
+    where
+        Req: Send + Sync,
+        Resp: Send,
+    {
+        let responders = Arc::clone(&self.inner.responders.load());
+        let gathering = Arc::new(Gathering {
+            request,
+            outcomes: Mutex::new(Outcomes {
+                replies: (0..responders.len()).map(|_| None).collect(),
+                answered: 0,
+                replied: 0,
+                closed: false,
+            }),
+            complete: Condvar::new(),
+        });
+        for (index, entry) in responders.iter().enumerate() {
+            let gathering = Arc::clone(&gathering);
+            let entry = entry.clone();
+            exec::spawn(&self.inner.pool, move || {
+                gathering.reply(index, &entry, expected)
+            });
+        }
+        let deadline = Instant::now().checked_add(timeout);
+        let on_pool = exec::on_pool();
+        let mut outcomes = sync::lock(&gathering.outcomes);
+        loop {
+            if outcomes.is_complete(expected) {
+                break;
+            }
+            let left = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => break,
+                },
+                None => None,
+            };
+            if on_pool {
+                // Blocking here could starve this gathering's own jobs (or a
+                // nested one's) of the thread they need: run pool jobs
+                // instead.
+                drop(outcomes);
+                exec::help();
+                outcomes = sync::lock(&gathering.outcomes);
+            } else {
+                outcomes = sync::wait(&gathering.complete, outcomes, left).0;
+            }
+        }
+        outcomes.closed = true;
+        let replies = std::mem::take(&mut outcomes.replies);
+        drop(outcomes);
+        let mut gathered = Replies::default();
+        for (entry, reply) in responders.iter().zip(replies) {
+            let name = Name::clone(&entry.name);
+            match reply {
+                Some(Outcome::Answer(answer)) => gathered.answers.push((name, answer)),
+                Some(Outcome::Declined) => gathered.declined.push(name),
+                Some(Outcome::Failed(error)) => gathered.errors.push((name, error)),
+                None => gathered.timed_out.push(name),
+            }
+        }
+        gathered
     }
 
     /// How many responders are registered.
@@ -195,6 +355,41 @@ impl<Req: 'static, Resp: 'static> Inner<Req, Resp> {
         // removed closure, whose drop is user code (it may use `self`).
         drop(old);
         true
+    }
+}
+
+impl<Req, Resp> Gathering<Req, Resp> {
+    /// The body of one responder's job: ask it, then record the reply, or
+    /// drop it if the caller has stopped waiting.
+    fn reply(&self, index: usize, entry: &Entry<Req, Resp>, expected: usize) {
+        let mut payload = None;
+        let outcome = match catch_unwind(AssertUnwindSafe(|| (entry.respond)(&self.request))) {
+            Ok(Ok(Some(answer))) => Outcome::Answer(answer),
+            Ok(Ok(None)) => Outcome::Declined,
+            Ok(Err(error)) => Outcome::Failed(error),
+            Err(caught) => {
+                let panic = ListenerPanic::new(entry.id, Some(Name::clone(&entry.name)), &*caught);
+                payload = Some(caught);
+                Outcome::Failed(Box::new(panic))
+            }
+        };
+        if let Some(payload) = payload {
+            dispose(payload);
+        }
+        let mut outcomes = sync::lock(&self.outcomes);
+        if outcomes.closed {
+            drop(outcomes);
+            // Late: the caller has returned. The reply's drop is user code,
+            // and this runs on a pool thread: contain a panic.
+            contain(move || drop(outcome));
+            return;
+        }
+        outcomes.answered += usize::from(matches!(outcome, Outcome::Answer(_)));
+        outcomes.replied += 1;
+        outcomes.replies[index] = Some(outcome);
+        if outcomes.is_complete(expected) {
+            self.complete.notify_all();
+        }
     }
 }
 
@@ -259,6 +454,28 @@ impl<Resp> Replies<Resp> {
     pub fn declined(&self) -> &[Name] {
         &self.declined
     }
+
+    /// The responders that had not replied when [`Requests::gather`]
+    /// returned (always empty for [`Requests::request`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`Requests::gather`].
+    pub fn timed_out(&self) -> &[Name] {
+        &self.timed_out
+    }
+}
+
+impl<Resp> Default for Replies<Resp> {
+    /// No replies.
+    fn default() -> Self {
+        Self {
+            answers: Vec::new(),
+            errors: Vec::new(),
+            declined: Vec::new(),
+            timed_out: Vec::new(),
+        }
+    }
 }
 
 impl<Req: 'static, Resp: 'static> Default for Requests<Req, Resp> {
@@ -296,6 +513,7 @@ impl<Resp: fmt::Debug> fmt::Debug for Replies<Resp> {
             .field("answers", &self.answers)
             .field("errors", &self.errors)
             .field("declined", &self.declined)
+            .field("timed_out", &self.timed_out)
             .finish()
     }
 }
