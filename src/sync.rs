@@ -85,6 +85,24 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// Identifies the current thread (a loom thread, under loom).
+#[cfg(not(loom))]
+pub(crate) type ThreadId = std::thread::ThreadId;
+#[cfg(loom)]
+pub(crate) type ThreadId = loom::thread::ThreadId;
+
+/// The current thread's [`ThreadId`].
+pub(crate) fn thread_id() -> ThreadId {
+    #[cfg(not(loom))]
+    {
+        std::thread::current().id()
+    }
+    #[cfg(loom)]
+    {
+        loom::thread::current().id()
+    }
+}
+
 /// Waits on `condvar` (up to `timeout`, if given), ignoring poisoning as
 /// [`lock`] does. Returns the guard and whether the wait timed out.
 pub(crate) fn wait<'a, T>(

@@ -735,3 +735,141 @@ mod gather {
         churn.join().unwrap();
     }
 }
+
+mod history {
+    use super::*;
+    use sigwire::bus::HistorySignal;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    fn recorder() -> (Arc<Mutex<Vec<u32>>>, impl Fn(&u32) + Send + Sync + 'static) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        (seen, move |v: &u32| s.lock().unwrap().push(*v))
+    }
+
+    /// The history keeps the last `n` events; a replaying listener gets
+    /// them first, a plain one only what follows.
+    #[test]
+    fn keeps_the_last_n_and_replays_them() {
+        assert!(HistorySignal::<u32>::new(0).is_err());
+        let signal = HistorySignal::<u32>::new(3).unwrap();
+        let (early, listener) = recorder();
+        let _early = signal.connect_with_replay(listener); // empty history
+        for v in 1..=5 {
+            signal.emit(v);
+        }
+        assert_eq!(signal.history(), [3, 4, 5]);
+        let (replayed, listener) = recorder();
+        let _replayed = signal.connect_with_replay(listener);
+        let (plain, listener) = recorder();
+        let _plain = signal.connect(listener);
+        assert_eq!(*replayed.lock().unwrap(), [3, 4, 5]);
+        signal.emit(6);
+        assert_eq!(*early.lock().unwrap(), [1, 2, 3, 4, 5, 6]);
+        assert_eq!(*replayed.lock().unwrap(), [3, 4, 5, 6]);
+        assert_eq!(*plain.lock().unwrap(), [6]);
+        assert_eq!(signal.len(), 3);
+    }
+
+    /// Events the replaying listener emits during its replay reach it
+    /// after the history (and reach the other listeners at once).
+    #[test]
+    fn a_replaying_listener_may_emit() {
+        let signal = Arc::new(HistorySignal::<u32>::new(4).unwrap());
+        let (plain, listener) = recorder();
+        let _plain = signal.connect(listener);
+        signal.emit(1);
+        signal.emit(2);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s, weak) = (seen.clone(), Arc::downgrade(&signal));
+        let _replaying = signal.connect_with_replay(move |v: &u32| {
+            s.lock().unwrap().push(*v);
+            if *v < 3 {
+                weak.upgrade().unwrap().emit(v + 10);
+            }
+        });
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 11, 12]);
+        assert_eq!(*plain.lock().unwrap(), [1, 2, 11, 12]);
+        assert_eq!(signal.history(), [1, 2, 11, 12]);
+    }
+
+    /// A panic during the replay unwinds out of `connect_with_replay` and
+    /// leaves the listener disconnected; the signal carries on.
+    #[test]
+    fn a_panic_during_replay_disconnects() {
+        let signal = HistorySignal::<u32>::new(4).unwrap();
+        signal.emit(1);
+        signal.emit(2);
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            signal.connect_with_replay(move |v: &u32| {
+                c.fetch_add(1, Ordering::SeqCst);
+                assert!(*v != 2, "bad replay");
+            })
+        }));
+        assert!(result.is_err());
+        assert!(signal.is_empty());
+        signal.emit(3);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        let (seen, listener) = recorder();
+        let _c = signal.connect_with_replay(listener);
+        assert_eq!(*seen.lock().unwrap(), [1, 2, 3]);
+    }
+
+    /// Two threads emit (at least 5 000 events each, and on until after
+    /// every listener is connected) while listeners connect with replay, with a
+    /// history of 64: each listener receives, from each emitter, a gap-free
+    /// run of its events (in its order, nothing twice) that ends at its
+    /// last one.
+    #[test]
+    fn replay_under_concurrent_emits_misses_and_repeats_nothing() {
+        const STRIDE: u32 = 1 << 24;
+        let signal = Arc::new(HistorySignal::<u32>::new(64).unwrap());
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let go = Arc::new(Barrier::new(3));
+        let emitters: Vec<_> = (0..2u32)
+            .map(|t| {
+                let (signal, go, done) = (signal.clone(), go.clone(), done.clone());
+                thread::spawn(move || {
+                    go.wait();
+                    let mut i = 0;
+                    loop {
+                        // The last emit starts after every listener was
+                        // connected (an earlier one may have been numbered
+                        // before a connect, and evicted from the history).
+                        let finishing = done.load(Ordering::SeqCst);
+                        signal.emit(t * STRIDE + i);
+                        if finishing && i >= 5_000 {
+                            return t * STRIDE + i;
+                        }
+                        i += 1;
+                    }
+                })
+            })
+            .collect();
+        go.wait();
+        let mut recorders = Vec::new();
+        for _ in 0..8 {
+            let (seen, listener) = recorder();
+            recorders.push((seen, signal.connect_with_replay(listener)));
+            thread::yield_now();
+        }
+        done.store(true, Ordering::SeqCst);
+        let last: Vec<u32> = emitters.into_iter().map(|e| e.join().unwrap()).collect();
+        for (seen, _connection) in &recorders {
+            let seen = seen.lock().unwrap();
+            for t in 0..2u32 {
+                let mine: Vec<u32> = seen.iter().copied().filter(|v| v / STRIDE == t).collect();
+                assert_eq!(
+                    mine.last(),
+                    Some(&last[t as usize]),
+                    "emitter {t}: missed the end"
+                );
+                for pair in mine.windows(2) {
+                    assert_eq!(pair[1], pair[0] + 1, "emitter {t}: a gap or a repeat");
+                }
+            }
+        }
+    }
+}

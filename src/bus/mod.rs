@@ -7,6 +7,9 @@
 //!   each topic's listeners are resolved once and cached.
 //! - [`HeldSignal`]: holds what is emitted before `start()`, then delivers
 //!   it in order before any later emit.
+//! - [`HistorySignal`]: keeps its last `n` events; a listener connected
+//!   with replay receives them first, then every later event, none missed
+//!   or repeated.
 //! - [`Requests`]: request/response, gathering the replies of every
 //!   responder (scatter-gather), on the calling thread or on the pool with
 //!   an expected count and a timeout.
@@ -15,6 +18,7 @@
 //! The guide is `docs/bus.md`.
 
 mod held;
+mod history;
 mod requests;
 mod topics;
 
@@ -23,6 +27,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 pub use held::HeldSignal;
+pub use history::HistorySignal;
 pub use requests::{Name, Replies, Reply, Requests, Responding};
 pub use topics::{PatternError, Publisher, Subscription, TopicError, Topics};
 

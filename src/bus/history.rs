@@ -1,0 +1,348 @@
+//! `HistorySignal<T>`: a signal that keeps its last `n` events, and lets a
+//! listener connect with replay: it first receives that history, in order,
+//! then every later event, with none missed or repeated in between.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::SyncSignal;
+use crate::connection::Connection;
+use crate::error::BuildError;
+use crate::sync::{self, Arc, AtomicBool, Condvar, Mutex, Ordering};
+
+/// A [`SyncSignal`] that keeps the last `n` events it emitted. A listener
+/// connected with [`connect_with_replay`](Self::connect_with_replay) first
+/// receives those events, oldest first, then every event emitted after
+/// them: none is missed and none is delivered twice, however the replay
+/// races emits on other threads.
+///
+/// Each emit clones the event once into the history (outside any lock) and
+/// takes a short lock to append it and number it; delivery is then
+/// [`SyncSignal::emit`].
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::bus::HistorySignal;
+///
+/// let prices = HistorySignal::<u32>::new(2).unwrap();
+/// prices.emit(100);
+/// prices.emit(101);
+/// prices.emit(102); // the history keeps the last 2
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let s = seen.clone();
+/// let _late = prices.connect_with_replay(move |p: &u32| s.lock().unwrap().push(*p));
+/// prices.emit(103);
+/// assert_eq!(*seen.lock().unwrap(), [101, 102, 103]);
+/// ```
+pub struct HistorySignal<T: 'static> {
+    signal: SyncSignal<Stamped<T>>,
+    log: Mutex<Log<T>>,
+    capacity: usize,
+}
+
+/// An event with its number: the emit order, as decided under the log's
+/// lock. A replaying listener skips live events numbered below its
+/// watermark (its replay had them).
+struct Stamped<T> {
+    seq: u64,
+    value: T,
+}
+
+struct Log<T> {
+    /// The last `capacity` events, numbered `next - events.len()` to
+    /// `next - 1`.
+    events: VecDeque<T>,
+    /// The number the next emit takes.
+    next: u64,
+}
+
+/// A replaying listener's gate: live events wait behind the replay.
+struct Gate<T> {
+    /// Set by the replaying thread once the history and every event queued
+    /// meanwhile were delivered; from then on live events pass straight
+    /// through.
+    open: AtomicBool,
+    /// The thread that replays: its own emits during the replay (from the
+    /// listener, say) cannot wait for the replay, so they queue here.
+    replayer: sync::ThreadId,
+    queued: Mutex<Vec<T>>,
+    /// Other threads' live events wait on this until the gate opens.
+    opened: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
+    /// A signal that keeps its last `capacity` events.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`] for a capacity of 0 (a history of
+    /// nothing: use a [`SyncSignal`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::HistorySignal;
+    /// assert!(HistorySignal::<u8>::new(0).is_err());
+    /// assert_eq!(HistorySignal::<u8>::new(8).unwrap().capacity(), 8);
+    /// ```
+    pub fn new(capacity: usize) -> Result<Self, BuildError> {
+        if capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
+        }
+        Ok(Self {
+            signal: SyncSignal::new(),
+            log: Mutex::new(Log {
+                events: VecDeque::new(),
+                next: 0,
+            }),
+            capacity,
+        })
+    }
+
+    /// Records `value` in the history and delivers it to every listener,
+    /// on this thread, as [`SyncSignal::emit`] does.
+    ///
+    /// # Panics
+    ///
+    /// A panicking listener (or `Clone`) unwinds out of `emit`, as out of
+    /// [`SyncSignal::emit`]; the event stays in the history.
+    ///
+    /// # Examples
+    ///
+    /// See [`HistorySignal`].
+    pub fn emit(&self, value: T) {
+        let copy = value.clone();
+        let (seq, evicted) = {
+            let mut log = sync::lock(&self.log);
+            let seq = log.next;
+            log.next += 1;
+            let evicted = if log.events.len() == self.capacity {
+                log.events.pop_front()
+            } else {
+                None
+            };
+            log.events.push_back(copy);
+            (seq, evicted)
+        };
+        // Outside the lock: the drop is user code.
+        drop(evicted);
+        self.signal.emit(&Stamped { seq, value });
+    }
+
+    /// Connects a listener for events emitted from now on (no replay).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicU32, Ordering};
+    /// # use std::sync::Arc;
+    /// # use sigwire::bus::HistorySignal;
+    /// let signal = HistorySignal::<u32>::new(4).unwrap();
+    /// signal.emit(1);
+    /// let sum = Arc::new(AtomicU32::new(0));
+    /// let s = sum.clone();
+    /// let conn = signal.connect(move |v: &u32| { s.fetch_add(*v, Ordering::Relaxed); });
+    /// signal.emit(2);
+    /// assert_eq!(sum.load(Ordering::Relaxed), 2);
+    /// assert!(conn.disconnect());
+    /// ```
+    pub fn connect<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        self.signal
+            .connect(move |event: &Stamped<T>| f(&event.value))
+    }
+
+    /// Connects a listener that first receives the history (oldest first),
+    /// on this thread before this call returns, then every later event.
+    /// Each event reaches it exactly once, and the history before any
+    /// event emitted after it.
+    ///
+    /// While the replay runs, other threads' emits wait before delivering
+    /// to this listener (they have already delivered to the others), and
+    /// events the replaying listener emits itself are queued and delivered
+    /// to it right after the history. So the replaying listener must not
+    /// wait for another thread that emits on this signal (a
+    /// `disconnect_wait` on one of its listeners, say): that thread may be
+    /// waiting for the replay.
+    ///
+    /// # Panics
+    ///
+    /// A panic in the listener during the replay unwinds out of this call;
+    /// the listener is disconnected first, and the emits waiting for it
+    /// skip it.
+    ///
+    /// # Examples
+    ///
+    /// See [`HistorySignal`].
+    pub fn connect_with_replay<F>(&self, f: F) -> Connection
+    where
+        F: Fn(&T) + Send + Sync + 'static,
+    {
+        let f = Arc::new(f);
+        let gate = Arc::new(Gate {
+            open: AtomicBool::new(false),
+            replayer: sync::thread_id(),
+            queued: Mutex::new(Vec::new()),
+            opened: Mutex::new(false),
+            wake: Condvar::new(),
+        });
+        let (history, connection) = {
+            let log = sync::lock(&self.log);
+            let watermark = log.next;
+            let (listener, gate) = (Arc::clone(&f), Arc::clone(&gate));
+            // Connected under the log's lock: an emit numbered from
+            // `watermark` on takes the lock after this, so it loads a list
+            // with this listener; an earlier-numbered emit is in the
+            // history (or was evicted before we came), and the listener
+            // skips it if it sees it live.
+            let connection = self.signal.connect(move |event: &Stamped<T>| {
+                if event.seq < watermark {
+                    return;
+                }
+                if !gate.pass(&event.value) {
+                    return;
+                }
+                (*listener)(&event.value);
+            });
+            // The copy runs `Clone` (user code) under the lock; a `Clone`
+            // that emits on this signal would deadlock.
+            (log.events.clone(), connection)
+        };
+        let mut opener = Opener {
+            gate: &gate,
+            connection: &connection,
+            replayed: false,
+        };
+        for event in &history {
+            f(event);
+        }
+        loop {
+            let queued = std::mem::take(&mut *sync::lock(&gate.queued));
+            if queued.is_empty() {
+                break;
+            }
+            for event in &queued {
+                f(event);
+            }
+        }
+        opener.replayed = true;
+        drop(opener);
+        drop(history);
+        connection
+    }
+
+    /// A copy of the history, oldest first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::HistorySignal;
+    /// let s = HistorySignal::<&str>::new(2).unwrap();
+    /// s.emit("a");
+    /// s.emit("b");
+    /// s.emit("c");
+    /// assert_eq!(s.history(), ["b", "c"]);
+    /// ```
+    pub fn history(&self) -> Vec<T> {
+        sync::lock(&self.log).events.iter().cloned().collect()
+    }
+
+    /// How many events the history keeps.
+    ///
+    /// # Examples
+    ///
+    /// See [`new`](Self::new).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many listeners are connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::HistorySignal;
+    /// let s = HistorySignal::<u8>::new(1).unwrap();
+    /// let _c = s.connect(|_: &u8| {});
+    /// assert_eq!(s.len(), 1);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.signal.len()
+    }
+
+    /// Whether no listener is connected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::HistorySignal;
+    /// assert!(HistorySignal::<u8>::new(1).unwrap().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.signal.is_empty()
+    }
+}
+
+impl<T: Clone> Gate<T> {
+    /// Whether a live event may go to the listener now. Before the gate
+    /// opens, the replaying thread queues it (and returns `false`); another
+    /// thread waits for the gate. `false` too if the replay panicked.
+    fn pass(&self, value: &T) -> bool {
+        // Acquire: pairs with `open`'s Release; the replay's calls happen
+        // before this one.
+        if self.open.load(Ordering::Acquire) {
+            return true;
+        }
+        if sync::thread_id() == self.replayer {
+            sync::lock(&self.queued).push(value.clone());
+            return false;
+        }
+        let mut opened = sync::lock(&self.opened);
+        while !*opened {
+            opened = sync::wait(&self.wake, opened, None).0;
+        }
+        drop(opened);
+        // Acquire: as above; `open` is stored before `opened` is set.
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// Opens the gate when the replay ends, or, if the listener panicked,
+/// disconnects it and releases the emits waiting for it.
+struct Opener<'a, T> {
+    gate: &'a Gate<T>,
+    connection: &'a Connection,
+    replayed: bool,
+}
+
+impl<T> Drop for Opener<'_, T> {
+    fn drop(&mut self) {
+        if self.replayed {
+            // Release: the replay's deliveries happen before any live
+            // delivery that sees the gate open.
+            self.gate.open.store(true, Ordering::Release);
+        } else {
+            self.connection.disconnect();
+        }
+        *sync::lock(&self.gate.opened) = true;
+        self.gate.wake.notify_all();
+    }
+}
+
+impl<T: Send + Sync + 'static> fmt::Debug for HistorySignal<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let log = sync::lock(&self.log);
+        f.debug_struct("HistorySignal")
+            .field("listeners", &self.signal.len())
+            .field("kept", &log.events.len())
+            .field("capacity", &self.capacity)
+            .field("emitted", &log.next)
+            .finish()
+    }
+}
