@@ -7,7 +7,9 @@
 //!   them match), through `Topics::emit` (a hash look-up) and through a
 //!   `Publisher` (a counter check), vs a bare signal with the 10 matching
 //!   listeners (goal: ≤ 1.5 ×);
-//! - `requests`: a scatter-gather request answered by 4 responders.
+//! - `stats`: the same bare signal with its delivery counters on;
+//! - `requests`: a scatter-gather request answered by 4 responders, on the
+//!   calling thread (`request`) and on rayon's pool (`gather`).
 //!
 //! ```sh
 //! cargo bench --bench bus
@@ -29,11 +31,14 @@ fn work(v: u64, i: u64) {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("bus/4 listeners");
     let bare = SyncSignal::<Tick>::new();
+    let counted = SyncSignal::<Tick>::new();
+    counted.enable_stats();
     let bus = EventBus::new();
     let _conns: Vec<_> = (0..4)
         .flat_map(|i| {
             [
                 bare.connect(move |t: &Tick| work(t.0, i)),
+                counted.connect(move |t: &Tick| work(t.0, i)),
                 bus.connect(move |t: &Tick| work(t.0, i)),
             ]
         })
@@ -50,6 +55,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             handle.emit(black_box(&Tick(n)));
+        })
+    });
+    group.bench_function("stats on", |b| {
+        b.iter(|| {
+            n += 1;
+            counted.emit(black_box(&Tick(n)));
         })
     });
     group.bench_function("bus.emit", |b| {
@@ -119,6 +130,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             black_box(requests.request(black_box(&n)));
+        })
+    });
+    group.bench_function("gather", |b| {
+        b.iter(|| {
+            n += 1;
+            black_box(requests.gather(black_box(n), 4, Duration::from_secs(10)));
         })
     });
     group.finish();

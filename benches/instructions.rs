@@ -7,7 +7,10 @@
 //!     target/release/deps/instructions-<hash> emitter 100000 1
 //! ```
 //!
-//! Arguments: the variant (`direct`, `emit` or `emitter`), the number of
+//! Arguments: the variant (`direct`, `emit`, `emitter`, `stats`: `emit`
+//! with the signal's counters on, `topic`: `Topics::emit` on a cached topic
+//! every listener's pattern matches, `publisher`: the same through a
+//! `Publisher`), the number of
 //! emits and the number of listeners. Run it with two emit counts and divide
 //! the difference of the two totals by the difference of the counts: that is
 //! the instructions per emit, free of start-up costs. `cargo bench` itself
@@ -15,6 +18,7 @@
 
 use std::hint::black_box;
 
+use sigwire::bus::{Publisher, Topics};
 use sigwire::{Emitter, SyncSignal};
 
 type Listener = Box<dyn Fn(&u64) + Send + Sync>;
@@ -42,6 +46,20 @@ fn emitter(emitter: &mut Emitter<'_, u64>, n: u64) {
     }
 }
 
+#[inline(never)]
+fn topic(topics: &Topics<u64>, n: u64) {
+    for i in 0..n {
+        let _ = topics.emit(black_box("market.AAPL.trade"), &black_box(i));
+    }
+}
+
+#[inline(never)]
+fn publisher(publisher: &mut Publisher<u64>, n: u64) {
+    for i in 0..n {
+        publisher.emit(&black_box(i));
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -64,6 +82,23 @@ fn main() {
     match variant {
         "direct" => direct(&listeners, n),
         "emitter" => emitter(&mut signal.emitter(), n),
+        "stats" => {
+            signal.enable_stats();
+            emit(&signal, n);
+        }
+        "topic" | "publisher" => {
+            let topics = Topics::<u64>::new();
+            for _ in 0..count {
+                let _ = topics.subscribe("market.*.trade", |_: &str, v: &u64| {
+                    black_box(*v);
+                });
+            }
+            if variant == "topic" {
+                topic(&topics, n);
+            } else {
+                publisher(&mut topics.publisher("market.AAPL.trade").unwrap(), n);
+            }
+        }
         _ => emit(&signal, n),
     }
 }

@@ -18,6 +18,7 @@ use crate::connection::{Connection, ConnectionHandle};
 use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
 use crate::inflight;
 use crate::slot::{Callback, Slot};
+use crate::stats::{Counters, Outcome};
 use crate::sync::{
     self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering,
 };
@@ -54,6 +55,11 @@ pub(crate) struct Config<T> {
     pub(crate) on_error: Option<ErrorHandler>,
     /// With the id each was added under.
     pub(crate) filters: Box<[(u64, Filter<T>)]>,
+    /// The sync emit path's counters, once `enable_stats` was called.
+    pub(crate) stats: Option<ErasedArc<Counters>>,
+    /// `filters` is not empty or `stats` is set: the one flag the sync emit
+    /// path tests before taking its out-of-line path.
+    pub(crate) observed: bool,
 }
 
 impl<T> Clone for Config<T> {
@@ -61,6 +67,8 @@ impl<T> Clone for Config<T> {
         Self {
             on_error: self.on_error.clone(),
             filters: self.filters.clone(),
+            stats: self.stats.clone(),
+            observed: self.observed,
         }
     }
 }
@@ -86,6 +94,17 @@ pub(crate) struct List<T> {
     /// happen after.
     #[cfg(loom)]
     live: Liveness,
+}
+
+impl<T> List<T> {
+    /// Counts a listener call that returned an error, if the counters are
+    /// on. Called on error paths only.
+    #[cold]
+    pub(crate) fn note_failed(&self) {
+        if let Some(counters) = &self.config.stats {
+            counters.add(Outcome::Failed);
+        }
+    }
 }
 
 /// A loom cell shared between threads; loom itself checks every access.
@@ -187,6 +206,8 @@ impl<T: 'static> BaseSignal<T> {
             Config {
                 on_error: None,
                 filters: Box::new([]),
+                stats: None,
+                observed: false,
             },
         ));
         Self {
@@ -440,6 +461,32 @@ impl<T: 'static> BaseSignal<T> {
         id
     }
 
+    /// The counters of the sync emit path, made and published on first
+    /// call.
+    pub(crate) fn enable_stats(&self) -> ErasedArc<Counters> {
+        if let Some(counters) = &self.list.load().config.stats {
+            return ErasedArc::clone(counters);
+        }
+        let fresh = ErasedArc::new(Counters::new());
+        let mut counters = ErasedArc::clone(&fresh);
+        self.update_config(|config| match &config.stats {
+            Some(won) => {
+                counters = ErasedArc::clone(won); // a racing call was first
+                false
+            }
+            None => {
+                config.stats = Some(fresh);
+                true
+            }
+        });
+        counters
+    }
+
+    /// The counters, if `enable_stats` was called.
+    pub(crate) fn counters(&self) -> Option<ErasedArc<Counters>> {
+        self.list.load().config.stats.clone()
+    }
+
     /// Removes the filter added under `id`; `true` if it was there.
     pub(crate) fn remove_filter(&self, id: u64) -> bool {
         self.update_config(|config| {
@@ -464,6 +511,7 @@ impl<T: 'static> BaseSignal<T> {
             let current = self.list.load();
             let mut config = current.config.clone();
             if change(&mut config) {
+                config.observed = !config.filters.is_empty() || config.stats.is_some();
                 let (slots, dropped) = compact(&mut writer, &current.slots, |_| false);
                 drop(current);
                 // A scan now: a replaced handler or filter may hold closures.
@@ -498,6 +546,7 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn report(&self, list: &List<T>, slot: &Slot<T>, error: crate::error::BoxError) {
         // Relaxed: a statistic; nothing is published through it.
         self.errors.fetch_add(1, Ordering::Relaxed);
+        list.note_failed();
         let error = EmitError::new(slot.id, slot.key().cloned(), error);
         match &list.config.on_error {
             Some(handler) => handler(error),

@@ -88,6 +88,7 @@ mod error;
 mod inflight;
 mod signal;
 mod slot;
+mod stats;
 mod sync;
 mod sync_signal;
 

@@ -114,10 +114,16 @@ pub(crate) struct Shared<T> {
     rejected: AtomicU64,
 }
 
-/// Counters of an [`AsyncSignal`], from [`AsyncSignal::stats`].
+/// Delivery counters, from [`AsyncSignal::stats`], [`SyncSignal::stats`]
+/// (once [`enable_stats`](SyncSignal::enable_stats) was called) and the
+/// bus's aggregates. Stats add up with `+`.
 ///
 /// A snapshot: while events flow, the fields are read at slightly different
-/// moments.
+/// moments. The field docs give the `AsyncSignal` meaning; for a
+/// `SyncSignal` see [`SyncSignal::stats`].
+///
+/// [`SyncSignal::stats`]: crate::SyncSignal::stats
+/// [`SyncSignal`]: crate::SyncSignal
 ///
 /// # Examples
 ///
@@ -151,6 +157,34 @@ pub struct Stats {
     pub rejected: u64,
     /// Events accepted and not yet delivered.
     pub pending: usize,
+}
+
+impl std::ops::Add for Stats {
+    type Output = Stats;
+
+    /// Field by field.
+    fn add(self, other: Stats) -> Stats {
+        Stats {
+            emitted: self.emitted + other.emitted,
+            delivered: self.delivered + other.delivered,
+            failed: self.failed + other.failed,
+            panicked: self.panicked + other.panicked,
+            rejected: self.rejected + other.rejected,
+            pending: self.pending + other.pending,
+        }
+    }
+}
+
+impl std::ops::AddAssign for Stats {
+    fn add_assign(&mut self, other: Stats) {
+        *self = *self + other;
+    }
+}
+
+impl std::iter::Sum for Stats {
+    fn sum<I: Iterator<Item = Stats>>(iter: I) -> Stats {
+        iter.fold(Stats::default(), |a, b| a + b)
+    }
 }
 
 impl<T: Send + Sync + 'static> AsyncSignal<T> {

@@ -90,7 +90,9 @@ impl<T: 'static> HeldSignal<T> {
     }
 
     /// Emits `value`: delivered now if the signal was started, queued
-    /// otherwise.
+    /// otherwise. With the signal's counters on
+    /// ([`SyncSignal::enable_stats`]), an event turned away counts as
+    /// `rejected`, and a queued one is counted when `start` delivers it.
     ///
     /// # Errors
     ///
@@ -114,6 +116,8 @@ impl<T: 'static> HeldSignal<T> {
             let mut state = sync::lock(&self.state);
             if let State::Held { queue, .. } = &mut *state {
                 if queue.len() >= self.capacity {
+                    drop(state);
+                    self.signal.note_rejected();
                     return Err(Rejected::new(value, RejectReason::Full));
                 }
                 queue.push_back(value);

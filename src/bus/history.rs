@@ -253,6 +253,32 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
         sync::lock(&self.log).events.iter().cloned().collect()
     }
 
+    /// Turns on the delivery counters; see [`SyncSignal::enable_stats`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::HistorySignal;
+    /// let s = HistorySignal::<u8>::new(4).unwrap();
+    /// s.enable_stats();
+    /// let _c = s.connect(|_: &u8| {});
+    /// s.emit(1);
+    /// assert_eq!(s.stats().delivered, 1);
+    /// ```
+    pub fn enable_stats(&self) {
+        self.signal.enable_stats();
+    }
+
+    /// The delivery counters; see [`SyncSignal::stats`]. Replays are not
+    /// counted (they are not emits).
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn stats(&self) -> crate::Stats {
+        self.signal.stats()
+    }
+
     /// How many events the history keeps.
     ///
     /// # Examples

@@ -32,11 +32,37 @@ pub use requests::{Name, Replies, Reply, Requests, Responding};
 pub use topics::{PatternError, Publisher, Subscription, TopicError, Topics};
 
 use crate::connection::Connection;
-use crate::sync::{self, ErasedArc, Mutex};
-use crate::{AsyncSignal, SyncSignal};
+use crate::sync::{self, AtomicBool, ErasedArc, Mutex, Ordering};
+use crate::{AsyncSignal, Stats, SyncSignal};
 
-/// A signal of some event type, type-erased for the registry.
-type Erased = std::sync::Arc<dyn Any + Send + Sync>;
+/// A registered signal, type-erased: what the registry and the bus-wide
+/// statistics need of it.
+trait Registered: Any + Send + Sync {
+    fn stats(&self) -> Stats;
+    /// Turns its counters on (an `AsyncSignal` counts always).
+    fn enable_stats(&self);
+}
+
+impl<E: Send + Sync + 'static> Registered for SyncSignal<E> {
+    fn stats(&self) -> Stats {
+        SyncSignal::stats(self)
+    }
+
+    fn enable_stats(&self) {
+        SyncSignal::enable_stats(self);
+    }
+}
+
+impl<E: Send + Sync + 'static> Registered for AsyncSignal<E> {
+    fn stats(&self) -> Stats {
+        AsyncSignal::stats(self)
+    }
+
+    fn enable_stats(&self) {}
+}
+
+/// Signals by event type, each with its event type's name.
+type Map = Mutex<HashMap<TypeId, (&'static str, std::sync::Arc<dyn Registered>)>>;
 
 /// A registry of signals keyed by event type: [`signal::<E>()`] returns
 /// the one `SyncSignal<E>` of this bus, created on first use (and
@@ -76,20 +102,21 @@ pub struct EventBus {
 }
 
 struct Registry {
-    signals: Mutex<HashMap<TypeId, Erased>>,
-    async_signals: Mutex<HashMap<TypeId, Erased>>,
+    signals: Map,
+    async_signals: Map,
+    /// Set by [`EventBus::enable_stats`]: sync signals made later count too.
+    stats: AtomicBool,
 }
 
-/// The entry for `V` in `map`, made by `make` on first use.
-fn entry<V: Any + Send + Sync>(
-    map: &Mutex<HashMap<TypeId, Erased>>,
-    make: impl FnOnce() -> V,
-) -> std::sync::Arc<V> {
-    let erased = sync::lock(map)
+/// The signal `V` of event type `E` in `map`, made by `make` on first use.
+fn entry<E: 'static, V: Registered>(map: &Map, make: impl FnOnce() -> V) -> std::sync::Arc<V> {
+    let registered = sync::lock(map)
         .entry(TypeId::of::<V>())
-        .or_insert_with(|| std::sync::Arc::new(make()))
+        .or_insert_with(|| (std::any::type_name::<E>(), std::sync::Arc::new(make())))
+        .1
         .clone();
-    match erased.downcast::<V>() {
+    let any: std::sync::Arc<dyn Any + Send + Sync> = registered;
+    match any.downcast::<V>() {
         Ok(signal) => signal,
         // Entries are keyed by the `TypeId` of the value they hold.
         Err(_) => unreachable!(
@@ -113,6 +140,7 @@ impl EventBus {
             inner: ErasedArc::new(Registry {
                 signals: Mutex::new(HashMap::new()),
                 async_signals: Mutex::new(HashMap::new()),
+                stats: AtomicBool::new(false),
             }),
         }
     }
@@ -131,7 +159,16 @@ impl EventBus {
     /// assert!(std::sync::Arc::ptr_eq(&a, &b));
     /// ```
     pub fn signal<E: Send + Sync + 'static>(&self) -> std::sync::Arc<SyncSignal<E>> {
-        entry(&self.inner.signals, SyncSignal::<E>::new)
+        entry::<E, _>(&self.inner.signals, || {
+            let signal = SyncSignal::<E>::new();
+            // Relaxed: `enable_stats` also turns on the signals that exist
+            // when it runs, under this map's lock, so a signal made here
+            // either sees the flag or is in the map by then.
+            if self.inner.stats.load(Ordering::Relaxed) {
+                signal.enable_stats();
+            }
+            signal
+        })
     }
 
     /// The bus's `AsyncSignal<E>` (rayon's global pool, default settings),
@@ -152,7 +189,7 @@ impl EventBus {
     /// assert_eq!(total.load(Ordering::Relaxed), 5);
     /// ```
     pub fn async_signal<E: Send + Sync + 'static>(&self) -> std::sync::Arc<AsyncSignal<E>> {
-        entry(&self.inner.async_signals, AsyncSignal::<E>::new)
+        entry::<E, _>(&self.inner.async_signals, AsyncSignal::<E>::new)
     }
 
     /// Emits `event` on the bus's `SyncSignal<E>` (one map look-up, then
@@ -201,6 +238,78 @@ impl EventBus {
     /// ```
     pub fn signal_count(&self) -> usize {
         sync::lock(&self.inner.signals).len() + sync::lock(&self.inner.async_signals).len()
+    }
+
+    /// Turns on the delivery counters of every `SyncSignal` of this bus,
+    /// those that exist and those made later (see
+    /// [`SyncSignal::enable_stats`]; an `AsyncSignal` counts always).
+    ///
+    /// # Examples
+    ///
+    /// See [`stats`](Self::stats).
+    pub fn enable_stats(&self) {
+        let signals = sync::lock(&self.inner.signals);
+        // Relaxed: read under this lock (see `signal`).
+        self.inner.stats.store(true, Ordering::Relaxed);
+        for (_, signal) in signals.values() {
+            signal.enable_stats();
+        }
+    }
+
+    /// The counters of every signal of this bus, added up (sync signals
+    /// count only once [`enable_stats`](Self::enable_stats) was called).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::bus::EventBus;
+    ///
+    /// struct Order(u32);
+    /// struct Audit;
+    ///
+    /// let bus = EventBus::new();
+    /// bus.enable_stats();
+    /// bus.connect(|o: &Order| assert!(o.0 != 13, "unlucky order"));
+    /// bus.connect(|_: &Audit| {});
+    /// bus.emit(&Order(1));
+    /// bus.emit(&Audit);
+    /// let unlucky = std::panic::catch_unwind(|| bus.emit(&Order(13)));
+    /// assert!(unlucky.is_err());
+    ///
+    /// let total = bus.stats();
+    /// assert_eq!((total.emitted, total.delivered, total.panicked), (3, 2, 1));
+    /// let by_type = bus.stats_by_type();
+    /// assert!(by_type[0].0.ends_with("Audit"));
+    /// assert_eq!(by_type[1].1.panicked, 1); // Order
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.stats_by_type()
+            .into_iter()
+            .map(|(_, stats)| stats)
+            .sum()
+    }
+
+    /// The counters per event type (the type's name, from
+    /// `std::any::type_name`), sorted by name; a type with both a sync and
+    /// an async signal gets their sum.
+    ///
+    /// # Examples
+    ///
+    /// See [`stats`](Self::stats).
+    pub fn stats_by_type(&self) -> Vec<(&'static str, Stats)> {
+        let mut signals: Vec<_> = sync::lock(&self.inner.signals).values().cloned().collect();
+        signals.extend(sync::lock(&self.inner.async_signals).values().cloned());
+        // Read outside the locks.
+        let mut by_type: Vec<(&'static str, Stats)> = Vec::new();
+        signals.sort_by_key(|(event, _)| *event);
+        for (event, signal) in signals {
+            let stats = signal.stats();
+            match by_type.last_mut() {
+                Some((last, sum)) if *last == event => *sum += stats,
+                _ => by_type.push((event, stats)),
+            }
+        }
+        by_type
     }
 }
 

@@ -7,7 +7,8 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::AtomicBool;
 
-use crate::SyncSignal;
+use crate::Stats;
+use crate::stats::{Counters, Counting, Outcome};
 use crate::sync::{self, Arc, ArcSwap, AtomicU64, ErasedArc, Mutex, Ordering};
 
 /// A subscriber's callback: the topic, then the event.
@@ -16,28 +17,105 @@ type Callback<T> = ErasedArc<dyn Fn(&str, &T) + Send + Sync + 'static>;
 /// How many topics the cache holds before it starts over.
 const MAX_CACHED: usize = 1024;
 
-/// Topic name → the signal holding every listener whose pattern matches it.
-type Cache<T> = HashMap<Box<str>, ErasedArc<SyncSignal<T>>, BuildHasherDefault<Fnv>>;
+/// How many topics get counters of their own; later ones share one set.
+const MAX_COUNTED: usize = 4096;
 
-/// FNV-1a: topic names are short, and SipHash (std's default, built to
+/// Topic name → every subscriber whose pattern matches it.
+type Cache<T> = HashMap<Box<str>, ErasedArc<Resolved<T>>, BuildHasherDefault<Fx>>;
+
+/// One topic's subscribers, resolved once: an emit calls them in order.
+struct Resolved<T: 'static> {
+    /// The topic, as handed to the callbacks.
+    topic: ErasedArc<str>,
+    subscribers: Box<[ErasedArc<Subscriber<T>>]>,
+    /// The topic's counters, once `Topics::enable_stats` was called.
+    stats: Option<ErasedArc<Counters>>,
+}
+
+impl<T: 'static> Resolved<T> {
+    #[inline]
+    fn emit(&self, event: &T) {
+        if let Some(counters) = &self.stats {
+            return self.emit_counted(counters, event);
+        }
+        self.call(event);
+    }
+
+    #[inline]
+    fn call(&self, event: &T) {
+        for subscriber in self.subscribers.iter() {
+            // Acquire: pairs with `unsubscribe`'s swap. An unsubscribe that
+            // happens-before this emit is seen (coherence); one racing it
+            // may or may not be, like `disconnect`.
+            if subscriber.active.load(Ordering::Acquire) {
+                (subscriber.callback)(&self.topic, event);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_counted(&self, counters: &Counters, event: &T) {
+        if self.subscribers.is_empty() {
+            counters.add(Outcome::Rejected); // nobody subscribed: dropped
+            return;
+        }
+        let counting = Counting::new(counters);
+        self.call(event);
+        counting.end(Outcome::Delivered);
+    }
+}
+
+/// A multiply-rotate hash over 8 bytes at a time (the scheme of rustc's
+/// FxHash): topic names are short, and SipHash (std's default, built to
 /// resist collision attacks) costs more than the rest of a cached emit.
 /// Topic names come from the program, not from an adversary.
 #[derive(Default)]
-struct Fnv(u64);
+struct Fx(u64);
 
-impl Hasher for Fnv {
+impl Fx {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl Hasher for Fx {
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
+        let word = |at: usize| {
+            let mut word = [0; 8];
+            word.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_le_bytes(word)
         };
-        for byte in bytes {
-            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        if bytes.len() >= 8 {
+            let mut at = 0;
+            while at + 8 <= bytes.len() {
+                self.mix(word(at));
+                at += 8;
+            }
+            if at < bytes.len() {
+                // The last 8 bytes, overlapping the previous word: no
+                // byte-by-byte tail.
+                self.mix(word(bytes.len() - 8));
+            }
+        } else {
+            let mut tail = 0u64;
+            for (i, byte) in bytes.iter().enumerate() {
+                tail |= u64::from(*byte) << (8 * i);
+            }
+            self.mix(tail);
         }
-        self.0 = hash;
     }
 
+    #[inline]
+    fn write_u8(&mut self, byte: u8) {
+        self.mix(u64::from(byte));
+    }
+
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
@@ -48,9 +126,10 @@ impl Hasher for Fnv {
 /// segment, `>` at the end matches one or more remaining segments (NATS's
 /// grammar). An invalid pattern is an error at subscribe time.
 ///
-/// The first emit on a topic matches it against every pattern and caches a
-/// signal holding the matching listeners; later emits on that topic do one
-/// hash look-up and no string matching. Subscribing and unsubscribing
+/// The first emit on a topic matches it against every pattern and caches
+/// the list of matching subscribers; later emits on that topic do one hash
+/// look-up and no string matching, then call each subscriber (one flag
+/// test and one indirect call each). Subscribing and unsubscribing
 /// invalidate the cache.
 ///
 /// # Examples
@@ -82,10 +161,38 @@ struct Inner<T: 'static> {
     /// Bumped (under the subscriber lock) by every invalidation, so that a
     /// [`Publisher`] knows when its resolved signal is stale.
     generation: AtomicU64,
-    /// Subscribers in subscription order; resolving and invalidating the
-    /// cache happen under this lock, so a resolved topic never misses a
-    /// subscriber that was added before the cache was cleared.
-    subscribers: Mutex<Vec<ErasedArc<Subscriber<T>>>>,
+    /// Subscribers in subscription order, and the per-topic counters;
+    /// resolving and invalidating the cache happen under this lock, so a
+    /// resolved topic never misses a subscriber that was added before the
+    /// cache was cleared.
+    state: Mutex<State<T>>,
+}
+
+struct State<T: 'static> {
+    subscribers: Vec<ErasedArc<Subscriber<T>>>,
+    /// Topic → counters, once `enable_stats` was called; the first
+    /// `MAX_COUNTED` topics each have their own, later ones share `others`.
+    stats: Option<TopicStats>,
+}
+
+struct TopicStats {
+    topics: HashMap<Box<str>, ErasedArc<Counters>>,
+    others: ErasedArc<Counters>,
+}
+
+impl TopicStats {
+    fn counters(&mut self, topic: &str) -> ErasedArc<Counters> {
+        if let Some(counters) = self.topics.get(topic) {
+            return ErasedArc::clone(counters);
+        }
+        if self.topics.len() >= MAX_COUNTED {
+            return ErasedArc::clone(&self.others);
+        }
+        let counters = ErasedArc::new(Counters::new());
+        self.topics
+            .insert(topic.into(), ErasedArc::clone(&counters));
+        counters
+    }
 }
 
 struct Subscriber<T: 'static> {
@@ -127,7 +234,10 @@ impl<T: 'static> Topics<T> {
             inner: ErasedArc::new(Inner {
                 cache: ArcSwap::new(Arc::new(Cache::default())),
                 generation: AtomicU64::new(0),
-                subscribers: Mutex::new(Vec::new()),
+                state: Mutex::new(State {
+                    subscribers: Vec::new(),
+                    stats: None,
+                }),
             }),
         }
     }
@@ -159,10 +269,10 @@ impl<T: 'static> Topics<T> {
             callback: ErasedArc::new(f),
             active: AtomicBool::new(true),
         });
-        let mut subscribers = sync::lock(&self.inner.subscribers);
-        subscribers.push(ErasedArc::clone(&subscriber));
+        let mut state = sync::lock(&self.inner.state);
+        state.subscribers.push(ErasedArc::clone(&subscriber));
         let old = self.inner.invalidate();
-        drop(subscribers);
+        drop(state);
         drop(old);
         Ok(Subscription {
             subscriber,
@@ -187,8 +297,8 @@ impl<T: 'static> Topics<T> {
     /// assert!(topics.emit("orders.*", &1).is_err());
     /// ```
     pub fn emit(&self, topic: &str, event: &T) -> Result<(), TopicError> {
-        if let Some(signal) = self.inner.cache.load().get(topic) {
-            signal.emit(event);
+        if let Some(resolved) = self.inner.cache.load().get(topic) {
+            resolved.emit(event);
             return Ok(());
         }
         self.inner.resolve(topic)?.0.emit(event);
@@ -221,11 +331,10 @@ impl<T: 'static> Topics<T> {
     /// assert_eq!(sum.load(Ordering::Relaxed), 45);
     /// ```
     pub fn publisher(&self, topic: &str) -> Result<Publisher<T>, TopicError> {
-        let (signal, generation) = self.inner.resolve(topic)?;
+        let (resolved, generation) = self.inner.resolve(topic)?;
         Ok(Publisher {
             inner: ErasedArc::clone(&self.inner),
-            topic: topic.into(),
-            signal,
+            resolved,
             generation,
         })
     }
@@ -258,7 +367,102 @@ impl<T: 'static> Topics<T> {
     /// assert_eq!(topics.subscription_count(), 0);
     /// ```
     pub fn subscription_count(&self) -> usize {
-        sync::lock(&self.inner.subscribers).len()
+        sync::lock(&self.inner.state).subscribers.len()
+    }
+
+    /// Turns on per-topic delivery counters (a second call does nothing).
+    /// Off by default. Each topic counts in [`Stats`]: `delivered` emits
+    /// that called its subscribers and returned, `rejected` emits that no
+    /// subscriber matched (dropped), `panicked` emits a subscriber's panic
+    /// unwound out of; `emitted` is their sum. The first 4 096 topics seen
+    /// get counters of their own; later topics share one set, reported
+    /// under the topic `"*"`.
+    ///
+    /// The counters are sharded by thread (one cache line per shard), so
+    /// emitting threads do not contend on them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u32>::new();
+    /// topics.enable_stats();
+    /// topics.subscribe("orders.*", |_: &str, _: &u32| {}).unwrap();
+    /// topics.emit("orders.new", &1).unwrap();
+    /// topics.emit("orders.new", &2).unwrap();
+    /// topics.emit("users.new", &3).unwrap(); // nobody listens
+    ///
+    /// assert_eq!(topics.topic_stats("orders.new").delivered, 2);
+    /// assert_eq!(topics.topic_stats("users.new").rejected, 1);
+    /// assert_eq!(topics.stats().emitted, 3);
+    /// let by_topic = topics.stats_by_topic();
+    /// assert_eq!(by_topic[0].0, "orders.new");
+    /// ```
+    pub fn enable_stats(&self) {
+        let mut state = sync::lock(&self.inner.state);
+        if state.stats.is_some() {
+            return;
+        }
+        state.stats = Some(TopicStats {
+            topics: HashMap::new(),
+            others: ErasedArc::new(Counters::new()),
+        });
+        // Topics resolved from now on carry their counters.
+        let old = self.inner.invalidate();
+        drop(state);
+        drop(old);
+    }
+
+    /// The counters of one topic (all zero for a topic never emitted on
+    /// since [`enable_stats`](Self::enable_stats)).
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn topic_stats(&self, topic: &str) -> Stats {
+        let state = sync::lock(&self.inner.state);
+        let counters = state
+            .stats
+            .as_ref()
+            .and_then(|s| s.topics.get(topic).cloned());
+        drop(state);
+        counters.map(|c| c.read()).unwrap_or_default()
+    }
+
+    /// Every counted topic's counters, sorted by topic (topics past the
+    /// first 4 096 are added up under `"*"`).
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn stats_by_topic(&self) -> Vec<(String, Stats)> {
+        let state = sync::lock(&self.inner.state);
+        let Some(stats) = &state.stats else {
+            return Vec::new();
+        };
+        let mut counters: Vec<(String, ErasedArc<Counters>)> = stats
+            .topics
+            .iter()
+            .map(|(topic, c)| (topic.to_string(), ErasedArc::clone(c)))
+            .collect();
+        counters.push(("*".to_string(), ErasedArc::clone(&stats.others)));
+        drop(state);
+        let mut by_topic: Vec<(String, Stats)> = counters
+            .into_iter()
+            .map(|(topic, c)| (topic, c.read()))
+            .filter(|(topic, s)| topic != "*" || *s != Stats::default())
+            .collect();
+        by_topic.sort_by(|a, b| a.0.cmp(&b.0));
+        by_topic
+    }
+
+    /// Every topic's counters, added up.
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn stats(&self) -> Stats {
+        self.stats_by_topic().into_iter().map(|(_, s)| s).sum()
     }
 }
 
@@ -274,35 +478,30 @@ impl<T: 'static> Inner<T> {
         self.cache.swap(Arc::new(Cache::default()))
     }
 
-    /// Builds (under the subscriber lock) the signal for `topic` and caches
-    /// it. Also returns the generation it is current for.
+    /// Resolves (under the subscriber lock) the subscribers of `topic` and
+    /// caches them. Also returns the generation they are current for.
     #[cold]
-    fn resolve(&self, topic: &str) -> Result<(ErasedArc<SyncSignal<T>>, u64), TopicError> {
+    fn resolve(&self, topic: &str) -> Result<(ErasedArc<Resolved<T>>, u64), TopicError> {
         check_topic(topic)?;
-        let subscribers = sync::lock(&self.subscribers);
+        let mut state = sync::lock(&self.state);
         // Relaxed: the lock orders it with every invalidation.
         let generation = self.generation.load(Ordering::Relaxed);
         let cache = self.cache.load();
-        if let Some(signal) = cache.get(topic) {
+        if let Some(resolved) = cache.get(topic) {
             // Another thread resolved it.
-            return Ok((ErasedArc::clone(signal), generation));
+            return Ok((ErasedArc::clone(resolved), generation));
         }
-        let signal = ErasedArc::new(SyncSignal::new());
-        let name: ErasedArc<str> = ErasedArc::from(topic);
         let segments: Vec<&str> = topic.split('.').collect();
-        for subscriber in subscribers.iter().filter(|s| s.pattern.matches(&segments)) {
-            let (subscriber, name) = (ErasedArc::clone(subscriber), ErasedArc::clone(&name));
-            // The connection lives as long as the signal; `active` is how an
-            // unsubscribe reaches signals still held by running emits.
-            let _ = signal.connect(move |event: &T| {
-                // Acquire: pairs with `unsubscribe`'s swap. An unsubscribe
-                // that happens-before this emit is seen (coherence); one
-                // racing it may or may not be, like `disconnect`.
-                if subscriber.active.load(Ordering::Acquire) {
-                    (subscriber.callback)(&name, event);
-                }
-            });
-        }
+        let resolved = ErasedArc::new(Resolved {
+            topic: ErasedArc::from(topic),
+            subscribers: state
+                .subscribers
+                .iter()
+                .filter(|s| s.pattern.matches(&segments))
+                .cloned()
+                .collect(),
+            stats: state.stats.as_mut().map(|stats| stats.counters(topic)),
+        });
         // Past `MAX_CACHED` topics (many distinct topic names, such as one
         // per user), start over rather than grow without bound.
         let mut next = if cache.len() < MAX_CACHED {
@@ -310,11 +509,11 @@ impl<T: 'static> Inner<T> {
         } else {
             Cache::<T>::default()
         };
-        next.insert(topic.into(), ErasedArc::clone(&signal));
+        next.insert(topic.into(), ErasedArc::clone(&resolved));
         let old = self.cache.swap(Arc::new(next));
-        drop(subscribers);
+        drop(state);
         drop(old); // after the lock, as in `invalidate`
-        Ok((signal, generation))
+        Ok((resolved, generation))
     }
 }
 
@@ -336,10 +535,12 @@ impl<T: 'static> Subscription<T> {
         // with the listeners' Acquire load.
         let was_active = self.subscriber.active.swap(false, Ordering::AcqRel);
         if let Some(inner) = self.topics.upgrade() {
-            let mut subscribers = sync::lock(&inner.subscribers);
-            subscribers.retain(|s| !ErasedArc::ptr_eq(s, &self.subscriber));
+            let mut state = sync::lock(&inner.state);
+            state
+                .subscribers
+                .retain(|s| !ErasedArc::ptr_eq(s, &self.subscriber));
             let old = inner.invalidate();
-            drop(subscribers);
+            drop(state);
             drop(old);
         }
         was_active
@@ -363,9 +564,8 @@ impl<T: 'static> Subscription<T> {
 /// A handle for one topic's hot loop; see [`Topics::publisher`].
 pub struct Publisher<T: 'static> {
     inner: ErasedArc<Inner<T>>,
-    topic: Box<str>,
-    signal: ErasedArc<SyncSignal<T>>,
-    /// The generation `signal` was resolved for.
+    resolved: ErasedArc<Resolved<T>>,
+    /// The generation `resolved` was resolved for.
     generation: u64,
 }
 
@@ -383,14 +583,15 @@ impl<T: 'static> Publisher<T> {
         if self.inner.generation.load(Ordering::Acquire) != self.generation {
             self.refresh();
         }
-        self.signal.emit(event);
+        self.resolved.emit(event);
     }
 
     #[cold]
     fn refresh(&mut self) {
         // The topic was checked when the publisher was made.
-        if let Ok((signal, generation)) = self.inner.resolve(&self.topic) {
-            self.signal = signal;
+        let topic = ErasedArc::clone(&self.resolved.topic);
+        if let Ok((resolved, generation)) = self.inner.resolve(&topic) {
+            self.resolved = resolved;
             self.generation = generation;
         }
     }
@@ -405,15 +606,15 @@ impl<T: 'static> Publisher<T> {
     /// assert_eq!(topics.publisher("a.b").unwrap().topic(), "a.b");
     /// ```
     pub fn topic(&self) -> &str {
-        &self.topic
+        &self.resolved.topic
     }
 }
 
 impl<T: 'static> fmt::Debug for Publisher<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Publisher")
-            .field("topic", &self.topic)
-            .field("listeners", &self.signal.len())
+            .field("topic", &self.resolved.topic)
+            .field("listeners", &self.resolved.subscribers.len())
             .finish()
     }
 }

@@ -1,0 +1,200 @@
+//! Delivery statistics: `SyncSignal::enable_stats`/`stats`, the bus-wide
+//! aggregate, per-topic counters, and the wrappers that count rejections.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::thread;
+
+use sigwire::bus::{EventBus, HeldSignal, Topics};
+use sigwire::{AsyncSignal, Stats, SyncSignal};
+
+fn counts(s: Stats) -> (u64, u64, u64, u64, u64) {
+    (s.emitted, s.delivered, s.failed, s.panicked, s.rejected)
+}
+
+/// Off by default; once on, every outcome of every emit variant counts.
+#[test]
+fn sync_signal_counts_every_outcome() {
+    let signal = SyncSignal::<i32>::new();
+    signal.connect_fallible(|v: &i32| if *v < 0 { Err("negative") } else { Ok(()) });
+    signal.emit(&1);
+    assert_eq!(
+        signal.stats(),
+        Stats::default(),
+        "counting before enable_stats"
+    );
+
+    signal.enable_stats();
+    signal.enable_stats(); // a second call keeps the same counters
+    signal.set_error_handler(|_| {});
+    signal.emit(&1); // delivered
+    signal.emit(&-1); // delivered, one failure
+    assert!(signal.try_emit(&-2).is_err()); // delivered, one failure
+    assert!(signal.emit_collect(&-3).is_err()); // delivered, one failure
+    let filter = signal.add_filter(|v: &i32| *v != 99);
+    signal.emit(&99); // rejected
+    filter.remove();
+    signal.connect(|v: &i32| assert!(*v != 7, "seven"));
+    let panicked = catch_unwind(AssertUnwindSafe(|| signal.emit(&7)));
+    assert!(panicked.is_err());
+    assert_eq!(counts(signal.stats()), (6, 4, 3, 1, 1));
+    assert_eq!(signal.stats().pending, 0);
+}
+
+/// An emit with no listener is not counted (it costs nothing).
+#[test]
+fn emits_without_listeners_are_not_counted() {
+    let signal = SyncSignal::<u8>::new();
+    signal.enable_stats();
+    signal.emit(&1);
+    assert_eq!(signal.stats().emitted, 0);
+    let _c = signal.connect(|_: &u8| {});
+    signal.emit(&1);
+    assert_eq!(signal.stats().emitted, 1);
+}
+
+/// Four threads emitting at once (each on its own shard, or sharing one):
+/// the sums are exact.
+#[test]
+fn sharded_counts_are_exact_under_concurrency() {
+    const PER_THREAD: u64 = 20_000;
+    let signal = Arc::new(SyncSignal::<u64>::new());
+    signal.enable_stats();
+    signal.set_error_handler(|_| {});
+    signal.connect_fallible(|v: &u64| if v % 10 == 0 { Err("tenth") } else { Ok(()) });
+    signal.add_filter(|v: &u64| v % 100 != 1);
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let signal = signal.clone();
+            thread::spawn(move || {
+                for v in 0..PER_THREAD {
+                    signal.emit(&v);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let rejected = 4 * PER_THREAD / 100;
+    let failed = 4 * PER_THREAD / 10;
+    assert_eq!(
+        counts(signal.stats()),
+        (
+            4 * PER_THREAD,
+            4 * PER_THREAD - rejected,
+            failed,
+            0,
+            rejected
+        )
+    );
+}
+
+/// The bus adds up every signal's counters, sync (once enabled, including
+/// signals made before the call) and async; per type too.
+#[test]
+fn bus_aggregate() {
+    struct Early;
+    struct Late;
+    let bus = EventBus::new();
+    bus.connect(|_: &Early| {});
+    bus.emit(&Early); // before enable_stats: not counted
+    bus.enable_stats();
+    bus.emit(&Early);
+    bus.connect(|_: &Late| {});
+    bus.emit(&Late);
+    bus.emit(&Late);
+    let numbers = bus.async_signal::<u32>();
+    numbers.connect(|_: &u32| {});
+    for v in 0..5 {
+        numbers.emit(v).unwrap();
+    }
+    numbers.flush().unwrap();
+
+    let total = bus.stats();
+    assert_eq!((total.emitted, total.delivered), (8, 8));
+    let by_type = bus.stats_by_type();
+    let delivered: Vec<(&str, u64)> = by_type
+        .iter()
+        .map(|(name, s)| (name.rsplit("::").next().unwrap(), s.delivered))
+        .collect();
+    assert_eq!(delivered, [("Early", 1), ("Late", 2), ("u32", 5)]);
+    assert_eq!(by_type.iter().map(|(_, s)| *s).sum::<Stats>(), total);
+}
+
+/// Per-topic counters: delivered, dropped (no subscriber) and panicked;
+/// counters survive the cache being rebuilt by a new subscription.
+#[test]
+fn topic_counters() {
+    let topics = Topics::<u32>::new();
+    topics.emit("a.b", &0).unwrap(); // before enable_stats: not counted
+    topics.enable_stats();
+    let _sub = topics
+        .subscribe("a.*", |_: &str, v: &u32| assert!(*v != 13, "thirteen"))
+        .unwrap();
+    let mut publisher = topics.publisher("a.b").unwrap();
+    publisher.emit(&1);
+    topics.emit("a.b", &2).unwrap();
+    topics.emit("x.y", &3).unwrap(); // dropped
+    let _other = topics.subscribe("z", |_: &str, _: &u32| {}).unwrap(); // rebuilds the cache
+    publisher.emit(&4);
+    let panicked = catch_unwind(AssertUnwindSafe(|| topics.emit("a.c", &13)));
+    assert!(panicked.is_err());
+
+    assert_eq!(counts(topics.topic_stats("a.b")), (3, 3, 0, 0, 0));
+    assert_eq!(counts(topics.topic_stats("x.y")), (1, 0, 0, 0, 1));
+    assert_eq!(counts(topics.topic_stats("a.c")), (1, 0, 0, 1, 0));
+    assert_eq!(topics.topic_stats("never"), Stats::default());
+    let names: Vec<String> = topics
+        .stats_by_topic()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(names, ["a.b", "a.c", "x.y"]);
+    assert_eq!(counts(topics.stats()), (5, 3, 0, 1, 1));
+}
+
+/// Past 4 096 counted topics, later topics share the `"*"` counters.
+#[test]
+fn topic_counters_are_bounded() {
+    let topics = Topics::<u32>::new();
+    topics.enable_stats();
+    let _sub = topics.subscribe(">", |_: &str, _: &u32| {}).unwrap();
+    for i in 0..5_000 {
+        topics.emit(&format!("t.{i}"), &i).unwrap();
+    }
+    let by_topic = topics.stats_by_topic();
+    assert_eq!(by_topic.len(), 4_097);
+    let shared = by_topic.iter().find(|(t, _)| t == "*").unwrap();
+    assert_eq!(shared.1.delivered, 5_000 - 4_096);
+    assert_eq!(topics.stats().delivered, 5_000);
+}
+
+/// A full `HeldSignal` counts what it turns away; what it queued counts when
+/// `start` delivers it.
+#[test]
+fn held_signal_counts_rejections() {
+    let held = HeldSignal::<u8>::new(2).unwrap();
+    held.signal().enable_stats();
+    let _c = held.signal().connect(|_: &u8| {});
+    held.emit(1).unwrap();
+    held.emit(2).unwrap();
+    assert!(held.emit(3).is_err());
+    held.start();
+    held.emit(4).unwrap();
+    assert_eq!(counts(held.signal().stats()), (4, 3, 0, 0, 1));
+}
+
+/// `AsyncSignal` counts always; its stats add up with `+`.
+#[test]
+fn stats_add_up() {
+    let signal = AsyncSignal::<u8>::new();
+    signal.connect(|_: &u8| {});
+    signal.emit(1).unwrap();
+    signal.flush().unwrap();
+    let one = signal.stats();
+    assert_eq!((one + one).delivered, 2);
+    let mut sum = Stats::default();
+    sum += one;
+    assert_eq!(sum, one);
+}
