@@ -1,7 +1,9 @@
 //! A small plugin-style application on `sigwire::bus`: modules subscribe to
-//! topics, validators answer a scatter-gather request before a
-//! configuration change is applied, and components start receiving
-//! configuration only after everything is subscribed.
+//! topics, validators answer a scatter-gather request (on the pool, with a
+//! timeout) before a configuration change is applied, components start
+//! receiving configuration only after everything is subscribed, a dashboard
+//! opened late replays the recent activity, and delivery statistics are
+//! read at the end.
 //!
 //! Run with `cargo run --example bus`. It checks what it prints and exits
 //! non-zero if a check fails.
@@ -9,8 +11,9 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use sigwire::bus::{EventBus, HeldSignal, Requests, Topics};
+use sigwire::bus::{EventBus, HeldSignal, HistorySignal, Requests, Topics};
 
 /// A configuration change, validated before it is applied.
 #[derive(Debug, Clone)]
@@ -36,6 +39,7 @@ struct Observed {
     applied: Mutex<Vec<(String, i64)>>,
     config_seen_by_cache: Mutex<Vec<String>>,
     shutdowns: AtomicU64,
+    dashboard: Mutex<Vec<String>>,
 }
 
 /// The application's wiring: a bus for typed events, topics for domain
@@ -45,22 +49,34 @@ struct App {
     topics: Topics<Event>,
     validators: Requests<ConfigChange, String>,
     config: HeldSignal<ConfigChange>,
+    /// The last few audit lines, replayed to late viewers.
+    activity: Arc<HistorySignal<String>>,
 }
 
 impl App {
     fn new() -> Self {
-        Self {
+        let app = Self {
             bus: EventBus::new(),
             topics: Topics::new(),
             validators: Requests::new(),
             config: HeldSignal::new(64).expect("a positive capacity"),
-        }
+            activity: Arc::new(HistorySignal::new(3).expect("a positive capacity")),
+        };
+        app.bus.enable_stats();
+        app.topics.enable_stats();
+        app.config.signal().enable_stats();
+        app
     }
 
-    /// Validates `change` with every validator; applies it only if none
-    /// objects. Returns the objections.
+    /// Validates `change` with every validator, in parallel on the pool,
+    /// waiting at most 1 s; applies it only if none objects, fails or is
+    /// too slow. Returns the objections.
     fn change_config(&self, change: ConfigChange) -> Vec<String> {
-        let replies = self.validators.request(&change);
+        let replies = self.validators.gather(
+            change.clone(),
+            self.validators.responder_count(),
+            Duration::from_secs(1),
+        );
         let mut objections: Vec<String> = replies
             .answers()
             .iter()
@@ -72,6 +88,12 @@ impl App {
                 .iter()
                 .map(|(who, e)| format!("{who} failed: {e}")),
         );
+        objections.extend(
+            replies
+                .timed_out()
+                .iter()
+                .map(|who| format!("{who} did not answer in time")),
+        );
         if objections.is_empty() {
             // Before `start` this is held; afterwards delivered at once.
             if let Err(rejected) = self.config.emit(change) {
@@ -82,17 +104,26 @@ impl App {
     }
 }
 
-/// The audit plugin: records every user event, whatever its topic.
+/// The audit plugin: records every user event, whatever its topic, and
+/// publishes each audit line as recent activity.
 fn audit_plugin(app: &App, seen: &Arc<Observed>) {
     let seen = Arc::clone(seen);
+    let activity = Arc::clone(&app.activity);
     app.topics
         .subscribe("user.>", move |topic: &str, e: &Event| {
-            seen.audit
-                .lock()
-                .unwrap()
-                .push(format!("{topic} #{}", e.user));
+            let line = format!("{topic} #{}", e.user);
+            seen.audit.lock().unwrap().push(line.clone());
+            activity.emit(line);
         })
         .expect("a valid pattern");
+}
+
+/// The dashboard, opened late: it replays the recent activity, then
+/// follows it live.
+fn dashboard(app: &App, seen: &Arc<Observed>) {
+    let s = Arc::clone(seen);
+    app.activity
+        .connect_with_replay(move |line: &String| s.dashboard.lock().unwrap().push(line.clone()));
 }
 
 /// The mail plugin: welcomes created users only; refuses zero timeouts.
@@ -183,7 +214,15 @@ fn main() -> ExitCode {
         seen.welcomes.load(Relaxed)
     );
 
-    // 3. Configuration changes, validated by scatter-gather first.
+    // 3. A dashboard opens late: it replays the last 3 audit lines, then
+    //    sees a new one live.
+    dashboard(&app, &seen);
+    app.topics
+        .emit("user.created", &Event { user: 4 })
+        .expect("a valid topic");
+    println!("dashboard: {:?}", seen.dashboard.lock().unwrap());
+
+    // 4. Configuration changes, validated by scatter-gather first.
     let accepted = app.change_config(ConfigChange {
         key: "mail.timeout_ms",
         value: 5_000,
@@ -197,10 +236,20 @@ fn main() -> ExitCode {
     println!("config: refused {refused:?}");
     println!("config: failed {failed:?}");
 
-    // 4. Shutdown, broadcast by type.
+    // 5. Shutdown, broadcast by type.
     app.bus.emit(&Shutdown);
 
-    // 5. Checks.
+    // 6. Delivery statistics.
+    let bus_stats = app.bus.stats();
+    let created = app.topics.topic_stats("user.created");
+    let nobody = app.topics.topic_stats("order.filled");
+    let config = app.config.signal().stats();
+    println!(
+        "stats: bus {} delivered; user.created {} delivered; order.filled {} dropped; config {} applied",
+        bus_stats.delivered, created.delivered, nobody.rejected, config.delivered
+    );
+
+    // 7. Checks.
     let applied = seen.applied.lock().unwrap().clone();
     let checks = [
         ("the held change was accepted", early.is_empty()),
@@ -218,12 +267,22 @@ fn main() -> ExitCode {
                 == Some("cache.size"),
         ),
         (
-            "user.> audited all four user events",
-            seen.audit.lock().unwrap().len() == 4,
+            "user.> audited all five user events",
+            seen.audit.lock().unwrap().len() == 5,
         ),
         (
-            "user.created welcomed three users",
-            seen.welcomes.load(Relaxed) == 3,
+            "user.created welcomed four users",
+            seen.welcomes.load(Relaxed) == 4,
+        ),
+        (
+            "the dashboard replayed the last three lines, then one live",
+            *seen.dashboard.lock().unwrap()
+                == [
+                    "user.created #2",
+                    "user.created #3",
+                    "user.deleted #2",
+                    "user.created #4",
+                ],
         ),
         (
             "the valid change was applied",
@@ -241,6 +300,13 @@ fn main() -> ExitCode {
         (
             "both plugins saw the shutdown",
             seen.shutdowns.load(Relaxed) == 2,
+        ),
+        (
+            "the statistics add up",
+            bus_stats.delivered == 1
+                && created.delivered == 4
+                && nobody.rejected == 1
+                && config.delivered == 2,
         ),
     ];
     let mut ok = true;
