@@ -241,8 +241,8 @@ fn main() -> ExitCode {
 
     // 6. Delivery statistics.
     let bus_stats = app.bus.stats();
-    let created = app.topics.topic_stats("user.created");
-    let nobody = app.topics.topic_stats("order.filled");
+    let created = app.topics.topic_stats("user.created").unwrap_or_default();
+    let nobody = app.topics.topic_stats("order.filled").unwrap_or_default();
     let config = app.config.signal().stats();
     println!(
         "stats: bus {} delivered; user.created {} delivered; order.filled {} dropped; config {} applied",

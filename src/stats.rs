@@ -59,7 +59,12 @@ struct Shard {
 
 impl Counters {
     pub(crate) fn new() -> Self {
-        let shards = shard_count();
+        Self::with_at_most(usize::MAX)
+    }
+
+    /// With at most `limit` shards (a power of two).
+    pub(crate) fn with_at_most(limit: usize) -> Self {
+        let shards = shard_count().min(limit);
         Self {
             shards: (0..shards)
                 .map(|_| CachePadded::new(Shard::default()))

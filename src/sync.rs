@@ -85,24 +85,6 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
-/// Identifies the current thread (a loom thread, under loom).
-#[cfg(not(loom))]
-pub(crate) type ThreadId = std::thread::ThreadId;
-#[cfg(loom)]
-pub(crate) type ThreadId = loom::thread::ThreadId;
-
-/// The current thread's [`ThreadId`].
-pub(crate) fn thread_id() -> ThreadId {
-    #[cfg(not(loom))]
-    {
-        std::thread::current().id()
-    }
-    #[cfg(loom)]
-    {
-        loom::thread::current().id()
-    }
-}
-
 /// Waits on `condvar` (up to `timeout`, if given), ignoring poisoning as
 /// [`lock`] does. Returns the guard and whether the wait timed out.
 pub(crate) fn wait<'a, T>(
@@ -234,15 +216,21 @@ pub(crate) mod exec {
         2
     }
 
-    /// Whether this thread is a rayon worker (of any pool).
+    /// Whether this thread is a worker of `pool`: for `None`, of any rayon
+    /// pool, since `rayon::spawn` from a worker spawns into that worker's
+    /// own pool. Under loom, `true`: the model's threads stand in for the
+    /// pool's, so that models explore the caller running jobs itself.
     #[cfg(not(loom))]
-    pub(crate) fn on_pool() -> bool {
-        rayon::current_thread_index().is_some()
+    pub(crate) fn on_pool(pool: &Pool) -> bool {
+        match pool {
+            Some(pool) => pool.current_thread_index().is_some(),
+            None => rayon::current_thread_index().is_some(),
+        }
     }
 
     #[cfg(loom)]
-    pub(crate) fn on_pool() -> bool {
-        false
+    pub(crate) fn on_pool(_pool: &Pool) -> bool {
+        true
     }
 
     /// On a rayon worker thread, runs one pending job (or sleeps a moment

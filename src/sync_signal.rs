@@ -297,9 +297,9 @@ impl<T: 'static> SyncSignal<T> {
     ///
     /// The counters are sharded by thread, one cache line per shard, so
     /// emitting threads do not contend on them. With counters on, each emit
-    /// that reaches a listener list adds one increment (two if a listener
-    /// failed) to its thread's shard. An emit on a signal with no listener
-    /// is not counted.
+    /// that reaches a listener list adds one increment to its thread's
+    /// shard, plus one per listener that failed. An emit on a signal with
+    /// no listener is not counted.
     ///
     /// # Examples
     ///
@@ -321,10 +321,11 @@ impl<T: 'static> SyncSignal<T> {
 
     /// The delivery counters: all zero unless
     /// [`enable_stats`](Self::enable_stats) was called. For a `SyncSignal`:
-    /// `delivered` counts emits that returned, `panicked` emits that a
-    /// panic unwound out of, `rejected` events a signal-level filter turned
-    /// away, `failed` listener calls that returned an error; `emitted` is
-    /// their sum, and `pending` is 0.
+    /// `delivered` counts emits that returned, `panicked` listener calls (or
+    /// filters, error handlers) that panicked, each unwinding out of its
+    /// emit, `rejected` events a signal-level filter turned away, `failed`
+    /// listener calls that returned an error; `emitted` is `delivered +
+    /// panicked + rejected`, and `pending` is 0.
     ///
     /// # Examples
     ///

@@ -695,6 +695,65 @@ mod gather {
         );
     }
 
+    /// On a thread of the responders' (one-thread) pool, `gather` runs its
+    /// own unstarted responders in registration order, checking the
+    /// deadline and the answers before each: the two fast venues answer,
+    /// and the slow one is never started by it.
+    #[test]
+    fn on_the_pool_responders_run_in_order_until_enough() {
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        );
+        let quotes = Requests::<&'static str, u32>::with_pool(pool.clone());
+        quotes.respond("venue-a", |_: &&str| Ok(Some(1)));
+        quotes.respond("venue-b", |_: &&str| Ok(Some(2)));
+        quotes.respond("venue-c", |_: &&str| {
+            thread::sleep(Duration::from_secs(2));
+            Ok(Some(3))
+        });
+        let (waited, replies) = pool.install(|| {
+            let start = Instant::now();
+            let replies = quotes.gather("ACME", 2, Duration::from_millis(50));
+            (start.elapsed(), replies)
+        });
+        assert!(waited < Duration::from_secs(1), "took {waited:?}");
+        let mut answers: Vec<u32> = replies.answers().iter().map(|(_, a)| *a).collect();
+        answers.sort();
+        assert_eq!(answers, [1, 2]);
+        assert_eq!(names(replies.timed_out()), ["venue-c"]);
+    }
+
+    /// The request's `Drop` panicking on a pool thread (the last, late
+    /// responder drops it) is caught: rayon would abort the process.
+    #[test]
+    fn a_panicking_request_drop_on_the_pool_is_contained() {
+        struct Explosive;
+        impl Drop for Explosive {
+            fn drop(&mut self) {
+                panic!("request drop panicked");
+            }
+        }
+        let requests = Requests::<Explosive, u32>::new();
+        let (done, finished) = mpsc::channel::<()>();
+        let done = Mutex::new(done);
+        requests.respond("slow", move |_: &Explosive| {
+            thread::sleep(Duration::from_millis(50));
+            let _ = done.lock().unwrap().send(());
+            Ok(Some(1))
+        });
+        let replies = requests.gather(Explosive, 1, Duration::from_millis(1));
+        assert_eq!(replies.timed_out().len(), 1);
+        finished.recv_timeout(Duration::from_secs(10)).unwrap();
+        thread::sleep(Duration::from_millis(50)); // the job's drop runs now
+        // Still alive, and the global pool still runs jobs.
+        let (tx, rx) = mpsc::channel();
+        rayon::spawn(move || tx.send(1).unwrap());
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
+    }
+
     /// Concurrent gathers from several threads, with responders joining and
     /// leaving: every gather hears from every responder registered for its
     /// whole duration, exactly once.
@@ -815,6 +874,161 @@ mod history {
         let (seen, listener) = recorder();
         let _c = signal.connect_with_replay(listener);
         assert_eq!(*seen.lock().unwrap(), [1, 2, 3]);
+    }
+
+    /// Runs `f` on a thread; `false` if it has not finished within 10 s.
+    fn finishes(f: impl FnOnce() + Send + 'static) -> bool {
+        let (tx, rx) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            f();
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok()
+    }
+
+    /// Two replays at once whose listeners each emit during their replay:
+    /// neither waits for the other; each gets the history, its own event
+    /// and the other's.
+    #[test]
+    fn concurrent_replays_that_emit_do_not_deadlock() {
+        let signal = Arc::new(HistorySignal::<u32>::new(4).unwrap());
+        signal.emit(0);
+        let both_replaying = Arc::new(Barrier::new(2));
+        let seen: Vec<Arc<Mutex<Vec<u32>>>> = (0..2).map(|_| Arc::default()).collect();
+        let (signal2, seen2) = (signal.clone(), seen.clone());
+        let ok = finishes(move || {
+            let threads: Vec<_> = (0..2u32)
+                .map(|t| {
+                    let (signal, barrier) = (signal2.clone(), both_replaying.clone());
+                    let seen = seen2[t as usize].clone();
+                    thread::spawn(move || {
+                        let weak = Arc::downgrade(&signal);
+                        signal.connect_with_replay(move |v: &u32| {
+                            seen.lock().unwrap().push(*v);
+                            if *v == 0 {
+                                barrier.wait();
+                                weak.upgrade().unwrap().emit(100 + t);
+                            }
+                        })
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+        assert!(ok, "two concurrent replays deadlocked");
+        for (t, seen) in seen.iter().enumerate() {
+            let mut seen = seen.lock().unwrap().clone();
+            assert_eq!(seen[0], 0);
+            seen.sort();
+            assert_eq!(seen, [0, 100, 101], "listener {t}");
+        }
+    }
+
+    /// An emitter holding a lock the replaying listener needs does not wait
+    /// for the replay (its event is queued for the replaying listener).
+    #[test]
+    fn an_emitter_holding_a_lock_does_not_wait_for_the_replay() {
+        let ok = finishes(|| {
+            let signal = Arc::new(HistorySignal::<u32>::new(4).unwrap());
+            signal.emit(0);
+            let state = Arc::new(Mutex::new(0u32));
+            let (go, went) = std::sync::mpsc::channel::<()>();
+            let emitter = {
+                let (signal, state) = (signal.clone(), state.clone());
+                thread::spawn(move || {
+                    went.recv().unwrap();
+                    let _held = state.lock().unwrap();
+                    signal.emit(1);
+                })
+            };
+            let (st, seen) = (state.clone(), Arc::new(Mutex::new(Vec::new())));
+            let s = seen.clone();
+            let _c = signal.connect_with_replay(move |v: &u32| {
+                if *v == 0 {
+                    go.send(()).unwrap();
+                    thread::sleep(std::time::Duration::from_millis(50));
+                }
+                let _needed = st.lock().unwrap();
+                s.lock().unwrap().push(*v);
+            });
+            emitter.join().unwrap();
+            assert_eq!(*seen.lock().unwrap(), [0, 1]);
+        });
+        assert!(
+            ok,
+            "the replaying listener and a lock-holding emitter deadlocked"
+        );
+    }
+
+    /// A panicking `Clone` while the history is copied leaves no listener
+    /// behind, and the signal keeps working for every thread.
+    #[test]
+    fn a_panicking_clone_during_the_copy_leaves_nothing_behind() {
+        use std::sync::atomic::AtomicBool;
+        static PANIC_ON_CLONE: AtomicBool = AtomicBool::new(false);
+        #[derive(Debug)]
+        struct Touchy(u32);
+        impl Clone for Touchy {
+            fn clone(&self) -> Self {
+                assert!(!PANIC_ON_CLONE.load(Ordering::SeqCst), "clone failed");
+                Touchy(self.0)
+            }
+        }
+        let signal = Arc::new(HistorySignal::<Touchy>::new(4).unwrap());
+        signal.emit(Touchy(1));
+        PANIC_ON_CLONE.store(true, Ordering::SeqCst);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            signal.connect_with_replay(|_: &Touchy| {})
+        }));
+        PANIC_ON_CLONE.store(false, Ordering::SeqCst);
+        assert!(result.is_err());
+        assert!(signal.is_empty());
+        let (seen, listener) = recorder();
+        let _c = signal.connect(move |t: &Touchy| listener(&t.0));
+        let s = signal.clone();
+        assert!(finishes(move || s.emit(Touchy(2))), "emit hangs");
+        assert_eq!(*seen.lock().unwrap(), [2]);
+    }
+
+    /// With a history that holds everything, listeners connecting with
+    /// replay while two threads emit receive every event of each emitter,
+    /// from its first, once, in order.
+    #[test]
+    fn a_full_history_replays_everything_under_concurrent_emits() {
+        const N: u32 = 5_000;
+        let signal = Arc::new(HistorySignal::<u32>::new(2 * N as usize).unwrap());
+        let go = Arc::new(Barrier::new(3));
+        let emitters: Vec<_> = (0..2u32)
+            .map(|t| {
+                let (signal, go) = (signal.clone(), go.clone());
+                thread::spawn(move || {
+                    go.wait();
+                    for i in 0..N {
+                        signal.emit(t * N + i);
+                    }
+                })
+            })
+            .collect();
+        go.wait();
+        let mut recorders = Vec::new();
+        for _ in 0..8 {
+            let (seen, listener) = recorder();
+            recorders.push((seen, signal.connect_with_replay(listener)));
+            thread::yield_now();
+        }
+        for e in emitters {
+            e.join().unwrap();
+        }
+        for (seen, _connection) in &recorders {
+            let seen = seen.lock().unwrap();
+            for t in 0..2u32 {
+                let mine: Vec<u32> = seen.iter().copied().filter(|v| v / N == t).collect();
+                let all: Vec<u32> = (t * N..(t + 1) * N).collect();
+                assert_eq!(mine, all, "emitter {t}");
+            }
+        }
     }
 
     /// Two threads emit (at least 5 000 events each, and on until after

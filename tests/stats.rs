@@ -5,7 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::thread;
 
-use sigwire::bus::{EventBus, HeldSignal, Topics};
+use sigwire::bus::{EventBus, HeldSignal, SignalKind, Topics};
 use sigwire::{AsyncSignal, Stats, SyncSignal};
 
 fn counts(s: Stats) -> (u64, u64, u64, u64, u64) {
@@ -111,15 +111,26 @@ fn bus_aggregate() {
     }
     numbers.flush().unwrap();
 
+    bus.signal::<u32>().connect(|_: &u32| {});
+    bus.emit(&9u32);
+
     let total = bus.stats();
-    assert_eq!((total.emitted, total.delivered), (8, 8));
+    assert_eq!((total.emitted, total.delivered), (9, 9));
     let by_type = bus.stats_by_type();
-    let delivered: Vec<(&str, u64)> = by_type
+    let delivered: Vec<(&str, SignalKind, u64)> = by_type
         .iter()
-        .map(|(name, s)| (name.rsplit("::").next().unwrap(), s.delivered))
+        .map(|(name, kind, s)| (name.rsplit("::").next().unwrap(), *kind, s.delivered))
         .collect();
-    assert_eq!(delivered, [("Early", 1), ("Late", 2), ("u32", 5)]);
-    assert_eq!(by_type.iter().map(|(_, s)| *s).sum::<Stats>(), total);
+    assert_eq!(
+        delivered,
+        [
+            ("Early", SignalKind::Sync, 1),
+            ("Late", SignalKind::Sync, 2),
+            ("u32", SignalKind::Sync, 1),
+            ("u32", SignalKind::Async, 5)
+        ]
+    );
+    assert_eq!(by_type.iter().map(|(_, _, s)| *s).sum::<Stats>(), total);
 }
 
 /// Per-topic counters: delivered, dropped (no subscriber) and panicked;
@@ -141,10 +152,11 @@ fn topic_counters() {
     let panicked = catch_unwind(AssertUnwindSafe(|| topics.emit("a.c", &13)));
     assert!(panicked.is_err());
 
-    assert_eq!(counts(topics.topic_stats("a.b")), (3, 3, 0, 0, 0));
-    assert_eq!(counts(topics.topic_stats("x.y")), (1, 0, 0, 0, 1));
-    assert_eq!(counts(topics.topic_stats("a.c")), (1, 0, 0, 1, 0));
-    assert_eq!(topics.topic_stats("never"), Stats::default());
+    let of = |topic| counts(topics.topic_stats(topic).expect("counted"));
+    assert_eq!(of("a.b"), (3, 3, 0, 0, 0));
+    assert_eq!(of("x.y"), (1, 0, 0, 0, 1));
+    assert_eq!(of("a.c"), (1, 0, 0, 1, 0));
+    assert_eq!(topics.topic_stats("never"), None);
     let names: Vec<String> = topics
         .stats_by_topic()
         .into_iter()
@@ -165,6 +177,8 @@ fn topic_counters_are_bounded() {
     }
     let by_topic = topics.stats_by_topic();
     assert_eq!(by_topic.len(), 4_097);
+    assert!(topics.topic_stats("t.4095").is_some());
+    assert_eq!(topics.topic_stats("t.4096"), None, "counted under \"*\"");
     let shared = by_topic.iter().find(|(t, _)| t == "*").unwrap();
     assert_eq!(shared.1.delivered, 5_000 - 4_096);
     assert_eq!(topics.stats().delivered, 5_000);
@@ -197,4 +211,32 @@ fn stats_add_up() {
     let mut sum = Stats::default();
     sum += one;
     assert_eq!(sum, one);
+}
+
+/// `EventBus::enable_stats` publishes new lists, which may drop listeners
+/// (a fired once-listener here) whose `Drop` uses the bus: it must not run
+/// under the bus's lock.
+#[test]
+fn enabling_bus_stats_runs_no_user_code_under_the_bus_lock() {
+    struct OnDrop(EventBus);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.emit(&"listener gone");
+        }
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let bus = EventBus::new();
+        let guard = OnDrop(bus.clone());
+        bus.signal::<u8>().connect_once(move |_: &u8| {
+            let _ = &guard;
+        });
+        bus.emit(&1u8); // fires; the slot stays until the next write
+        bus.enable_stats(); // that write drops it
+        tx.send(()).unwrap();
+    });
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok(),
+        "EventBus::enable_stats deadlocked on its own lock"
+    );
 }

@@ -76,3 +76,42 @@ fn replaying_listener_emits() {
         assert_eq!(seen, [1, 2, 10]);
     });
 }
+
+/// Two replays at once, each listener emitting during its own replay:
+/// neither waits for the other (a deadlock fails the model), and each
+/// listener gets the history first, then both emitted events, once each.
+#[test]
+fn two_replays_that_emit() {
+    loom::model(|| {
+        let signal = Arc::new(HistorySignal::<u32>::new(4).unwrap());
+        signal.emit(1);
+        let slot = Arc::new(Mutex::new(Some(signal.clone())));
+
+        let replay = |event: u32, slot: Arc<Mutex<Option<Arc<HistorySignal<u32>>>>>| {
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let s = seen.clone();
+            let signal = slot.lock().unwrap().clone().unwrap();
+            let connection = signal.connect_with_replay(move |v: &u32| {
+                s.lock().unwrap().push(*v);
+                if *v == 1 {
+                    let signal = slot.lock().unwrap().clone();
+                    signal.unwrap().emit(event);
+                }
+            });
+            (seen, connection)
+        };
+        let other = {
+            let slot = slot.clone();
+            thread::spawn(move || replay(20, slot))
+        };
+        let (mine, _c1) = replay(10, slot.clone());
+        let (theirs, _c2) = other.join().unwrap();
+        slot.lock().unwrap().take();
+        for seen in [mine, theirs] {
+            let mut seen = seen.lock().unwrap().clone();
+            assert_eq!(seen[0], 1, "{seen:?}");
+            seen.sort();
+            assert_eq!(seen, [1, 10, 20]);
+        }
+    });
+}

@@ -115,7 +115,7 @@ pub(crate) struct Shared<T> {
 }
 
 /// Delivery counters, from [`AsyncSignal::stats`], [`SyncSignal::stats`]
-/// (once [`enable_stats`](SyncSignal::enable_stats) was called) and the
+/// (once [`enable_stats`](crate::SyncSignal::enable_stats) was called) and the
 /// bus's aggregates. Stats add up with `+`.
 ///
 /// A snapshot: while events flow, the fields are read at slightly different

@@ -8,7 +8,7 @@ use std::fmt;
 use crate::SyncSignal;
 use crate::connection::Connection;
 use crate::error::BuildError;
-use crate::sync::{self, Arc, AtomicBool, Condvar, Mutex, Ordering};
+use crate::sync::{self, Arc, AtomicBool, Mutex, Ordering};
 
 /// A [`SyncSignal`] that keeps the last `n` events it emitted. A listener
 /// connected with [`connect_with_replay`](Self::connect_with_replay) first
@@ -59,19 +59,21 @@ struct Log<T> {
     next: u64,
 }
 
-/// A replaying listener's gate: live events wait behind the replay.
+/// A replaying listener's gate: live events queue behind the replay.
 struct Gate<T> {
-    /// Set by the replaying thread once the history and every event queued
-    /// meanwhile were delivered; from then on live events pass straight
-    /// through.
+    /// Set (under `queue`'s lock) by the replaying thread once the history
+    /// and every queued event are delivered; from then on live events pass
+    /// straight through.
     open: AtomicBool,
-    /// The thread that replays: its own emits during the replay (from the
-    /// listener, say) cannot wait for the replay, so they queue here.
-    replayer: sync::ThreadId,
-    queued: Mutex<Vec<T>>,
-    /// Other threads' live events wait on this until the gate opens.
-    opened: Mutex<bool>,
-    wake: Condvar,
+    queue: Mutex<Queued<T>>,
+}
+
+struct Queued<T> {
+    /// Live events that arrived during the replay, in arrival order.
+    events: Vec<T>,
+    /// The replay panicked: the listener is gone, later arrivals are
+    /// dropped.
+    abandoned: bool,
 }
 
 impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
@@ -163,19 +165,19 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
     /// Each event reaches it exactly once, and the history before any
     /// event emitted after it.
     ///
-    /// While the replay runs, other threads' emits wait before delivering
-    /// to this listener (they have already delivered to the others), and
-    /// events the replaying listener emits itself are queued and delivered
-    /// to it right after the history. So the replaying listener must not
-    /// wait for another thread that emits on this signal (a
-    /// `disconnect_wait` on one of its listeners, say): that thread may be
-    /// waiting for the replay.
+    /// No emit waits for the replay. A live event that reaches this
+    /// listener while the replay runs (from any thread, the listener's own
+    /// emits included) is cloned into a queue, and the replaying thread
+    /// delivers the queue right after the history, in arrival order; such
+    /// an event may reach this listener after the emit that sent it
+    /// returned. One emitting thread's events keep their order.
     ///
     /// # Panics
     ///
-    /// A panic in the listener during the replay unwinds out of this call;
-    /// the listener is disconnected first, and the emits waiting for it
-    /// skip it.
+    /// A panic in the listener during the replay, or in `T::clone` while
+    /// the history is copied, unwinds out of this call; the listener is
+    /// disconnected (or was never connected), and what was queued for it is
+    /// dropped.
     ///
     /// # Examples
     ///
@@ -187,13 +189,17 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
         let f = Arc::new(f);
         let gate = Arc::new(Gate {
             open: AtomicBool::new(false),
-            replayer: sync::thread_id(),
-            queued: Mutex::new(Vec::new()),
-            opened: Mutex::new(false),
-            wake: Condvar::new(),
+            queue: Mutex::new(Queued {
+                events: Vec::new(),
+                abandoned: false,
+            }),
         });
         let (history, connection) = {
             let log = sync::lock(&self.log);
+            // The copy runs `Clone` (user code) under the lock, before the
+            // listener exists: a panic leaves nothing behind (a `Clone` that
+            // emits on this signal would deadlock).
+            let history = log.events.clone();
             let watermark = log.next;
             let (listener, gate) = (Arc::clone(&f), Arc::clone(&gate));
             // Connected under the log's lock: an emit numbered from
@@ -202,38 +208,36 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
             // history (or was evicted before we came), and the listener
             // skips it if it sees it live.
             let connection = self.signal.connect(move |event: &Stamped<T>| {
-                if event.seq < watermark {
-                    return;
+                if event.seq >= watermark && gate.pass(&event.value) {
+                    (*listener)(&event.value);
                 }
-                if !gate.pass(&event.value) {
-                    return;
-                }
-                (*listener)(&event.value);
             });
-            // The copy runs `Clone` (user code) under the lock; a `Clone`
-            // that emits on this signal would deadlock.
-            (log.events.clone(), connection)
+            (history, connection)
         };
-        let mut opener = Opener {
+        let abandon = Abandon {
             gate: &gate,
             connection: &connection,
-            replayed: false,
         };
         for event in &history {
             f(event);
         }
+        drop(history);
         loop {
-            let queued = std::mem::take(&mut *sync::lock(&gate.queued));
-            if queued.is_empty() {
-                break;
-            }
+            let queued = {
+                let mut queue = sync::lock(&gate.queue);
+                if queue.events.is_empty() {
+                    // Release: the replay's calls happen before any live call
+                    // that sees the gate open (Acquire in `pass`).
+                    gate.open.store(true, Ordering::Release);
+                    break;
+                }
+                std::mem::take(&mut queue.events)
+            };
             for event in &queued {
                 f(event);
             }
         }
-        opener.replayed = true;
-        drop(opener);
-        drop(history);
+        std::mem::forget(abandon);
         connection
     }
 
@@ -316,48 +320,53 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
 }
 
 impl<T: Clone> Gate<T> {
-    /// Whether a live event may go to the listener now. Before the gate
-    /// opens, the replaying thread queues it (and returns `false`); another
-    /// thread waits for the gate. `false` too if the replay panicked.
+    /// Whether a live event may go to the listener now; before the gate
+    /// opens, queues a copy for the replaying thread instead (or drops it
+    /// if the replay was abandoned).
     fn pass(&self, value: &T) -> bool {
-        // Acquire: pairs with `open`'s Release; the replay's calls happen
-        // before this one.
+        // Acquire: pairs with the opening store's Release; the replay's
+        // calls happen before this one.
         if self.open.load(Ordering::Acquire) {
             return true;
         }
-        if sync::thread_id() == self.replayer {
-            sync::lock(&self.queued).push(value.clone());
-            return false;
+        let copy = value.clone(); // user code: outside the lock
+        let mut queue = sync::lock(&self.queue);
+        // Relaxed: stored under this lock, which orders it.
+        if self.open.load(Ordering::Relaxed) {
+            // Opened meanwhile, after the queue (with this thread's earlier
+            // events) was delivered: deliver this one now.
+            drop(queue);
+            drop(copy);
+            return true;
         }
-        let mut opened = sync::lock(&self.opened);
-        while !*opened {
-            opened = sync::wait(&self.wake, opened, None).0;
-        }
-        drop(opened);
-        // Acquire: as above; `open` is stored before `opened` is set.
-        self.open.load(Ordering::Acquire)
+        let dropped = if queue.abandoned {
+            Some(copy)
+        } else {
+            queue.events.push(copy);
+            None
+        };
+        drop(queue);
+        drop(dropped);
+        false
     }
 }
 
-/// Opens the gate when the replay ends, or, if the listener panicked,
-/// disconnects it and releases the emits waiting for it.
-struct Opener<'a, T> {
+/// While armed (the replay runs), a panic disconnects the listener and
+/// drops what was queued for it.
+struct Abandon<'a, T> {
     gate: &'a Gate<T>,
     connection: &'a Connection,
-    replayed: bool,
 }
 
-impl<T> Drop for Opener<'_, T> {
+impl<T> Drop for Abandon<'_, T> {
     fn drop(&mut self) {
-        if self.replayed {
-            // Release: the replay's deliveries happen before any live
-            // delivery that sees the gate open.
-            self.gate.open.store(true, Ordering::Release);
-        } else {
-            self.connection.disconnect();
-        }
-        *sync::lock(&self.gate.opened) = true;
-        self.gate.wake.notify_all();
+        self.connection.disconnect();
+        let queued = {
+            let mut queue = sync::lock(&self.gate.queue);
+            queue.abandoned = true;
+            std::mem::take(&mut queue.events)
+        };
+        drop(queued);
     }
 }
 

@@ -61,6 +61,19 @@ impl<E: Send + Sync + 'static> Registered for AsyncSignal<E> {
     fn enable_stats(&self) {}
 }
 
+/// Which kind of signal a [`EventBus::stats_by_type`] entry is.
+///
+/// # Examples
+///
+/// See [`EventBus::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SignalKind {
+    /// The bus's `SyncSignal<E>` ([`EventBus::signal`]).
+    Sync,
+    /// The bus's `AsyncSignal<E>` ([`EventBus::async_signal`]).
+    Async,
+}
+
 /// Signals by event type, each with its event type's name.
 type Map = Mutex<HashMap<TypeId, (&'static str, std::sync::Arc<dyn Registered>)>>;
 
@@ -161,9 +174,10 @@ impl EventBus {
     pub fn signal<E: Send + Sync + 'static>(&self) -> std::sync::Arc<SyncSignal<E>> {
         entry::<E, _>(&self.inner.signals, || {
             let signal = SyncSignal::<E>::new();
-            // Relaxed: `enable_stats` also turns on the signals that exist
-            // when it runs, under this map's lock, so a signal made here
-            // either sees the flag or is in the map by then.
+            // Relaxed: read under this map's lock, under which
+            // `enable_stats` stores the flag and collects the signals: a
+            // signal made here either sees the flag or is collected.
+            // (A new signal has no listener: enabling runs no user code.)
             if self.inner.stats.load(Ordering::Relaxed) {
                 signal.enable_stats();
             }
@@ -248,21 +262,31 @@ impl EventBus {
     ///
     /// See [`stats`](Self::stats).
     pub fn enable_stats(&self) {
-        let signals = sync::lock(&self.inner.signals);
-        // Relaxed: read under this lock (see `signal`).
-        self.inner.stats.store(true, Ordering::Relaxed);
-        for (_, signal) in signals.values() {
+        let signals: Vec<_> = {
+            let signals = sync::lock(&self.inner.signals);
+            // Relaxed: read under this lock (see `signal`).
+            self.inner.stats.store(true, Ordering::Relaxed);
+            signals.values().map(|(_, signal)| signal.clone()).collect()
+        };
+        // Outside the lock: publishing a list may drop listeners (user code
+        // that may use this bus). A signal made meanwhile saw the flag.
+        for signal in signals {
             signal.enable_stats();
         }
     }
 
-    /// The counters of every signal of this bus, added up (sync signals
-    /// count only once [`enable_stats`](Self::enable_stats) was called).
+    /// The counters of every signal of this bus, added up field by field
+    /// (sync signals count only once [`enable_stats`](Self::enable_stats)
+    /// was called). The fields mean the same for both kinds of signal but
+    /// for two: a sync signal's `emitted` includes the events its filters
+    /// rejected, and its `delivered` excludes an emit a panic unwound out
+    /// of (an async signal catches the panic and completes the event); see
+    /// the table in `docs/bus.md`.
     ///
     /// # Examples
     ///
     /// ```
-    /// use sigwire::bus::EventBus;
+    /// use sigwire::bus::{EventBus, SignalKind};
     ///
     /// struct Order(u32);
     /// struct Audit;
@@ -279,37 +303,41 @@ impl EventBus {
     /// let total = bus.stats();
     /// assert_eq!((total.emitted, total.delivered, total.panicked), (3, 2, 1));
     /// let by_type = bus.stats_by_type();
-    /// assert!(by_type[0].0.ends_with("Audit"));
-    /// assert_eq!(by_type[1].1.panicked, 1); // Order
+    /// let (event, kind, audit) = &by_type[0];
+    /// assert!(event.ends_with("Audit"));
+    /// assert_eq!((*kind, audit.delivered), (SignalKind::Sync, 1));
+    /// assert_eq!(by_type[1].2.panicked, 1); // Order
     /// ```
     pub fn stats(&self) -> Stats {
         self.stats_by_type()
             .into_iter()
-            .map(|(_, stats)| stats)
+            .map(|(_, _, stats)| stats)
             .sum()
     }
 
-    /// The counters per event type (the type's name, from
-    /// `std::any::type_name`), sorted by name; a type with both a sync and
-    /// an async signal gets their sum.
+    /// The counters of each signal: its event type's name (from
+    /// `std::any::type_name`), its kind, and its counters; sorted by name,
+    /// a type's sync signal before its async one.
     ///
     /// # Examples
     ///
     /// See [`stats`](Self::stats).
-    pub fn stats_by_type(&self) -> Vec<(&'static str, Stats)> {
-        let mut signals: Vec<_> = sync::lock(&self.inner.signals).values().cloned().collect();
-        signals.extend(sync::lock(&self.inner.async_signals).values().cloned());
+    pub fn stats_by_type(&self) -> Vec<(&'static str, SignalKind, Stats)> {
+        let mut signals: Vec<_> = sync::lock(&self.inner.signals)
+            .values()
+            .map(|(event, signal)| (*event, SignalKind::Sync, signal.clone()))
+            .collect();
+        signals.extend(
+            sync::lock(&self.inner.async_signals)
+                .values()
+                .map(|(event, signal)| (*event, SignalKind::Async, signal.clone())),
+        );
+        signals.sort_by_key(|(event, kind, _)| (*event, *kind));
         // Read outside the locks.
-        let mut by_type: Vec<(&'static str, Stats)> = Vec::new();
-        signals.sort_by_key(|(event, _)| *event);
-        for (event, signal) in signals {
-            let stats = signal.stats();
-            match by_type.last_mut() {
-                Some((last, sum)) if *last == event => *sum += stats,
-                _ => by_type.push((event, stats)),
-            }
-        }
-        by_type
+        signals
+            .into_iter()
+            .map(|(event, kind, signal)| (event, kind, signal.stats()))
+            .collect()
     }
 }
 

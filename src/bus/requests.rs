@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::async_signal::{contain, dispose};
 use crate::error::{BoxError, ListenerPanic};
-use crate::sync::{self, Arc, ArcSwap, Condvar, ErasedArc, Mutex, exec};
+use crate::sync::{self, Arc, ArcSwap, AtomicBool, Condvar, ErasedArc, Mutex, Ordering, exec};
 
 /// What a responder returns: an answer, no answer (the request is not for
 /// it), or an error.
@@ -63,6 +63,9 @@ struct Inner<Req: 'static, Resp: 'static> {
 /// responders' jobs on the pool.
 struct Gathering<Req, Resp> {
     request: Req,
+    /// One per responder: set by whichever thread runs it, its pool job or
+    /// the caller (see [`Requests::gather`]).
+    claimed: Box<[AtomicBool]>,
     outcomes: Mutex<Outcomes<Resp>>,
     /// Signalled when the gathering is complete (enough answers, or every
     /// responder replied); the caller waits on it.
@@ -141,8 +144,10 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
         Self::on(None)
     }
 
-    /// No responders; [`gather`](Self::gather) runs them on `pool` instead
-    /// of rayon's global pool.
+    /// No responders; [`gather`](Self::gather) runs them on `pool`. (A
+    /// `Requests` made with [`new`](Self::new) runs them where
+    /// `rayon::spawn` does: on the calling thread's pool if it is a rayon
+    /// worker, else on rayon's global pool.)
     ///
     /// # Examples
     ///
@@ -233,16 +238,32 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// `timeout` has passed, whichever comes first. The [`Replies`] say
     /// which responders answered, declined, failed (a panic is caught and
     /// reported as a failure whose error is a [`ListenerPanic`]) and which
-    /// had not replied in time ([`timed_out`](Replies::timed_out)).
+    /// had not replied when `gather` returned
+    /// ([`timed_out`](Replies::timed_out): the timeout passed, or enough
+    /// answers came first). Declines and errors do not count towards
+    /// `expected`.
     ///
     /// A reply that arrives after `gather` returned is dropped, on the
     /// pool thread that made it; the request is dropped when the last
-    /// responder is done with it.
+    /// responder is done with it. Panics from those drops are caught.
     ///
-    /// A responder may itself call `gather` (or `request`): a `gather`
-    /// called on a thread of the pool runs other pool jobs while it waits,
-    /// its own responders' among them, so nested requests complete even on a
-    /// one-thread pool.
+    /// # On a thread of the pool
+    ///
+    /// A responder may itself call `gather` (or `request`), and nested
+    /// requests complete even on a one-thread pool: a `gather` called on a
+    /// thread of the responders' pool does not just wait. It runs its own
+    /// responders that no pool thread has started yet, one by one in
+    /// registration order on the calling thread, checking the deadline and
+    /// the answers so far before each; then it waits for the rest. So on a
+    /// pool thread:
+    ///
+    /// - `gather` may return up to one responder's run time after the
+    ///   timeout;
+    /// - the caller must not hold a lock (or a `RefCell` borrow) that a
+    ///   responder needs: the responder may run beneath it, on the same
+    ///   thread, and wait for it forever.
+    ///
+    /// Off the pool, `gather` only waits, and returns at the timeout.
     ///
     /// # Examples
     ///
@@ -273,6 +294,9 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
         let responders = Arc::clone(&self.inner.responders.load());
         let gathering = Arc::new(Gathering {
             request,
+            claimed: (0..responders.len())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             outcomes: Mutex::new(Outcomes {
                 replies: (0..responders.len()).map(|_| None).collect(),
                 answered: 0,
@@ -285,11 +309,28 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
             let gathering = Arc::clone(&gathering);
             let entry = entry.clone();
             exec::spawn(&self.inner.pool, move || {
-                gathering.reply(index, &entry, expected)
+                // The job may hold the last references to the request and to
+                // a stopped responder, whose drops are user code: a panic
+                // must not reach rayon (it would abort).
+                contain(move || {
+                    if gathering.claim(index) {
+                        gathering.reply(index, &entry, expected);
+                    }
+                    drop(entry);
+                    drop(gathering);
+                });
             });
         }
         let deadline = Instant::now().checked_add(timeout);
-        let on_pool = exec::on_pool();
+        // On a thread of the responders' pool, waiting could starve the jobs
+        // (on a one-thread pool, or when every thread waits in a nested
+        // gather): run this gathering's own jobs that no thread has started,
+        // in registration order, then wait for the rest.
+        let mut unstarted = if exec::on_pool(&self.inner.pool) {
+            0..responders.len()
+        } else {
+            0..0
+        };
         let mut outcomes = sync::lock(&gathering.outcomes);
         loop {
             if outcomes.is_complete(expected) {
@@ -302,13 +343,12 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
                 },
                 None => None,
             };
-            if on_pool {
-                // Blocking here could starve this gathering's own jobs (or a
-                // nested one's) of the thread they need: run pool jobs
-                // instead.
-                drop(outcomes);
-                exec::help();
-                outcomes = sync::lock(&gathering.outcomes);
+            if let Some(index) = unstarted.next() {
+                if gathering.claim(index) {
+                    drop(outcomes);
+                    gathering.reply(index, &responders[index], expected);
+                    outcomes = sync::lock(&gathering.outcomes);
+                }
             } else {
                 outcomes = sync::wait(&gathering.complete, outcomes, left).0;
             }
@@ -359,6 +399,14 @@ impl<Req: 'static, Resp: 'static> Inner<Req, Resp> {
 }
 
 impl<Req, Resp> Gathering<Req, Resp> {
+    /// Whether this thread is the one to run responder `index`.
+    fn claim(&self, index: usize) -> bool {
+        // Relaxed: the swap only decides which thread runs the responder
+        // (a read-modify-write sees every earlier one); the request is
+        // shared through the `Arc`, the replies through the mutex.
+        !self.claimed[index].swap(true, Ordering::Relaxed)
+    }
+
     /// The body of one responder's job: ask it, then record the reply, or
     /// drop it if the caller has stopped waiting.
     fn reply(&self, index: usize, entry: &Entry<Req, Resp>, expected: usize) {

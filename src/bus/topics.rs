@@ -20,6 +20,10 @@ const MAX_CACHED: usize = 1024;
 /// How many topics get counters of their own; later ones share one set.
 const MAX_COUNTED: usize = 4096;
 
+/// At most this many counter shards per topic (a signal may have up to 64):
+/// topics are many, and each shard is a cache line.
+const TOPIC_SHARDS: usize = 8;
+
 /// Topic name → every subscriber whose pattern matches it.
 type Cache<T> = HashMap<Box<str>, ErasedArc<Resolved<T>>, BuildHasherDefault<Fx>>;
 
@@ -188,7 +192,7 @@ impl TopicStats {
         if self.topics.len() >= MAX_COUNTED {
             return ErasedArc::clone(&self.others);
         }
-        let counters = ErasedArc::new(Counters::new());
+        let counters = ErasedArc::new(Counters::with_at_most(TOPIC_SHARDS));
         self.topics
             .insert(topic.into(), ErasedArc::clone(&counters));
         counters
@@ -378,8 +382,9 @@ impl<T: 'static> Topics<T> {
     /// get counters of their own; later topics share one set, reported
     /// under the topic `"*"`.
     ///
-    /// The counters are sharded by thread (one cache line per shard), so
-    /// emitting threads do not contend on them.
+    /// The counters are sharded by thread (one cache line per shard, at
+    /// most 8 shards per topic: up to 1 KiB per counted topic), so emitting
+    /// threads rarely contend on them.
     ///
     /// # Examples
     ///
@@ -392,8 +397,9 @@ impl<T: 'static> Topics<T> {
     /// topics.emit("orders.new", &2).unwrap();
     /// topics.emit("users.new", &3).unwrap(); // nobody listens
     ///
-    /// assert_eq!(topics.topic_stats("orders.new").delivered, 2);
-    /// assert_eq!(topics.topic_stats("users.new").rejected, 1);
+    /// assert_eq!(topics.topic_stats("orders.new").unwrap().delivered, 2);
+    /// assert_eq!(topics.topic_stats("users.new").unwrap().rejected, 1);
+    /// assert_eq!(topics.topic_stats("never.used"), None);
     /// assert_eq!(topics.stats().emitted, 3);
     /// let by_topic = topics.stats_by_topic();
     /// assert_eq!(by_topic[0].0, "orders.new");
@@ -413,20 +419,22 @@ impl<T: 'static> Topics<T> {
         drop(old);
     }
 
-    /// The counters of one topic (all zero for a topic never emitted on
-    /// since [`enable_stats`](Self::enable_stats)).
+    /// The counters of one topic: `None` if it has none of its own (it was
+    /// not emitted on since [`enable_stats`](Self::enable_stats), or it
+    /// came after the first 4 096 counted topics and counts under `"*"` in
+    /// [`stats_by_topic`](Self::stats_by_topic)).
     ///
     /// # Examples
     ///
     /// See [`enable_stats`](Self::enable_stats).
-    pub fn topic_stats(&self, topic: &str) -> Stats {
+    pub fn topic_stats(&self, topic: &str) -> Option<Stats> {
         let state = sync::lock(&self.inner.state);
         let counters = state
             .stats
             .as_ref()
             .and_then(|s| s.topics.get(topic).cloned());
         drop(state);
-        counters.map(|c| c.read()).unwrap_or_default()
+        counters.map(|c| c.read())
     }
 
     /// Every counted topic's counters, sorted by topic (topics past the
