@@ -16,12 +16,17 @@
 //!   (`Instant` before and after) into an `hdrhistogram`; p50, p99 and
 //!   p99.9 in ns. The `timer` row is the same measurement around nothing:
 //!   the floor every figure includes.
+//! - **Counting**: the same emitters (no writer) on sigwire without
+//!   counters, with its sharded counters on (`enable_stats`), and with one
+//!   shared `AtomicU64` incremented per emit instead.
 //! - **Writer's side**: one connect followed by one disconnect on a signal
 //!   that already has 10, 1 000 or 100 000 listeners.
 
 mod support;
 
-use support::contention::{LISTENERS, Writer, run, targets, timer_floor, writer_cost};
+use support::contention::{
+    LISTENERS, Writer, counting_targets, run, targets, timer_floor, writer_cost,
+};
 
 fn threads() -> Vec<usize> {
     std::env::var("SIGWIRE_BENCH_THREADS")
@@ -90,6 +95,30 @@ fn main() {
             println!();
         }
     }
+
+    println!("## Counting under contention (no writer, {LISTENERS} listeners)\n");
+    println!("| implementation | emitting threads | M emits/s | vs sigwire | p99.9 ns |");
+    println!("|---|---:|---:|---:|---:|");
+    let counting = counting_targets();
+    for (_, target) in &counting {
+        for i in 0..LISTENERS {
+            std::mem::forget(target.connect(i as u64));
+        }
+    }
+    for &threads in &threads() {
+        let mut baseline = None;
+        for (name, target) in &counting {
+            let outcome = run(target.as_ref(), threads, Writer::None, secs);
+            let base = *baseline.get_or_insert(outcome.emits_per_sec);
+            println!(
+                "| {name} | {threads} | {:.1} | {:.2} × | {} |",
+                outcome.emits_per_sec / 1e6,
+                outcome.emits_per_sec / base,
+                outcome.latency.value_at_quantile(0.999)
+            );
+        }
+    }
+    println!();
 
     println!("## Writer's side: one connect, then one disconnect (ns)\n");
     println!("| implementation | existing listeners | connect ns | disconnect ns |");

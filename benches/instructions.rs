@@ -7,18 +7,20 @@
 //!     target/release/deps/instructions-<hash> emitter 100000 1
 //! ```
 //!
-//! Arguments: the variant (`direct`, `emit`, `emitter`, `stats`: `emit`
-//! with the signal's counters on, `topic`: `Topics::emit` on a cached topic
-//! every listener's pattern matches, `publisher`: the same through a
-//! `Publisher`), the number of
-//! emits and the number of listeners. Run it with two emit counts and divide
-//! the difference of the two totals by the difference of the counts: that is
-//! the instructions per emit, free of start-up costs. `cargo bench` itself
-//! runs it once with small defaults, so the target stays working.
+//! Arguments: the variant, the number of emits and the number of listeners.
+//! The variants: `direct` (a loop over boxed closures), `emit`, `emitter`
+//! (`Emitter::emit`), `stats` (`emit` with the signal's counters on),
+//! `held` (`emit` through an `EventBus::signal` handle), `topic`
+//! (`Topics::emit` on a cached topic every subscriber's pattern matches) and
+//! `publisher` (the same through a `Publisher`). Run it with two emit counts
+//! and divide the difference of the two totals by the difference of the
+//! counts: that is the instructions per emit, free of start-up costs.
+//! `cargo bench` itself runs it once with small defaults, so the target
+//! stays working.
 
 use std::hint::black_box;
 
-use sigwire::bus::{Publisher, Topics};
+use sigwire::bus::{EventBus, Publisher, Topics};
 use sigwire::{Emitter, SyncSignal};
 
 type Listener = Box<dyn Fn(&u64) + Send + Sync>;
@@ -85,6 +87,16 @@ fn main() {
         "stats" => {
             signal.enable_stats();
             emit(&signal, n);
+        }
+        "held" => {
+            let bus = EventBus::new();
+            let held = bus.signal::<u64>();
+            for _ in 0..count {
+                held.connect(|v: &u64| {
+                    black_box(*v);
+                });
+            }
+            emit(&held, n);
         }
         "topic" | "publisher" => {
             let topics = Topics::<u64>::new();

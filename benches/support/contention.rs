@@ -108,6 +108,46 @@ impl Target for Signals2 {
     }
 }
 
+/// sigwire with a shared-counter per emit: what counting without shards
+/// would cost (one cache line every emitting thread writes).
+pub(crate) struct SharedCounter(sigwire::SyncSignal<u64>, std::sync::atomic::AtomicU64);
+
+impl Target for SharedCounter {
+    fn emit(&self, value: u64) {
+        self.0.emit(&value);
+        self.1.fetch_add(1, Ordering::Relaxed);
+    }
+    fn connect(&self, index: u64) -> Handle {
+        Handle::Sigwire(self.0.connect(move |v: &u64| work(v, index)))
+    }
+    fn disconnect(&self, handle: Handle) {
+        if let Handle::Sigwire(conn) = handle {
+            conn.disconnect();
+        }
+    }
+}
+
+/// sigwire without counters, with its sharded counters on, and with one
+/// shared counter instead.
+pub(crate) fn counting_targets() -> Vec<(&'static str, Box<dyn Target>)> {
+    let counted = sigwire::SyncSignal::new();
+    counted.enable_stats();
+    vec![
+        (
+            "sigwire",
+            Box::new(Sigwire(sigwire::SyncSignal::new())) as Box<dyn Target>,
+        ),
+        ("sigwire, stats on (sharded)", Box::new(Sigwire(counted))),
+        (
+            "sigwire + one shared AtomicU64",
+            Box::new(SharedCounter(
+                sigwire::SyncSignal::new(),
+                Default::default(),
+            )),
+        ),
+    ]
+}
+
 pub(crate) fn targets() -> Vec<(&'static str, Box<dyn Target>)> {
     vec![
         (

@@ -110,8 +110,9 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
     ///
     /// # Panics
     ///
-    /// A panicking listener (or `Clone`) unwinds out of `emit`, as out of
-    /// [`SyncSignal::emit`]; the event stays in the history.
+    /// A panicking listener unwinds out of `emit`, as out of
+    /// [`SyncSignal::emit`]; the event stays in the history. A panicking
+    /// `Clone` unwinds before anything is recorded.
     ///
     /// # Examples
     ///
@@ -170,7 +171,9 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
     /// emits included) is cloned into a queue, and the replaying thread
     /// delivers the queue right after the history, in arrival order; such
     /// an event may reach this listener after the emit that sent it
-    /// returned. One emitting thread's events keep their order.
+    /// returned. One emitting thread's events keep their order. The queue
+    /// holds what is emitted while the replay runs: a slow replay under a
+    /// fast emitter makes it grow.
     ///
     /// # Panics
     ///
@@ -241,7 +244,9 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
         connection
     }
 
-    /// A copy of the history, oldest first.
+    /// A copy of the history, oldest first. The copy runs `T::clone` under
+    /// the history's lock (a `Clone` that emits on this signal would
+    /// deadlock).
     ///
     /// # Examples
     ///
