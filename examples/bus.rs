@@ -69,13 +69,13 @@ impl App {
     }
 
     /// Validates `change` with every validator, in parallel on the pool,
-    /// waiting at most 1 s; applies it only if none objects, fails or is
+    /// waiting at most 5 s; applies it only if none objects, fails or is
     /// too slow. Returns the objections.
     fn change_config(&self, change: ConfigChange) -> Vec<String> {
         let replies = self.validators.gather(
             change.clone(),
             self.validators.responder_count(),
-            Duration::from_secs(1),
+            Duration::from_secs(5),
         );
         let mut objections: Vec<String> = replies
             .answers()

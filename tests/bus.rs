@@ -574,10 +574,10 @@ mod gather {
         });
         requests.respond("quick", |c: &Counted| Ok(Some(c.0)));
         let start = Instant::now();
-        let replies = requests.gather(Counted(5, drops.clone()), 2, Duration::from_millis(50));
+        let replies = requests.gather(Counted(5, drops.clone()), 2, Duration::from_millis(500));
         let waited = start.elapsed();
         assert!(
-            waited >= Duration::from_millis(50),
+            waited >= Duration::from_millis(500),
             "returned after {waited:?}"
         );
         assert_eq!(names(replies.timed_out()), ["stuck"]);
@@ -711,15 +711,15 @@ mod gather {
         quotes.respond("venue-a", |_: &&str| Ok(Some(1)));
         quotes.respond("venue-b", |_: &&str| Ok(Some(2)));
         quotes.respond("venue-c", |_: &&str| {
-            thread::sleep(Duration::from_secs(2));
+            thread::sleep(Duration::from_secs(5));
             Ok(Some(3))
         });
         let (waited, replies) = pool.install(|| {
             let start = Instant::now();
-            let replies = quotes.gather("ACME", 2, Duration::from_millis(50));
+            let replies = quotes.gather("ACME", 2, Duration::from_millis(500));
             (start.elapsed(), replies)
         });
-        assert!(waited < Duration::from_secs(1), "took {waited:?}");
+        assert!(waited < Duration::from_secs(3), "took {waited:?}");
         let mut answers: Vec<u32> = replies.answers().iter().map(|(_, a)| *a).collect();
         answers.sort();
         assert_eq!(answers, [1, 2]);

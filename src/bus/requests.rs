@@ -275,12 +275,12 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// quotes.respond("venue-a", |_: &&str| Ok(Some(101.5)));
     /// quotes.respond("venue-b", |_: &&str| Ok(Some(101.25)));
     /// quotes.respond("venue-c", |_: &&str| {
-    ///     std::thread::sleep(Duration::from_secs(2)); // too slow
+    ///     std::thread::sleep(Duration::from_secs(10)); // far too slow
     ///     Ok(Some(99.0))
     /// });
     ///
-    /// // Two answers are enough; wait at most 50 ms for them.
-    /// let replies = quotes.gather("ACME", 2, Duration::from_millis(50));
+    /// // Two answers are enough; wait at most 1 s for them.
+    /// let replies = quotes.gather("ACME", 2, Duration::from_secs(1));
     /// let mut best: Vec<f64> = replies.answers().iter().map(|(_, q)| *q).collect();
     /// best.sort_by(f64::total_cmp);
     /// assert_eq!(best, [101.25, 101.5]);
