@@ -682,20 +682,17 @@ fn run_observed<B, T: 'static>(
     before: impl FnMut(usize) -> ControlFlow<B>,
     after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
-    let filtered = !list.config.filters.is_empty();
-    let Some(counters) = &list.config.stats else {
-        if filtered && !list.config.passes(value) {
-            return ControlFlow::Continue(()); // a signal-level filter said no
+    let counting = list.config.stats.as_deref().map(Counting::new);
+    if !list.config.filters.is_empty() && !list.config.passes(value) {
+        if let Some(counting) = counting {
+            counting.end(Outcome::Rejected);
         }
-        return run_slots(base, list, value, before, after);
-    };
-    let counting = Counting::new(counters);
-    if filtered && !list.config.passes(value) {
-        counting.end(Outcome::Rejected);
-        return ControlFlow::Continue(());
+        return ControlFlow::Continue(()); // a signal-level filter said no
     }
     let flow = run_slots(base, list, value, before, after);
-    counting.end(Outcome::Delivered);
+    if let Some(counting) = counting {
+        counting.end(Outcome::Delivered);
+    }
     flow
 }
 

@@ -503,6 +503,11 @@ mod gather {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
+    fn one_thread_pool() -> Arc<rayon::ThreadPool> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+        Arc::new(pool.expect("a rayon pool"))
+    }
+
     fn names(list: &[Name]) -> Vec<&str> {
         list.iter().map(|name| &**name).collect()
     }
@@ -638,12 +643,7 @@ mod gather {
     /// pool and the other responders carry on.
     #[test]
     fn panics_are_failures() {
-        let pool = Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap(),
-        );
+        let pool = one_thread_pool();
         let requests = Requests::<u32, u32>::with_pool(pool.clone());
         requests.respond("boom", |_: &u32| panic!("responder exploded"));
         requests.respond("fine", |v: &u32| Ok(Some(*v)));
@@ -666,12 +666,7 @@ mod gather {
     /// waiting `gather` runs its responders' jobs itself.
     #[test]
     fn nested_gathers_do_not_deadlock_on_one_thread() {
-        let pool = Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap(),
-        );
+        let pool = one_thread_pool();
         let requests = Requests::<u32, u32>::with_pool(pool.clone());
         let inner = requests.clone();
         requests.respond("depth", move |v: &u32| {
@@ -701,12 +696,7 @@ mod gather {
     /// and the slow one is never started by it.
     #[test]
     fn on_the_pool_responders_run_in_order_until_enough() {
-        let pool = Arc::new(
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(1)
-                .build()
-                .unwrap(),
-        );
+        let pool = one_thread_pool();
         let quotes = Requests::<&'static str, u32>::with_pool(pool.clone());
         quotes.respond("venue-a", |_: &&str| Ok(Some(1)));
         quotes.respond("venue-b", |_: &&str| Ok(Some(2)));
