@@ -6,7 +6,7 @@
 //!
 //! Runs a short version of every benchmark (emit cost by listener count,
 //! asynchronous fan-out, emitters under contention, the writer's side,
-//! memory per listener, nested emits) with a progress bar, prints markdown
+//! memory per listener, nested emits, the bus) with a progress bar, prints markdown
 //! tables and the goals as ratios against baselines measured in the same
 //! run, writes them into `docs/benchmarks.md` (between the
 //! `bench_report` markers; the hand-written analysis around them stays),
@@ -34,6 +34,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 use signals2::{Connect1, Emit1};
 use sigwire::SyncSignal;
+use sigwire::bus::{EventBus, Topics};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 // Counts allocations for the memory section. It adds a few atomic
@@ -189,6 +190,71 @@ fn bytes_per_listener(listeners: usize) -> f64 {
     held as f64 / listeners as f64
 }
 
+/// ns per emit of the bus cases, each next to its bare baseline.
+struct BusCosts {
+    /// 4 listeners: a bare `SyncSignal`, an `EventBus::signal` handle, a
+    /// bare signal with its counters on.
+    bare4: f64,
+    handle4: f64,
+    stats4: f64,
+    /// 100 patterns subscribed, 10 match: a bare signal with the 10
+    /// listeners, a `Publisher`, `Topics::emit`.
+    bare10: f64,
+    publisher: f64,
+    topic: f64,
+}
+
+fn bus_costs() -> BusCosts {
+    let sample = Duration::from_millis(50);
+    let bare = SyncSignal::<u64>::new();
+    let counted = SyncSignal::<u64>::new();
+    counted.enable_stats();
+    let bus = EventBus::new();
+    let handle = bus.signal::<u64>();
+    for i in 0..4 {
+        for signal in [&bare, &counted, &*handle] {
+            std::mem::forget(signal.connect(move |v: &u64| work(v, i)));
+        }
+    }
+    let topics = Topics::<u64>::new();
+    let matching = SyncSignal::<u64>::new();
+    for i in 0..100u64 {
+        let pattern = match i % 10 {
+            0 => [
+                "market.AAPL.trade",
+                "market.*.trade",
+                "market.>",
+                "*.AAPL.*",
+                ">",
+            ][(i / 10 % 5) as usize]
+                .to_string(),
+            _ => format!("other.{i}.>"),
+        };
+        let subscription = topics.subscribe(&pattern, move |_: &str, v: &u64| work(v, i));
+        std::mem::forget(subscription.expect("a valid pattern"));
+        if i % 10 == 0 {
+            std::mem::forget(matching.connect(move |v: &u64| work(v, i)));
+        }
+    }
+    let mut publisher = topics
+        .publisher("market.AAPL.trade")
+        .expect("a valid topic");
+    BusCosts {
+        bare4: time_per_call(|i| bare.emit(&black_box(i)), SAMPLES, sample),
+        handle4: time_per_call(|i| handle.emit(&black_box(i)), SAMPLES, sample),
+        stats4: time_per_call(|i| counted.emit(&black_box(i)), SAMPLES, sample),
+        bare10: time_per_call(|i| matching.emit(&black_box(i)), SAMPLES, sample),
+        publisher: time_per_call(|i| publisher.emit(&black_box(i)), SAMPLES, sample),
+        topic: time_per_call(
+            |i| {
+                let _ = topics.emit(black_box("market.AAPL.trade"), &black_box(i));
+            },
+            SAMPLES,
+            sample,
+        ),
+    }
+}
+
 /// ns per top-level emit through `depth` nested signals.
 fn nested(depth: usize) -> f64 {
     let signals = nested_chain::signal_chain(depth);
@@ -298,8 +364,9 @@ fn verdict(met: bool) -> &'static str {
 
 fn main() {
     let started = Instant::now();
-    // emit counts, fan-out at 3 sizes, contention 3 x 2, writer 2, memory, nested
-    let steps = COUNTS.len() as u64 + 3 + 6 + 2 + 1 + 1;
+    // emit counts, fan-out at 3 sizes, contention 3 x 2, writer 2, memory,
+    // nested, bus
+    let steps = COUNTS.len() as u64 + 3 + 6 + 2 + 1 + 1 + 1;
     let progress = ProgressBar::new(steps);
     progress.set_style(
         ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} {msg}")
@@ -372,6 +439,10 @@ fn main() {
         .into_iter()
         .map(|d| (d, nested(d)))
         .collect();
+    progress.inc(1);
+
+    progress.set_message("bus");
+    let bus = bus_costs();
     progress.inc(1);
     progress.finish_with_message("done");
 
@@ -482,6 +553,30 @@ fn main() {
             .collect::<Vec<_>>()
             .join(" | ")
     );
+
+    let _ = writeln!(out, "\n### The bus, ns per emit\n");
+    let _ = writeln!(out, "| case | ns | baseline ns | ratio |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for (case, ns, base) in [
+        (
+            "4 listeners, `EventBus::signal` handle",
+            bus.handle4,
+            bus.bare4,
+        ),
+        ("4 listeners, counters on", bus.stats4, bus.bare4),
+        (
+            "100 patterns, 10 match, `Publisher`",
+            bus.publisher,
+            bus.bare10,
+        ),
+        (
+            "100 patterns, 10 match, `Topics::emit`",
+            bus.topic,
+            bus.bare10,
+        ),
+    ] {
+        let _ = writeln!(out, "| {case} | {ns:.2} | {base:.2} | {:.2} × |", ns / base);
+    }
 
     // ------------------------------------------------------------- goals --
     let at = |variant: usize, count: usize| {
@@ -599,8 +694,26 @@ fn main() {
             format!("{memory:.1} bytes (rounded: {:.0})", memory.round()),
             memory.round() <= 64.0,
         ),
+        (
+            "emit through a bus handle vs a bare signal",
+            "≤ 1.05 ×",
+            format!("{:.2} ×", bus.handle4 / bus.bare4),
+            bus.handle4 / bus.bare4 <= 1.05,
+        ),
+        (
+            "cached topic, `Publisher`, vs a bare signal",
+            "≤ 1.5 ×",
+            format!("{:.2} ×", bus.publisher / bus.bare10),
+            bus.publisher / bus.bare10 <= 1.5,
+        ),
+        (
+            "cached topic, `Topics::emit`, vs a bare signal",
+            "≤ 1.5 ×",
+            format!("{:.2} ×", bus.topic / bus.bare10),
+            bus.topic / bus.bare10 <= 1.5,
+        ),
     ];
-    let _ = writeln!(out, "\n### Goals (issues 2, 3 and 4), this run\n");
+    let _ = writeln!(out, "\n### Goals (issues 2 to 5), this run\n");
     let _ = writeln!(out, "| goal | target | measured | verdict |");
     let _ = writeln!(out, "|---|---|---|---|");
     for (goal, target, measured, met) in &goals {
