@@ -19,8 +19,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+mod support;
+
 use sigwire::SyncSignal;
 use sigwire::bus::{EventBus, Requests, Topics};
+use support::topics::{TOPIC, subscribe_100};
 
 struct Tick(u64);
 
@@ -74,37 +78,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("topics/100 patterns, 10 match");
     let topics = Topics::<u64>::new();
     let matching = SyncSignal::<u64>::new();
-    let mut subs = Vec::new();
-    for i in 0..100u64 {
-        // Every tenth pattern matches "market.AAPL.trade".
-        let pattern = match i % 10 {
-            0 => [
-                "market.AAPL.trade",
-                "market.*.trade",
-                "market.>",
-                "*.AAPL.*",
-                ">",
-            ][(i / 10 % 5) as usize]
-                .to_string(),
-            _ => format!("other.{i}.>"),
-        };
-        subs.push(
-            topics
-                .subscribe(&pattern, move |_: &str, v: &u64| work(*v, i))
-                .unwrap(),
-        );
-        if i % 10 == 0 {
-            std::mem::forget(matching.connect(move |v: &u64| work(*v, i)));
-        }
-    }
-    topics.emit("market.AAPL.trade", &0).unwrap(); // resolve and cache
+    subscribe_100(&topics, &matching);
     group.bench_function("bare signal", |b| {
         b.iter(|| {
             n += 1;
             matching.emit(black_box(&n));
         })
     });
-    let mut publisher = topics.publisher("market.AAPL.trade").unwrap();
+    let mut publisher = topics.publisher(TOPIC).unwrap();
     group.bench_function("publisher", |b| {
         b.iter(|| {
             n += 1;
@@ -114,9 +95,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("cached topic", |b| {
         b.iter(|| {
             n += 1;
-            topics
-                .emit(black_box("market.AAPL.trade"), black_box(&n))
-                .unwrap();
+            topics.emit(black_box(TOPIC), black_box(&n)).unwrap();
         })
     });
     group.finish();

@@ -23,6 +23,8 @@ mod contention;
 mod fanout;
 #[path = "../benches/support/nested.rs"]
 mod nested_chain;
+#[path = "../benches/support/topics.rs"]
+mod topics_workload;
 
 use std::alloc::System;
 use std::fmt::Write as _;
@@ -218,26 +220,9 @@ fn bus_costs() -> BusCosts {
     }
     let topics = Topics::<u64>::new();
     let matching = SyncSignal::<u64>::new();
-    for i in 0..100u64 {
-        let pattern = match i % 10 {
-            0 => [
-                "market.AAPL.trade",
-                "market.*.trade",
-                "market.>",
-                "*.AAPL.*",
-                ">",
-            ][(i / 10 % 5) as usize]
-                .to_string(),
-            _ => format!("other.{i}.>"),
-        };
-        let subscription = topics.subscribe(&pattern, move |_: &str, v: &u64| work(v, i));
-        std::mem::forget(subscription.expect("a valid pattern"));
-        if i % 10 == 0 {
-            std::mem::forget(matching.connect(move |v: &u64| work(v, i)));
-        }
-    }
+    topics_workload::subscribe_100(&topics, &matching);
     let mut publisher = topics
-        .publisher("market.AAPL.trade")
+        .publisher(topics_workload::TOPIC)
         .expect("a valid topic");
     BusCosts {
         bare4: time_per_call(|i| bare.emit(&black_box(i)), SAMPLES, sample),
@@ -247,7 +232,7 @@ fn bus_costs() -> BusCosts {
         publisher: time_per_call(|i| publisher.emit(&black_box(i)), SAMPLES, sample),
         topic: time_per_call(
             |i| {
-                let _ = topics.emit(black_box("market.AAPL.trade"), &black_box(i));
+                let _ = topics.emit(black_box(topics_workload::TOPIC), &black_box(i));
             },
             SAMPLES,
             sample,

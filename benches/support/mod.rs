@@ -4,3 +4,4 @@
 pub(crate) mod contention;
 pub(crate) mod fanout;
 pub(crate) mod nested;
+pub(crate) mod topics;
