@@ -298,8 +298,9 @@ impl<T: 'static> SyncSignal<T> {
     /// The counters are sharded by thread, one cache line per shard, so
     /// emitting threads do not contend on them. With counters on, each emit
     /// that reaches a listener list adds one increment to its thread's
-    /// shard, plus one per listener that failed. An emit on a signal with
-    /// no listener is not counted.
+    /// shard, plus one per listener that failed. An emit that finds the
+    /// listener list empty is not counted (a fired once-listener stays in
+    /// the list until the next change to it).
     ///
     /// # Examples
     ///

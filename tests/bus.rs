@@ -503,9 +503,13 @@ mod gather {
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
-    fn one_thread_pool() -> Arc<rayon::ThreadPool> {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    fn pool_of(threads: usize) -> Arc<rayon::ThreadPool> {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
         Arc::new(pool.expect("a rayon pool"))
+    }
+
+    fn one_thread_pool() -> Arc<rayon::ThreadPool> {
+        pool_of(1)
     }
 
     fn names(list: &[Name]) -> Vec<&str> {
@@ -541,7 +545,8 @@ mod gather {
     #[test]
     fn returns_at_the_expected_count_and_drops_late_replies() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let requests = Requests::<u32, Counted>::new();
+        // Three threads: the blocked responder holds one.
+        let requests = Requests::<u32, Counted>::with_pool(pool_of(3));
         let (release, released) = mpsc::channel::<()>();
         let released = Mutex::new(released);
         let d = drops.clone();
@@ -570,7 +575,7 @@ mod gather {
     #[test]
     fn times_out_and_releases_the_request() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let requests = Requests::<Counted, u32>::new();
+        let requests = Requests::<Counted, u32>::with_pool(pool_of(3));
         let (release, released) = mpsc::channel::<()>();
         let released = Mutex::new(released);
         requests.respond("stuck", move |_: &Counted| {
@@ -620,7 +625,7 @@ mod gather {
     /// `gather` waits on for the answer that comes after them.
     #[test]
     fn declines_do_not_count_as_answers() {
-        let requests = Requests::<u32, u32>::new();
+        let requests = Requests::<u32, u32>::with_pool(pool_of(3));
         requests.respond("declines", |_: &u32| Ok(None));
         requests.respond("fails", |_: &u32| Err("no".into()));
         let (release, released) = mpsc::channel::<()>();
@@ -742,6 +747,64 @@ mod gather {
         let (tx, rx) = mpsc::channel();
         rayon::spawn(move || tx.send(1).unwrap());
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
+    }
+
+    /// A responder that has not started when `gather` returns is never
+    /// started: off the pool (the one pool thread is held by a blocked
+    /// responder until after the timeout) and on it (the caller stops
+    /// taking responders once enough answers are in).
+    #[test]
+    fn responders_not_started_in_time_never_start() {
+        let pool = one_thread_pool();
+        let started = Arc::new(AtomicUsize::new(0));
+        let requests = Requests::<u32, u32>::with_pool(pool.clone());
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        requests.respond("blocked", move |v: &u32| {
+            if *v == 0 {
+                released.lock().unwrap().recv().unwrap();
+            }
+            Ok(Some(1))
+        });
+        let s = started.clone();
+        requests.respond("counts", move |_: &u32| {
+            s.fetch_add(1, Ordering::SeqCst);
+            Ok(Some(2))
+        });
+        let replies = requests.gather(0, 2, Duration::from_millis(100));
+        assert_eq!(names(replies.timed_out()), ["blocked", "counts"]);
+        release.send(()).unwrap();
+        let replies = pool.install(|| requests.gather(1, 1, Duration::from_secs(60)));
+        assert_eq!(names(replies.timed_out()), ["counts"]);
+        // The first gather's job has finished with "blocked" (the second
+        // ran on the pool's one thread after it) and found nothing left.
+        assert_eq!(pool.install(|| started.load(Ordering::SeqCst)), 0);
+    }
+
+    /// Gathers made in a loop inside one pool job release each request as
+    /// they return, even though the jobs they spawned stay queued behind
+    /// the caller: jobs hold the gathering weakly.
+    #[test]
+    fn gathers_in_a_pool_job_release_their_requests() {
+        let pool = pool_of(2);
+        let drops = Arc::new(AtomicUsize::new(0));
+        let requests = Requests::<Counted, u32>::with_pool(pool.clone());
+        requests.respond("a", |c: &Counted| Ok(Some(c.0)));
+        requests.respond("b", |c: &Counted| Ok(Some(c.0 + 1)));
+        let d = drops.clone();
+        let released_inside = pool.install(move || {
+            for i in 0..1_000 {
+                let replies = requests.gather(Counted(i, d.clone()), 1, Duration::from_secs(60));
+                assert!(!replies.answers().is_empty());
+            }
+            d.load(Ordering::SeqCst)
+        });
+        // A job of the other thread may still hold the last gathering.
+        assert!(
+            released_inside >= 999,
+            "only {released_inside} of 1000 requests dropped"
+        );
+        wait_for(&drops, 1_000);
     }
 
     /// Concurrent gathers from several threads, with responders joining and

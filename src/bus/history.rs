@@ -173,7 +173,9 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
     /// an event may reach this listener after the emit that sent it
     /// returned. One emitting thread's events keep their order. The queue
     /// holds what is emitted while the replay runs: a slow replay under a
-    /// fast emitter makes it grow.
+    /// fast emitter makes it grow. A `T::clone` that panics while an event
+    /// is queued unwinds out of that emit, and this listener misses that
+    /// event.
     ///
     /// # Panics
     ///

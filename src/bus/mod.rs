@@ -278,10 +278,11 @@ impl EventBus {
     /// The counters of every signal of this bus, added up field by field
     /// (sync signals count only once [`enable_stats`](Self::enable_stats)
     /// was called). The fields mean the same for both kinds of signal but
-    /// for two: a sync signal's `emitted` includes the events its filters
-    /// rejected, and its `delivered` excludes an emit a panic unwound out
-    /// of (an async signal catches the panic and completes the event); see
-    /// the table in `docs/bus.md`.
+    /// for two: an event a filter turns away is `rejected` on a sync signal
+    /// and `delivered` on an async one (whose `rejected` counts what `emit`
+    /// handed back), and a sync emit a panic unwound out of is not
+    /// `delivered` (an async signal catches the panic and completes the
+    /// event); see the table in `docs/bus.md`.
     ///
     /// # Examples
     ///

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::async_signal::{contain, dispose};
 use crate::error::{BoxError, ListenerPanic};
-use crate::sync::{self, Arc, ArcSwap, AtomicBool, Condvar, ErasedArc, Mutex, Ordering, exec};
+use crate::sync::{self, Arc, ArcSwap, AtomicUsize, Condvar, ErasedArc, Mutex, Ordering, exec};
 
 /// What a responder returns: an answer, no answer (the request is not for
 /// it), or an error.
@@ -59,13 +59,18 @@ struct Inner<Req: 'static, Resp: 'static> {
     pool: exec::Pool,
 }
 
-/// One [`Requests::gather`] in flight, shared by the caller and the
-/// responders' jobs on the pool.
-struct Gathering<Req, Resp> {
+/// One [`Requests::gather`] in flight, shared by the caller and the jobs
+/// it spawned on the pool (which hold it weakly: a job that runs after
+/// the caller is done finds nothing to do).
+struct Gathering<Req: 'static, Resp: 'static> {
     request: Req,
-    /// One per responder: set by whichever thread runs it, its pool job or
-    /// the caller (see [`Requests::gather`]).
-    claimed: Box<[AtomicBool]>,
+    /// The responders as `gather` found them.
+    responders: Arc<Vec<Entry<Req, Resp>>>,
+    expected: usize,
+    /// The next responder to start, in registration order: the jobs and
+    /// (on a pool thread) the caller take them one by one. Set to the end
+    /// when the caller stops waiting, so that nothing starts later.
+    next: AtomicUsize,
     outcomes: Mutex<Outcomes<Resp>>,
     /// Signalled when the gathering is complete (enough answers, or every
     /// responder replied); the caller waits on it.
@@ -243,19 +248,23 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// answers came first). Declines and errors do not count towards
     /// `expected`.
     ///
-    /// A reply that arrives after `gather` returned is dropped, on the
-    /// pool thread that made it; the request is dropped when the last
-    /// responder is done with it. Panics from those drops are caught.
+    /// The responders are started in registration order by up to one pool
+    /// job per pool thread, each taking the next responder not yet started
+    /// until none is left. A responder not started when `gather` returns is
+    /// never started. One already running finishes, and its reply is
+    /// dropped on the pool thread that made it (a panic from that drop is
+    /// caught); the request is dropped when the last running responder is
+    /// done with it. Jobs still queued when `gather` returns hold nothing
+    /// but a weak reference and find nothing to do.
     ///
     /// # On a thread of the pool
     ///
     /// A responder may itself call `gather` (or `request`), and nested
     /// requests complete even on a one-thread pool: a `gather` called on a
-    /// thread of the responders' pool does not just wait. It runs its own
-    /// responders that no pool thread has started yet, one by one in
-    /// registration order on the calling thread, checking the deadline and
-    /// the answers so far before each; then it waits for the rest. So on a
-    /// pool thread:
+    /// thread of the responders' pool does not just wait. It takes
+    /// responders too, one by one on the calling thread, checking the
+    /// deadline and the answers so far before each; then it waits for the
+    /// rest (and spawns one job fewer). So on a pool thread:
     ///
     /// - `gather` may return up to one responder's run time after the
     ///   timeout;
@@ -292,45 +301,42 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
         Resp: Send,
     {
         let responders = Arc::clone(&self.inner.responders.load());
+        let count = responders.len();
         let gathering = Arc::new(Gathering {
             request,
-            claimed: (0..responders.len())
-                .map(|_| AtomicBool::new(false))
-                .collect(),
+            responders,
+            expected,
+            next: AtomicUsize::new(0),
             outcomes: Mutex::new(Outcomes {
-                replies: (0..responders.len()).map(|_| None).collect(),
+                replies: (0..count).map(|_| None).collect(),
                 answered: 0,
                 replied: 0,
                 closed: false,
             }),
             complete: Condvar::new(),
         });
-        for (index, entry) in responders.iter().enumerate() {
-            let gathering = Arc::clone(&gathering);
-            let entry = entry.clone();
+        // On a thread of the responders' pool, waiting could starve the
+        // jobs (on a one-thread pool, or when every thread waits in a
+        // nested gather), so the caller takes responders too; it is one of
+        // the pool's threads, so one job fewer.
+        let on_pool = exec::on_pool(&self.inner.pool);
+        let threads = exec::threads(&self.inner.pool);
+        let jobs = count.min(if on_pool { threads - 1 } else { threads });
+        for _ in 0..jobs {
+            let gathering = sync::downgrade(&gathering);
             exec::spawn(&self.inner.pool, move || {
-                // The job may hold the last references to the request and to
-                // a stopped responder, whose drops are user code: a panic
-                // must not reach rayon (it would abort).
+                // A user's `Drop` (the request's, a stopped responder's) may
+                // run here: a panic must not reach rayon (it would abort).
                 contain(move || {
-                    if gathering.claim(index) {
-                        gathering.reply(index, &entry, expected);
+                    if let Some(gathering) = gathering.upgrade() {
+                        while let Some(index) = gathering.take() {
+                            gathering.reply(index);
+                        }
                     }
-                    drop(entry);
-                    drop(gathering);
                 });
             });
         }
         let deadline = Instant::now().checked_add(timeout);
-        // On a thread of the responders' pool, waiting could starve the jobs
-        // (on a one-thread pool, or when every thread waits in a nested
-        // gather): run this gathering's own jobs that no thread has started,
-        // in registration order, then wait for the rest.
-        let mut unstarted = if exec::on_pool(&self.inner.pool) {
-            0..responders.len()
-        } else {
-            0..0
-        };
         let mut outcomes = sync::lock(&gathering.outcomes);
         loop {
             if outcomes.is_complete(expected) {
@@ -343,21 +349,25 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
                 },
                 None => None,
             };
-            if let Some(index) = unstarted.next() {
-                if gathering.claim(index) {
+            let taken = if on_pool { gathering.take() } else { None };
+            match taken {
+                Some(index) => {
                     drop(outcomes);
-                    gathering.reply(index, &responders[index], expected);
+                    gathering.reply(index);
                     outcomes = sync::lock(&gathering.outcomes);
                 }
-            } else {
-                outcomes = sync::wait(&gathering.complete, outcomes, left).0;
+                None => outcomes = sync::wait(&gathering.complete, outcomes, left).0,
             }
         }
+        // Relaxed: only `take`'s read-modify-writes read it; from here on
+        // they see the end (a responder taken before runs, and its reply
+        // finds the gathering closed).
+        gathering.next.store(count, Ordering::Relaxed);
         outcomes.closed = true;
         let replies = std::mem::take(&mut outcomes.replies);
         drop(outcomes);
         let mut gathered = Replies::default();
-        for (entry, reply) in responders.iter().zip(replies) {
+        for (entry, reply) in gathering.responders.iter().zip(replies) {
             let name = Name::clone(&entry.name);
             match reply {
                 Some(Outcome::Answer(answer)) => gathered.answers.push((name, answer)),
@@ -399,17 +409,20 @@ impl<Req: 'static, Resp: 'static> Inner<Req, Resp> {
 }
 
 impl<Req, Resp> Gathering<Req, Resp> {
-    /// Whether this thread is the one to run responder `index`.
-    fn claim(&self, index: usize) -> bool {
-        // Relaxed: the swap only decides which thread runs the responder
-        // (a read-modify-write sees every earlier one); the request is
-        // shared through the `Arc`, the replies through the mutex.
-        !self.claimed[index].swap(true, Ordering::Relaxed)
+    /// The next responder to start, if any is left.
+    fn take(&self) -> Option<usize> {
+        // Relaxed: the read-modify-write alone hands each index out once;
+        // the request and the responders are shared through the `Arc`, the
+        // replies through the mutex.
+        let index = self.next.fetch_add(1, Ordering::Relaxed);
+        (index < self.responders.len()).then_some(index)
     }
 
-    /// The body of one responder's job: ask it, then record the reply, or
-    /// drop it if the caller has stopped waiting.
-    fn reply(&self, index: usize, entry: &Entry<Req, Resp>, expected: usize) {
+    /// Asks responder `index`, then records its reply, or drops it if the
+    /// caller has stopped waiting.
+    fn reply(&self, index: usize) {
+        let entry = &self.responders[index];
+        let expected = self.expected;
         let mut payload = None;
         let outcome = match catch_unwind(AssertUnwindSafe(|| (entry.respond)(&self.request))) {
             Ok(Ok(Some(answer))) => Outcome::Answer(answer),
