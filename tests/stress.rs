@@ -540,3 +540,195 @@ fn async_signal_under_load() {
     );
     assert!(total > 0 && flushes > 0 && churned > 0);
 }
+
+/// The bus under load, for the whole duration, in three parts at once:
+///
+/// - **History**: two threads emit numbered streams on a `HistorySignal`
+///   (history 64) while another thread keeps connecting listeners with
+///   replay, letting them run, and disconnecting them with
+///   `disconnect_wait`. Every listener must have received, from each
+///   emitter, consecutive numbers: nothing missed or repeated between
+///   replay and live delivery.
+/// - **Gather**: a thread gathers from five responders (one slow, one
+///   failing, one panicking, one declining, one answering) with a short
+///   timeout, while another registers and stops a responder; every reply
+///   names each responder once, and every answer ever made is dropped
+///   exactly once (returned or late).
+/// - **Topics**: two threads emit on 50 topics with per-topic statistics on
+///   while another subscribes and unsubscribes; a steady subscriber counts
+///   every emit, and the topics' `delivered` adds up to the emits.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn bus_under_load() {
+    use sigwire::bus::{HistorySignal, Requests, Topics};
+
+    const STRIDE: u64 = 1 << 40;
+    let deadline = Instant::now() + duration();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|info| {
+        if !info.to_string().contains("planned panic") {
+            eprintln!("{info}");
+        }
+    }));
+
+    // History.
+    let history = HistorySignal::<u64>::new(64).unwrap();
+    let replays = AtomicU64::new(0);
+    // Gather.
+    struct Answer(u64, Arc<AtomicU64>);
+    impl Drop for Answer {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let made = Arc::new(AtomicU64::new(0));
+    let dropped = Arc::new(AtomicU64::new(0));
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap(),
+    );
+    let requests = Requests::<u64, Answer>::with_pool(pool.clone());
+    let answer = |made: &Arc<AtomicU64>, dropped: &Arc<AtomicU64>, v: u64| {
+        made.fetch_add(1, Ordering::Relaxed);
+        Ok(Some(Answer(v, Arc::clone(dropped))))
+    };
+    let (m, d) = (made.clone(), dropped.clone());
+    requests.respond("slow", move |v: &u64| {
+        if v % 3 == 0 {
+            thread::sleep(Duration::from_millis(2));
+        }
+        answer(&m, &d, *v)
+    });
+    requests.respond("fails", |_: &u64| Err("planned failure".into()));
+    requests.respond("panics", |_: &u64| panic!("planned panic"));
+    requests.respond("declines", |_: &u64| Ok(None));
+    let (m, d) = (made.clone(), dropped.clone());
+    requests.respond("answers", move |v: &u64| answer(&m, &d, v + 1));
+    let gathers = AtomicU64::new(0);
+    // Topics.
+    let topics = Topics::<u64>::new();
+    topics.enable_stats();
+    let (steady, f) = counter();
+    let _steady = topics
+        .subscribe("s.>", move |_: &str, v: &u64| f(v))
+        .unwrap();
+    let topic_emits = AtomicU64::new(0);
+
+    thread::scope(|s| {
+        for t in 0..2u64 {
+            let history = &history;
+            s.spawn(move || {
+                let mut i = 0;
+                while Instant::now() < deadline {
+                    history.emit(t * STRIDE + i);
+                    i += 1;
+                }
+            });
+        }
+        s.spawn(|| {
+            while Instant::now() < deadline {
+                let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+                let s2 = Arc::clone(&seen);
+                let conn = history.connect_with_replay(move |v: &u64| s2.lock().unwrap().push(*v));
+                thread::sleep(Duration::from_micros(200));
+                assert_eq!(conn.disconnect_wait(), Ok(true));
+                let seen = seen.lock().unwrap();
+                for t in 0..2 {
+                    let mine: Vec<u64> = seen.iter().copied().filter(|v| v / STRIDE == t).collect();
+                    for pair in mine.windows(2) {
+                        assert_eq!(
+                            pair[1],
+                            pair[0] + 1,
+                            "history, emitter {t}: a gap or a repeat"
+                        );
+                    }
+                }
+                replays.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        s.spawn(|| {
+            let mut v = 0;
+            while Instant::now() < deadline {
+                v += 1;
+                let replies = requests.gather(v, 5, Duration::from_millis(1));
+                let mut named: Vec<&str> = replies
+                    .answers()
+                    .iter()
+                    .map(|(n, _)| &**n)
+                    .chain(replies.errors().iter().map(|(n, _)| &**n))
+                    .chain(replies.declined().iter().map(|n| &**n))
+                    .chain(replies.timed_out().iter().map(|n| &**n))
+                    .filter(|n| *n != "churn") // registered at the time, or not
+                    .collect();
+                named.sort_unstable();
+                assert_eq!(
+                    named,
+                    ["answers", "declines", "fails", "panics", "slow"],
+                    "gather {v}: every steady responder named once"
+                );
+                for (name, a) in replies.answers() {
+                    let want = if &**name == "answers" { v + 1 } else { v };
+                    assert!(
+                        &**name == "churn" || a.0 == want,
+                        "{name} answered {} to {v}",
+                        a.0
+                    );
+                }
+                gathers.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        s.spawn(|| {
+            let (m, d) = (made.clone(), dropped.clone());
+            while Instant::now() < deadline {
+                let (m, d) = (m.clone(), d.clone());
+                let churn = requests.respond("churn", move |v: &u64| answer(&m, &d, *v));
+                thread::yield_now();
+                assert!(churn.stop());
+            }
+        });
+        for t in 0..2u64 {
+            let (topics, topic_emits) = (&topics, &topic_emits);
+            s.spawn(move || {
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    topics.emit(&format!("s.{}", (i + t) % 50), &i).unwrap();
+                    topic_emits.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            });
+        }
+        s.spawn(|| {
+            while Instant::now() < deadline {
+                let sub = topics.subscribe("s.*", |_: &str, _: &u64| {}).unwrap();
+                thread::yield_now();
+                assert!(sub.unsubscribe());
+            }
+        });
+    });
+    std::panic::set_hook(hook);
+
+    // Every answer made is dropped: returned ones already, late ones by
+    // their job once the pool is idle.
+    let quiet = Instant::now() + Duration::from_secs(10);
+    while load(&dropped) != load(&made) && Instant::now() < quiet {
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(load(&dropped), load(&made), "answers made vs dropped");
+    let emitted = load(&topic_emits);
+    assert_eq!(load(&steady), emitted, "the steady subscriber missed emits");
+    let delivered: u64 = topics
+        .stats_by_topic()
+        .iter()
+        .map(|(_, s)| s.delivered)
+        .sum();
+    assert_eq!(delivered, emitted, "topic statistics");
+    println!(
+        "bus_under_load: {} replays, {} gathers ({} answers), {emitted} topic emits",
+        load(&replays),
+        load(&gathers),
+        load(&made)
+    );
+    assert!(load(&replays) > 0 && load(&gathers) > 0 && emitted > 0);
+}
