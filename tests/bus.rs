@@ -731,21 +731,28 @@ mod gather {
                 panic!("request drop panicked");
             }
         }
-        let requests = Requests::<Explosive, u32>::new();
+        // Two threads, two jobs: one blocks in "slow" (whichever takes it
+        // first), the other answers "fast", which completes the gathering
+        // while "slow" still holds the request.
+        let pool = pool_of(2);
+        let requests = Requests::<Explosive, u32>::with_pool(pool.clone());
+        let (release, released) = mpsc::channel::<()>();
         let (done, finished) = mpsc::channel::<()>();
-        let done = Mutex::new(done);
+        let (released, done) = (Mutex::new(released), Mutex::new(done));
         requests.respond("slow", move |_: &Explosive| {
-            thread::sleep(Duration::from_millis(50));
+            released.lock().unwrap().recv().unwrap();
             let _ = done.lock().unwrap().send(());
             Ok(Some(1))
         });
-        let replies = requests.gather(Explosive, 1, Duration::from_millis(1));
-        assert_eq!(replies.timed_out().len(), 1);
+        requests.respond("fast", |_: &Explosive| Ok(Some(2)));
+        let replies = requests.gather(Explosive, 1, Duration::from_secs(60));
+        assert_eq!(names(replies.timed_out()), ["slow"]);
+        release.send(()).unwrap();
         finished.recv_timeout(Duration::from_secs(10)).unwrap();
         thread::sleep(Duration::from_millis(50)); // the job's drop runs now
-        // Still alive, and the global pool still runs jobs.
+        // Still alive, and the pool still runs jobs.
         let (tx, rx) = mpsc::channel();
-        rayon::spawn(move || tx.send(1).unwrap());
+        pool.spawn(move || tx.send(1).unwrap());
         assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(1));
     }
 
