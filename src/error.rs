@@ -649,11 +649,19 @@ pub struct ListenerPanic {
 }
 
 impl ListenerPanic {
-    pub(crate) fn new(
+    /// The panic of listener `id`, from its caught `payload`, which is then
+    /// dropped (under a catch: its `Drop` is user code).
+    pub(crate) fn caught(
         id: u64,
         key: Option<ErasedArc<str>>,
-        payload: &(dyn std::any::Any + Send),
+        payload: Box<dyn std::any::Any + Send>,
     ) -> Self {
+        let panic = Self::new(id, key, &*payload);
+        crate::async_signal::dispose(payload);
+        panic
+    }
+
+    fn new(id: u64, key: Option<ErasedArc<str>>, payload: &(dyn std::any::Any + Send)) -> Self {
         let message = if let Some(text) = payload.downcast_ref::<&str>() {
             (*text).to_string()
         } else if let Some(text) = payload.downcast_ref::<String>() {

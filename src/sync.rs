@@ -85,6 +85,20 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// What is left of a wait until `deadline` (`None`: no deadline, wait
+/// without a timeout); `Err` once the deadline has passed.
+pub(crate) fn left_until(
+    deadline: Option<std::time::Instant>,
+) -> Result<Option<std::time::Duration>, ()> {
+    match deadline {
+        None => Ok(None),
+        Some(deadline) => match deadline.checked_duration_since(std::time::Instant::now()) {
+            Some(left) if !left.is_zero() => Ok(Some(left)),
+            _ => Err(()),
+        },
+    }
+}
+
 /// Waits on `condvar` (up to `timeout`, if given), ignoring poisoning as
 /// [`lock`] does. Returns the guard and whether the wait timed out.
 pub(crate) fn wait<'a, T>(

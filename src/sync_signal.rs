@@ -78,6 +78,20 @@ where
     })
 }
 
+/// A listener that calls `f` only for the values `filter` accepts (what
+/// `connect_filtered` connects).
+pub(crate) fn filtered<T, P, F>(filter: P, f: F) -> impl Fn(&T) + Send + Sync + 'static
+where
+    P: Fn(&T) -> bool + Send + Sync + 'static,
+    F: Fn(&T) + Send + Sync + 'static,
+{
+    move |value: &T| {
+        if filter(value) {
+            f(value);
+        }
+    }
+}
+
 /// Wraps a fallible listener in the one callback shape slots store.
 pub(crate) fn fallible<T, F, E>(f: F) -> Callback<T>
 where
@@ -269,11 +283,7 @@ impl<T: 'static> SyncSignal<T> {
         P: Fn(&T) -> bool + Send + Sync + 'static,
         F: Fn(&T) + Send + Sync + 'static,
     {
-        self.connect(move |value: &T| {
-            if filter(value) {
-                f(value);
-            }
-        })
+        self.connect(filtered(filter, f))
     }
 
     /// Adds a signal-level filter: an event it rejects reaches no listener

@@ -251,9 +251,7 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
         Err(payload) => {
             // Relaxed: a statistic.
             shared.panicked.fetch_add(1, Memory::Relaxed);
-            let panic = ListenerPanic::new(slot.id, slot.key().cloned(), &*payload);
-            dispose(payload);
-            on_panic(panic);
+            on_panic(ListenerPanic::caught(slot.id, slot.key().cloned(), payload));
             None
         }
     }

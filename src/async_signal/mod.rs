@@ -19,7 +19,7 @@ use crate::error::{
     ShutdownTimeout, WouldDeadlock,
 };
 use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue, exec};
-use crate::sync_signal::{fallible, plain};
+use crate::sync_signal::{fallible, filtered, plain};
 use state::{Accepted, Refusal, Snapshot, State};
 
 /// Called with every caught listener panic.
@@ -425,11 +425,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         P: Fn(&T) -> bool + Send + Sync + 'static,
         F: Fn(&T) + Send + Sync + 'static,
     {
-        self.connect(move |value: &T| {
-            if filter(value) {
-                f(value);
-            }
-        })
+        self.connect(filtered(filter, f))
     }
 
     /// Adds a signal-level filter: an event it rejects reaches no listener.
@@ -918,12 +914,8 @@ impl<T> Shared<T> {
             if done(self.state.add_waiter()) {
                 return true;
             }
-            let timeout = match deadline {
-                None => None,
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => return false,
-                },
+            let Ok(timeout) = sync::left_until(deadline) else {
+                return false;
             };
             guard = sync::wait(&self.wakeup, guard, timeout).0;
         }

@@ -7,7 +7,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use crate::async_signal::{contain, dispose};
+use crate::async_signal::contain;
 use crate::error::{BoxError, ListenerPanic};
 use crate::sync::{self, Arc, ArcSwap, AtomicUsize, Condvar, ErasedArc, Mutex, Ordering, exec};
 
@@ -342,12 +342,8 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
             if outcomes.is_complete(expected) {
                 break;
             }
-            let left = match deadline {
-                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => Some(left),
-                    _ => break,
-                },
-                None => None,
+            let Ok(left) = sync::left_until(deadline) else {
+                break;
             };
             let taken = if on_pool { gathering.take() } else { None };
             match taken {
@@ -423,20 +419,16 @@ impl<Req, Resp> Gathering<Req, Resp> {
     fn reply(&self, index: usize) {
         let entry = &self.responders[index];
         let expected = self.expected;
-        let mut payload = None;
         let outcome = match catch_unwind(AssertUnwindSafe(|| (entry.respond)(&self.request))) {
             Ok(Ok(Some(answer))) => Outcome::Answer(answer),
             Ok(Ok(None)) => Outcome::Declined,
             Ok(Err(error)) => Outcome::Failed(error),
-            Err(caught) => {
-                let panic = ListenerPanic::new(entry.id, Some(Name::clone(&entry.name)), &*caught);
-                payload = Some(caught);
-                Outcome::Failed(Box::new(panic))
-            }
+            Err(payload) => Outcome::Failed(Box::new(ListenerPanic::caught(
+                entry.id,
+                Some(Name::clone(&entry.name)),
+                payload,
+            ))),
         };
-        if let Some(payload) = payload {
-            dispose(payload);
-        }
         let mut outcomes = sync::lock(&self.outcomes);
         if outcomes.closed {
             drop(outcomes);
