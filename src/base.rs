@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::connection::{Connection, ConnectionHandle};
-use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::error::{DuplicateKey, EmitError, ListenerPanic, WouldDeadlock};
 use crate::inflight;
 use crate::slot::{Callback, Slot};
 use crate::stats::{Counters, Outcome};
@@ -74,6 +76,16 @@ impl<T> Clone for Config<T> {
 }
 
 impl<T> Config<T> {
+    /// No error handler, filter or counters.
+    fn empty() -> Self {
+        Self {
+            on_error: None,
+            filters: Box::new([]),
+            stats: None,
+            observed: false,
+        }
+    }
+
     /// Whether every filter lets `value` through. Out of line: most
     /// signals have none, and the emit path only tests for that.
     #[cold]
@@ -154,15 +166,20 @@ struct Writer<T> {
     keys: HashMap<ErasedArc<str>, u64>,
     /// Swapped-out lists no scan covers yet.
     unscanned: Vec<Arc<List<T>>>,
-    /// Swapped-out lists, each batch with the emits that may still read it.
-    scanned: Vec<Batch<T>>,
+    /// Scanned lists that running emits may still read, grouped by those
+    /// emits (one batch per distinct set of emits, so a long emit costs a
+    /// write one batch, however many writes it outlasts).
+    pinned: Vec<Batch<T>>,
+    /// Scanned lists no emit can read that an `Arc` holder (an `Emitter`'s
+    /// cache, an emit on the overflow path) still references.
+    held: Vec<Arc<List<T>>>,
     /// Under loom, reclaimed lists stay allocated until the signal drops (see
     /// `List::live`).
     #[cfg(loom)]
     graveyard: Vec<Arc<List<T>>>,
 }
 
-/// Lists retired before one scan, and the emits that scan found running.
+/// Retired lists, and the emits found running that may read them.
 struct Batch<T> {
     lists: Vec<Arc<List<T>>>,
     readers: inflight::Readers,
@@ -201,15 +218,7 @@ impl<T: 'static> BaseSignal<T> {
         // first signal is made, not on the first emit.
         #[cfg(not(loom))]
         crate::sync::init_barriers();
-        let list = Arc::new(List::new(
-            Box::new([]),
-            Config {
-                on_error: None,
-                filters: Box::new([]),
-                stats: None,
-                observed: false,
-            },
-        ));
+        let list = Arc::new(List::new(Box::new([]), Config::empty()));
         Self {
             id: next_signal_id(),
             current: AtomicPtr::new(raw(&list)),
@@ -221,7 +230,8 @@ impl<T: 'static> BaseSignal<T> {
             writer: Mutex::new(Writer {
                 keys: HashMap::new(),
                 unscanned: Vec::new(),
-                scanned: Vec::new(),
+                pinned: Vec::new(),
+                held: Vec::new(),
                 #[cfg(loom)]
                 graveyard: Vec::new(),
             }),
@@ -267,7 +277,7 @@ impl<T: 'static> BaseSignal<T> {
     /// `disconnect_wait` and for reclamation) until `f` returns.
     #[inline(always)]
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&List<T>) -> R) -> R {
-        let running = self.enter();
+        let running = inflight::enter(self.id, &self.overflow, inflight::READS_UNKNOWN);
         if !running.has_entry() {
             // Nested deeper than the record, or the thread is exiting: no
             // entry protects the list, so hold it by reference count.
@@ -276,6 +286,9 @@ impl<T: 'static> BaseSignal<T> {
         // Acquire: pairs with the Release store in `publish`, so the list's
         // contents are visible. Loaded after `enter`'s light barrier.
         let list = self.current.load(Ordering::Acquire);
+        // Tells scans that this emit reads this list and no other, so that
+        // writers can free the lists they retire while it runs.
+        running.reads(list.addr());
         #[allow(unsafe_code)]
         // SAFETY: `current` only ever holds a pointer to a list that `list`
         // or the writer's retired lists own (`publish` swaps the `Arc` into
@@ -294,18 +307,24 @@ impl<T: 'static> BaseSignal<T> {
         let list = unsafe { &*list };
         #[cfg(loom)]
         list.check_live();
-        f(list)
+        let result = f(list);
+        // Read again at the end, so that loom also fails a reclamation that
+        // happens after the first read but before the emit is done.
+        #[cfg(loom)]
+        list.check_live();
+        result
     }
 
     pub(crate) fn swap_cell(&self) -> &ArcSwap<List<T>> {
         &self.list
     }
 
-    /// Records an emit as running until the guard drops, for
-    /// `disconnect_wait`.
+    /// Records an emit that reads no list through `current` (it holds its
+    /// list by reference count, or reads one another record entry covers)
+    /// as running until the guard drops, for `disconnect_wait`.
     #[inline(always)]
     pub(crate) fn enter(&self) -> inflight::Recorded<'_> {
-        inflight::enter(self.id, &self.overflow)
+        inflight::enter(self.id, &self.overflow, inflight::READS_NONE)
     }
 
     /// Connects `callback` with options that carry no key, which cannot
@@ -363,7 +382,7 @@ impl<T: 'static> BaseSignal<T> {
             let scan_now = dropped > 0; // fired once-slots leave: free their closures
             this.publish(&mut writer, slots, config, dropped, scan_now, &mut garbage);
         }
-        drop(garbage);
+        this.dispose(garbage);
         Ok(Connection::new(handle))
     }
 
@@ -384,7 +403,7 @@ impl<T: 'static> BaseSignal<T> {
                 false
             }
         };
-        drop(garbage);
+        self.dispose(garbage);
         removed
     }
 
@@ -407,7 +426,8 @@ impl<T: 'static> BaseSignal<T> {
             Some(slot) => {
                 let was_connected = slot.mark_disconnected();
                 self.remove(slot.id);
-                drop(slot);
+                // The write may have freed every list holding the slot.
+                self.release(slot);
                 was_connected
             }
             None => false,
@@ -439,7 +459,7 @@ impl<T: 'static> BaseSignal<T> {
             drop(current);
             self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
         }
-        drop(garbage);
+        self.dispose(garbage);
     }
 
     pub(crate) fn set_error_handler(&self, handler: Option<ErrorHandler>) {
@@ -521,7 +541,7 @@ impl<T: 'static> BaseSignal<T> {
                 false
             }
         };
-        drop(garbage);
+        self.dispose(garbage);
         changed
     }
 
@@ -531,7 +551,7 @@ impl<T: 'static> BaseSignal<T> {
         inflight::wait_for(self.id, &self.overflow)?;
         let mut garbage = Vec::new();
         self.reclaim(&mut sync::lock(&self.writer), false, &mut garbage);
-        drop(garbage);
+        self.dispose(garbage);
         Ok(())
     }
 
@@ -593,20 +613,45 @@ impl<T: 'static> BaseSignal<T> {
     /// holder (an `Emitter`, an emit on the overflow path) references.
     /// Scans the records first if lists await a scan and `scan_now` (or
     /// `SCAN_AFTER` lists await one).
+    ///
+    /// A scan keeps a list only for the emits it found that may read it:
+    /// those that loaded that list, and those that had not loaded the list
+    /// pointer yet (see `inflight::Readers::of`). So an emit that runs for a
+    /// long time holds back the list it reads (plus, if a scan caught it
+    /// between its push and its load, the lists that scan covered), not
+    /// every list retired while it runs; and the lists it holds back share
+    /// one batch, so the cost of a write does not grow with their number.
     fn reclaim(&self, writer: &mut Writer<T>, scan_now: bool, garbage: &mut Vec<Arc<List<T>>>) {
+        writer.pinned.retain_mut(|batch| {
+            if batch.readers.done() {
+                writer.held.append(&mut batch.lists);
+                return false;
+            }
+            true
+        });
         if !writer.unscanned.is_empty() && (scan_now || writer.unscanned.len() >= SCAN_AFTER) {
             // Every list in `unscanned` was swapped out (`current` included)
             // before this scan, so the scan covers them all.
-            let readers = inflight::scan(self.id);
-            let lists = std::mem::take(&mut writer.unscanned);
-            writer.scanned.push(Batch { lists, readers });
-        }
-        writer.scanned.retain_mut(|batch| {
-            if batch.readers.done() {
-                garbage.extend(sweep(&mut batch.lists));
+            let found = inflight::scan(self.id);
+            for list in std::mem::take(&mut writer.unscanned) {
+                let readers = found.of(raw(&list).addr());
+                if readers.is_empty() {
+                    writer.held.push(list);
+                } else if let Some(batch) = writer
+                    .pinned
+                    .iter_mut()
+                    .find(|b| b.readers.same_as(&readers))
+                {
+                    batch.lists.push(list);
+                } else {
+                    writer.pinned.push(Batch {
+                        lists: vec![list],
+                        readers,
+                    });
+                }
             }
-            !batch.lists.is_empty()
-        });
+        }
+        garbage.extend(sweep(&mut writer.held));
         #[cfg(loom)]
         for list in garbage.drain(..) {
             list.bury();
@@ -674,13 +719,97 @@ fn default_error_handler(error: EmitError) {
     drop(error);
 }
 
+impl<T> BaseSignal<T> {
+    /// Drops lists a write took out of use, after the writer lock was
+    /// released. Dropping them drops the closures, filters and handlers only
+    /// they held: user code, so each is dropped on its own under a catch. A
+    /// panic is counted in `errors` and reported to the error handler as an
+    /// `EmitError` holding a `ListenerPanic`, so that the write that
+    /// happened to free them (on any thread) still completes and returns its
+    /// result, and two panicking closures in one list cannot abort.
+    pub(crate) fn dispose(&self, garbage: Vec<Arc<List<T>>>) {
+        for list in garbage {
+            let List { slots, config, .. } = match Arc::try_unwrap(list) {
+                Ok(list) => list,
+                // Still referenced (a holder raced the sweep): its last
+                // holder drops it.
+                Err(list) => {
+                    self.release_with(0, None, list);
+                    continue;
+                }
+            };
+            for slot in slots.into_vec() {
+                self.release(slot);
+            }
+            let Config {
+                on_error, filters, ..
+            } = config;
+            self.release_with(0, None, on_error);
+            for (id, filter) in filters.into_vec() {
+                self.release_with(id, None, filter);
+            }
+        }
+    }
+
+    /// Drops `slot`, which may hold the last reference to its closure, as
+    /// [`dispose`](Self::dispose) does.
+    pub(crate) fn release(&self, slot: Arc<Slot<T>>) {
+        let (id, key) = (slot.id, slot.key().cloned());
+        self.release_with(id, key, slot);
+    }
+
+    /// Drops `value` under a catch; a panic is reported as listener `id`'s.
+    fn release_with<V>(&self, id: u64, key: Option<ErasedArc<str>>, value: V) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+            self.report_drop_panic(ListenerPanic::caught(id, key, payload));
+        }
+    }
+
+    /// Reports a panic caught while dropping a listener's closure (or a
+    /// filter, or an error handler: id 0 for a handler).
+    #[cold]
+    pub(crate) fn report_drop_panic(&self, panic: ListenerPanic) {
+        // Relaxed: a statistic; nothing is published through it.
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let error = EmitError::new(panic.id(), panic.key_arc(), Box::new(panic));
+        let handler = self.list.load().config.on_error.clone();
+        let reported = catch_unwind(AssertUnwindSafe(move || match handler {
+            Some(handler) => handler(error),
+            None => default_error_handler(error),
+        }));
+        if let Err(payload) = reported {
+            // The handler panicked: it has nobody left to report to.
+            crate::async_signal::dispose(payload);
+        }
+    }
+}
+
 impl<T> Drop for BaseSignal<T> {
     fn drop(&mut self) {
+        // Every list is dropped here, under `dispose`'s catches, rather than
+        // by the fields' drop glue, where a second panicking closure would
+        // abort the process.
+        let old = self
+            .list
+            .swap(Arc::new(List::new(Box::new([]), Config::empty())));
         // Connections that outlive the signal must see their listener as
         // disconnected.
-        for slot in self.list.load().slots.iter() {
+        for slot in old.slots.iter() {
             slot.mark_disconnected();
         }
+        let mut garbage = vec![old];
+        {
+            let mut writer = sync::lock(&self.writer);
+            let writer = &mut *writer;
+            garbage.append(&mut writer.unscanned);
+            for mut batch in writer.pinned.drain(..) {
+                garbage.append(&mut batch.lists);
+            }
+            garbage.append(&mut writer.held);
+            #[cfg(loom)]
+            garbage.append(&mut writer.graveyard);
+        }
+        self.dispose(garbage);
     }
 }
 

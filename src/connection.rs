@@ -1,6 +1,7 @@
 //! `Connection`, its guards, and `ConnectOptions`.
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::base::{BaseSignal, Options};
 use crate::error::WouldDeadlock;
@@ -50,13 +51,11 @@ where
     }
 
     fn disconnect(&self) -> bool {
-        let Some(slot) = self.slot.upgrade() else {
-            return false;
-        };
         // Mark first: from here on no emit that has not reached the slot
         // calls it, even one holding an old list.
-        let was_connected = slot.mark_disconnected();
-        drop(slot);
+        let Some(was_connected) = self.with_slot(Slot::mark_disconnected) else {
+            return false;
+        };
         match self.signal.upgrade() {
             Some(signal) => {
                 signal.remove(self.id);
@@ -76,21 +75,42 @@ where
     }
 
     fn is_connected(&self) -> bool {
-        self.slot.upgrade().is_some_and(|slot| slot.is_connected())
+        self.with_slot(Slot::is_connected).unwrap_or(false)
     }
 
     fn is_blocked(&self) -> bool {
-        self.slot.upgrade().is_some_and(|slot| slot.is_blocked())
+        self.with_slot(Slot::is_blocked).unwrap_or(false)
     }
 
     fn block(&self) -> bool {
-        self.slot.upgrade().map(|slot| slot.block()).is_some()
+        self.with_slot(Slot::block).is_some()
     }
 
     fn unblock(&self) {
-        if let Some(slot) = self.slot.upgrade() {
-            slot.unblock();
+        self.with_slot(Slot::unblock);
+    }
+}
+
+impl<T> ConnectionHandle<T> {
+    /// Runs `f` on the slot, if it is still alive. The reference taken for
+    /// it may turn out to be the slot's last (a write freed the lists that
+    /// held it meanwhile): then it is released the way writes release
+    /// slots, so a panicking closure `Drop` is caught and reported to the
+    /// signal (`BaseSignal::release`), or, with the signal gone, caught
+    /// and dropped.
+    fn with_slot<R>(&self, f: impl FnOnce(&Slot<T>) -> R) -> Option<R> {
+        let slot = self.slot.upgrade()?;
+        let result = f(&slot);
+        match self.signal.upgrade() {
+            Some(signal) => signal.release(slot),
+            None => {
+                let dropped = catch_unwind(AssertUnwindSafe(move || drop(slot)));
+                if let Err(payload) = dropped {
+                    crate::async_signal::dispose(payload);
+                }
+            }
         }
+        Some(result)
     }
 }
 

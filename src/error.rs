@@ -672,6 +672,10 @@ impl ListenerPanic {
         Self { id, key, message }
     }
 
+    pub(crate) fn key_arc(&self) -> Option<ErasedArc<str>> {
+        self.key.clone()
+    }
+
     /// The id of the listener that panicked (its
     /// [`Connection::id`](crate::Connection::id)).
     ///

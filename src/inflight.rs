@@ -35,15 +35,39 @@ const SEQ_BITS: u32 = 24;
 /// Signal ids must fit above the sequence bits.
 pub(crate) const MAX_SIGNAL_ID: u64 = u64::MAX >> SEQ_BITS;
 
+/// What an entry's `reads` holds before its emit loaded the list pointer:
+/// the emit may read any list that is current until it does.
+pub(crate) const READS_UNKNOWN: usize = 0;
+
+/// What an entry's `reads` holds for an emit that reads no list through
+/// the raw pointer (an `Emitter` holds its list by reference count; a
+/// stolen half of an async fan-out reads the list of the entry that
+/// stole it).
+pub(crate) const READS_NONE: usize = 1;
+
 /// One thread's running emits, readable by every thread.
 pub(crate) struct Record {
-    entries: [AtomicU64; DEPTH],
+    entries: [Entry; DEPTH],
+}
+
+/// One running emit: which signal (and which emit of it), and which list
+/// it reads.
+struct Entry {
+    /// `signal id << SEQ_BITS | sequence`, or `FREE`.
+    word: AtomicU64,
+    /// The address of the list the emit reads through the raw pointer,
+    /// `READS_UNKNOWN` until it loaded it, or `READS_NONE`. Lets a writer free
+    /// the lists a long emit cannot be reading (see `Readers::of`).
+    reads: AtomicUsize,
 }
 
 impl Record {
     fn new() -> Self {
         Self {
-            entries: std::array::from_fn(|_| AtomicU64::new(FREE)),
+            entries: std::array::from_fn(|_| Entry {
+                word: AtomicU64::new(FREE),
+                reads: AtomicUsize::new(READS_UNKNOWN),
+            }),
         }
     }
 }
@@ -58,9 +82,13 @@ struct Local {
     /// Signals of the running emits that have no record entry (nested
     /// deeper than `DEPTH`, or run while the thread exits) and count in their
     /// signal's overflow counter instead: only this thread needs to know
-    /// them, to refuse a `disconnect_wait` that would wait for itself.
+    /// them, to refuse a `disconnect_wait` that would wait for itself. The
+    /// first `DEPTH` are noted here, the rest in `storage::DEEPER`.
     overflowed: [Cell<u64>; DEPTH],
     overflowed_len: Cell<usize>,
+    /// Notes that found `DEEPER` gone (the thread is exiting): for these
+    /// only the signals' overflow counters answer, conservatively.
+    lost: Cell<usize>,
     /// Set when the thread's record went back to the pool at thread exit:
     /// later emits (from other thread-local destructors) go straight to the
     /// overflow path instead of trying to register again.
@@ -82,7 +110,7 @@ mod storage {
     pub(super) type RecordRef = &'static CachePadded<Record>;
 
     /// A pushed entry: records live forever, so a plain reference.
-    pub(super) type EntryRef = &'static super::AtomicU64;
+    pub(super) type EntryRef = &'static super::Entry;
 
     #[inline(always)]
     pub(super) fn entry(record: RecordRef, at: usize) -> EntryRef {
@@ -90,8 +118,13 @@ mod storage {
     }
 
     #[inline(always)]
-    pub(super) fn word(entry: &EntryRef) -> &super::AtomicU64 {
+    pub(super) fn get(entry: &EntryRef) -> &super::Entry {
         entry
+    }
+
+    /// Whether two references name the same record.
+    pub(super) fn same(a: &RecordRef, b: &RecordRef) -> bool {
+        std::ptr::eq(*a, *b)
     }
 
     static ALL: Mutex<Vec<RecordRef>> = Mutex::new(Vec::new());
@@ -132,6 +165,33 @@ mod storage {
                 release(record);
             }
         }
+    }
+
+    std::thread_local! {
+        /// Overflow notes past the first `DEPTH` (see `Local::overflowed`):
+        /// only emits nested more than `2 * DEPTH` deep reach it, and the
+        /// first such emit on a thread allocates its buffer.
+        static DEEPER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// Notes `signal` past the first `DEPTH` overflow notes; false if the
+    /// thread's storage is gone (it is exiting).
+    pub(super) fn deeper_push(signal: u64) -> bool {
+        DEEPER
+            .try_with(|deeper| deeper.borrow_mut().push(signal))
+            .is_ok()
+    }
+
+    pub(super) fn deeper_pop() {
+        let _ = DEEPER.try_with(|deeper| deeper.borrow_mut().pop());
+    }
+
+    /// Whether the notes past the first `DEPTH` name `signal`; `None` if
+    /// the thread's storage is gone.
+    pub(super) fn deeper_contains(signal: u64) -> Option<bool> {
+        DEEPER
+            .try_with(|deeper| deeper.borrow().contains(&signal))
+            .ok()
     }
 
     fn release(record: RecordRef) {
@@ -199,8 +259,13 @@ mod storage {
         (record, at)
     }
 
-    pub(super) fn word(entry: &EntryRef) -> &super::AtomicU64 {
+    pub(super) fn get(entry: &EntryRef) -> &super::Entry {
         &entry.0.entries[entry.1]
+    }
+
+    /// Whether two references name the same record.
+    pub(super) fn same(a: &RecordRef, b: &RecordRef) -> bool {
+        ErasedArc::ptr_eq(a, b)
     }
 
     loom::lazy_static! {
@@ -209,6 +274,23 @@ mod storage {
 
     loom::thread_local! {
         pub(super) static LOCAL: Local = Local::new();
+        static DEEPER: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(Vec::new());
+    }
+
+    pub(super) fn deeper_push(signal: u64) -> bool {
+        DEEPER
+            .try_with(|deeper| deeper.borrow_mut().push(signal))
+            .is_ok()
+    }
+
+    pub(super) fn deeper_pop() {
+        let _ = DEEPER.try_with(|deeper| deeper.borrow_mut().pop());
+    }
+
+    pub(super) fn deeper_contains(signal: u64) -> Option<bool> {
+        DEEPER
+            .try_with(|deeper| deeper.borrow().contains(&signal))
+            .ok()
     }
 
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
@@ -249,6 +331,7 @@ impl Local {
             seq: Cell::new(0),
             overflowed: [const { Cell::new(FREE) }; DEPTH],
             overflowed_len: Cell::new(0),
+            lost: Cell::new(0),
             exiting: Cell::new(false),
             #[cfg(not(loom))]
             fast: Cell::new(None),
@@ -272,9 +355,10 @@ impl Local {
         }
     }
 
-    /// Whether this thread is inside an emit of `signal`. `in_overflow`
-    /// (the signal's overflow counter is non-zero) answers for the emits
-    /// this thread could not even note, more than `DEPTH` of them.
+    /// Whether this thread is inside an emit of `signal`. Only this
+    /// thread's own record and notes answer, so another thread's emits of
+    /// `signal` never count; `in_overflow` (the signal's overflow counter is
+    /// non-zero) answers only for notes this thread could not keep.
     fn is_emitting(&self, signal: u64, in_overflow: bool) -> bool {
         let recorded = self.depth.get().min(DEPTH);
         let in_record = recorded > 0
@@ -282,26 +366,34 @@ impl Local {
                 record.entries[..recorded]
                     .iter()
                     // Relaxed: these are this thread's own stores.
-                    .any(|entry| entry.load(Ordering::Relaxed) >> SEQ_BITS == signal)
+                    .any(|entry| entry.word.load(Ordering::Relaxed) >> SEQ_BITS == signal)
             });
-        let overflowed = self.overflowed_len.get();
+        let noted = self.overflowed_len.get();
         in_record
-            || self.overflowed[..overflowed.min(DEPTH)]
+            || self.overflowed[..noted.min(DEPTH)]
                 .iter()
-                .any(|noted| noted.get() == signal)
-            || (overflowed > DEPTH && in_overflow)
+                .any(|note| note.get() == signal)
+            || (noted > DEPTH && storage::deeper_contains(signal).unwrap_or(in_overflow))
+            || (self.lost.get() > 0 && in_overflow)
     }
 
-    /// Stores the word of a new emit of `signal` into `entry`.
+    /// Stores the word of a new emit of `signal` into `entry`; `reads` is
+    /// `READS_UNKNOWN` for an emit that loads the list pointer next, `READS_NONE`
+    /// for one that does not.
     #[inline(always)]
-    fn push(&self, entry: &AtomicU64, signal: u64) {
+    fn push(&self, entry: &Entry, signal: u64, reads: usize) {
         let seq = self.seq.get().wrapping_add(1);
         self.seq.set(seq);
+        // Ordered before the word by the Release store below, so a scan
+        // that reads the word never sees an earlier emit's `reads`. Release:
+        // a scan that reads this value (Acquire) although it read the
+        // previous emit's word then sees that emit's pop too (`scan`).
+        entry.reads.store(reads, Ordering::Release);
         // Ordered before the emit's loads (state words, `current`) by the
         // light barrier that follows (docs/ordering.md). Release: a waiter
         // that reads this push (Acquire) also sees the pop of the previous
-        // emit of this entry.
-        entry.store(
+        // emit of this entry, and the `reads` just stored.
+        entry.word.store(
             signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
             Ordering::Release,
         );
@@ -309,10 +401,25 @@ impl Local {
 
     fn note_overflowed(&self, signal: u64) {
         let len = self.overflowed_len.get();
-        if let Some(slot) = self.overflowed.get(len) {
-            slot.set(signal);
+        match self.overflowed.get(len) {
+            Some(note) => note.set(signal),
+            None if storage::deeper_push(signal) => {}
+            None => self.lost.set(self.lost.get() + 1),
         }
         self.overflowed_len.set(len + 1);
+    }
+
+    fn pop_overflowed(&self) {
+        let len = self.overflowed_len.get() - 1;
+        self.overflowed_len.set(len);
+        if len >= DEPTH {
+            // Notes are lost only once `DEEPER` is gone, after every note it
+            // holds: the newest note is a lost one while any is.
+            match self.lost.get() {
+                0 => storage::deeper_pop(),
+                lost => self.lost.set(lost - 1),
+            }
+        }
     }
 }
 
@@ -326,21 +433,23 @@ pub(crate) struct Recorded<'a> {
 
 /// Records an emit of signal `signal` as running on this thread, so that
 /// `disconnect_wait` can wait for it, until the returned guard is dropped.
+/// `reads` is `READS_UNKNOWN` for an emit that loads the list pointer next (it
+/// then calls [`Recorded::reads`]), `READS_NONE` for one that does not.
 #[inline(always)]
-pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
+pub(crate) fn enter(signal: u64, overflow: &AtomicUsize, reads: usize) -> Recorded<'_> {
     let pushed = LOCAL.try_with(|local| {
         let depth = local.depth.get();
         local.depth.set(depth + 1);
         if depth < DEPTH {
             #[cfg(not(loom))]
             if let Some(record) = local.fast.get() {
-                local.push(&record.entries[depth], signal);
+                local.push(&record.entries[depth], signal, reads);
                 // membarrier is registered: the light barrier is a
                 // compiler fence.
                 std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
                 return Some(storage::entry(record, depth));
             }
-            if let Some(entry) = push_slow(local, signal, depth) {
+            if let Some(entry) = push_slow(local, signal, depth, reads) {
                 return Some(entry);
             }
         }
@@ -364,9 +473,9 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize) -> Recorded<'_> {
 /// (`None`).
 #[cold]
 #[inline(never)]
-fn push_slow(local: &Local, signal: u64, depth: usize) -> Option<EntryRef> {
+fn push_slow(local: &Local, signal: u64, depth: usize, reads: usize) -> Option<EntryRef> {
     let record = local.record()?;
-    local.push(&record.entries[depth], signal);
+    local.push(&record.entries[depth], signal, reads);
     sync::light_barrier();
     Some(storage::entry(record, depth))
 }
@@ -396,7 +505,7 @@ impl Drop for Recorded<'_> {
                 let _ = LOCAL.try_with(|local| local.depth.set(local.depth.get() - 1));
                 // Release: a waiter that reads FREE (Acquire) sees every
                 // effect of the listeners this emit ran.
-                storage::word(entry).store(FREE, Ordering::Release);
+                storage::get(entry).word.store(FREE, Ordering::Release);
             }
             None => self.pop_overflowed(),
         }
@@ -411,12 +520,24 @@ impl Recorded<'_> {
         self.entry.is_some()
     }
 
+    /// Notes that this emit reads `list` (the address it loaded from the
+    /// list pointer), and no other list, until it pops.
+    #[inline(always)]
+    pub(crate) fn reads(&self, list: usize) {
+        if let Some(entry) = &self.entry {
+            // Release: as for the store of `push` (a scan may read it for
+            // the previous emit of this entry, and must then see its pop).
+            // What it tells is only which list this emit's own load returned.
+            storage::get(entry).reads.store(list, Ordering::Release);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn pop_overflowed(&self) {
         let _ = LOCAL.try_with(|local| {
             local.depth.set(local.depth.get() - 1);
-            local.overflowed_len.set(local.overflowed_len.get() - 1);
+            local.pop_overflowed();
         });
         // Release: as for a pop of an entry.
         self.overflow.fetch_sub(1, Ordering::Release);
@@ -424,9 +545,17 @@ impl Recorded<'_> {
 }
 
 /// The emits of one signal that were running at a [`scan`], each known by
-/// its record entry and the word the entry held.
+/// its record entry, the word the entry held and the list it read.
 pub(crate) struct Readers {
-    running: Vec<(RecordRef, usize, u64)>,
+    running: Vec<Reader>,
+}
+
+struct Reader {
+    record: RecordRef,
+    at: usize,
+    word: u64,
+    /// The entry's `reads` at the scan.
+    reads: usize,
 }
 
 /// Finds every emit of `signal` that may still read something the caller
@@ -451,14 +580,28 @@ pub(crate) fn scan(signal: u64) -> Readers {
     let mut running = Vec::new();
     for record in &records {
         for at in 0..DEPTH {
+            let entry = &record.entries[at];
             // After the heavy barrier every entry pushed by an emit that
             // could still read the caller's old values is visible and stays
             // unchanged until that emit pops it. Acquire: reading a pop (or
             // a later push) makes the finished emit's reads and effects
-            // happen before whatever the caller does next.
-            let word = record.entries[at].load(Ordering::Acquire);
+            // happen before whatever the caller does next; reading a push
+            // makes the `reads` it stored first visible.
+            let word = entry.word.load(Ordering::Acquire);
             if word >> SEQ_BITS == signal {
-                running.push((RecordRef::clone(record), at, word));
+                // Read after the word, so it is this emit's `READS_UNKNOWN`
+                // or `READS_NONE`, or the list it loaded; or, if it popped
+                // meanwhile, a later emit's value (`Readers::of`). Acquire:
+                // pairs with the Release stores of `reads`, so reading a
+                // later emit's value makes this emit's pop, and so all its
+                // reads of the list, happen before the caller frees it.
+                let reads = entry.reads.load(Ordering::Acquire);
+                running.push(Reader {
+                    record: RecordRef::clone(record),
+                    at,
+                    word,
+                    reads,
+                });
             }
         }
     }
@@ -473,9 +616,49 @@ impl Readers {
         // (its reads of the list included) happens before our caller's next
         // step. A different word means the emit we saw has popped (perhaps a
         // later emit reuses the entry).
-        self.running
-            .retain(|(record, at, word)| record.entries[*at].load(Ordering::Acquire) == *word);
+        self.running.retain(|reader| {
+            reader.record.entries[reader.at]
+                .word
+                .load(Ordering::Acquire)
+                == reader.word
+        });
         self.running.is_empty()
+    }
+
+    /// The emits that may read the list at address `list`, which was
+    /// swapped out before the scan: those that loaded it, and those that
+    /// had not loaded the pointer yet (`READS_UNKNOWN`). An emit that loaded
+    /// another list reads only that one. An emit that popped and whose
+    /// entry was pushed again after the scan's barrier may show the new
+    /// emit's list here: that emit loaded the pointer after the barrier, so
+    /// it reads no list swapped out before it, and the one it shows is not
+    /// `list`.
+    pub(crate) fn of(&self, list: usize) -> Readers {
+        let running = self
+            .running
+            .iter()
+            .filter(|reader| reader.reads == READS_UNKNOWN || reader.reads == list)
+            .map(|reader| Reader {
+                record: RecordRef::clone(&reader.record),
+                at: reader.at,
+                word: reader.word,
+                reads: reader.reads,
+            })
+            .collect();
+        Readers { running }
+    }
+
+    /// Whether no emit is left.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Whether both name the same emits (scans list them in one order).
+    pub(crate) fn same_as(&self, other: &Readers) -> bool {
+        self.running.len() == other.running.len()
+            && self.running.iter().zip(&other.running).all(|(a, b)| {
+                storage::same(&a.record, &b.record) && a.at == b.at && a.word == b.word
+            })
     }
 }
 

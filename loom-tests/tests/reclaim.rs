@@ -86,3 +86,38 @@ fn emitter_never_reads_a_reclaimed_list() {
         4,
     );
 }
+
+/// A listener writes to its own signal while the emit that runs it still
+/// reads the list: two disconnects retire two lists; the second scan frees
+/// the first of them at once (the emit noted which list it reads), while
+/// the list the emit reads stays; another thread emits meanwhile. The end
+/// of every emit reads the list's cell again, so loom fails the model if a
+/// write frees the list a running emit reads.
+#[test]
+fn writes_inside_a_long_emit_leave_its_own_list_alone() {
+    loom::model(|| {
+        let signal = Arc::new(SyncSignal::<()>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        // Under loom a `Connection` holds its signal strongly: the listener
+        // takes the connections out, so that no cycle outlives the model.
+        // A std mutex: it is never held across a loom operation.
+        let extras = [signal.connect(|_: &()| {}), signal.connect(|_: &()| {})];
+        let extras = std::sync::Mutex::new(Some(extras));
+        let _writer = signal.connect(move |_: &()| {
+            let taken = extras.lock().unwrap().take();
+            for extra in taken.iter().flatten() {
+                extra.disconnect();
+            }
+        });
+        let _counter = counting(&signal, &calls);
+
+        let other = {
+            let signal = signal.clone();
+            thread::spawn(move || signal.emit(&()))
+        };
+        signal.emit(&());
+        other.join().unwrap();
+        // Relaxed: the other thread was joined.
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+    });
+}
