@@ -525,8 +525,10 @@ impl<T> fmt::Display for Rejected<T> {
 
 impl<T> Error for Rejected<T> {}
 
-/// [`AsyncSignalBuilder::build`](crate::AsyncSignalBuilder::build) was given
-/// settings it cannot honour.
+/// [`AsyncSignalBuilder::build`](crate::AsyncSignalBuilder::build),
+/// [`HeldSignal::new`](crate::bus::HeldSignal::new) or
+/// [`HistorySignal::new`](crate::bus::HistorySignal::new) was given settings
+/// it cannot honour.
 ///
 /// # Examples
 ///
@@ -536,6 +538,12 @@ impl<T> Error for Rejected<T> {}
 /// let err = AsyncSignal::<u32>::builder().capacity(0).build().unwrap_err();
 /// assert_eq!(err, BuildError::ZeroCapacity);
 /// assert_eq!(err.to_string(), "an AsyncSignal needs a capacity of at least 1");
+///
+/// // A million 1 GiB events: more memory than a process can address.
+/// let err = AsyncSignal::<[u8; 1 << 30]>::builder().capacity(1 << 20).build().unwrap_err();
+/// let BuildError::OutOfMemory { capacity, bytes } = err else { unreachable!() };
+/// assert_eq!(capacity, 1 << 20);
+/// assert!(bytes > 1 << 50);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -549,6 +557,25 @@ pub enum BuildError {
         /// The largest capacity supported.
         max: usize,
     },
+    /// The memory for `capacity` events, allocated when the signal is
+    /// made, could not be had: more bytes than a process can address, or
+    /// the allocator refused them.
+    OutOfMemory {
+        /// The capacity asked for.
+        capacity: usize,
+        /// The bytes it needs (a `u128`: it may exceed `usize::MAX`).
+        bytes: u128,
+    },
+}
+
+impl BuildError {
+    /// The memory of `capacity` elements of type `E` could not be had.
+    pub(crate) fn out_of_memory<E>(capacity: usize) -> Self {
+        Self::OutOfMemory {
+            capacity,
+            bytes: capacity as u128 * std::mem::size_of::<E>() as u128,
+        }
+    }
 }
 
 impl fmt::Display for BuildError {
@@ -558,6 +585,11 @@ impl fmt::Display for BuildError {
             Self::CapacityTooLarge { requested, max } => write!(
                 f,
                 "an AsyncSignal capacity of {requested} is too large (at most {max})"
+            ),
+            Self::OutOfMemory { capacity, bytes } => write!(
+                f,
+                "a capacity of {capacity} events needs {bytes} bytes, which could \
+                 not be allocated"
             ),
         }
     }

@@ -348,7 +348,7 @@ mod held {
     #[test]
     fn start_racing_emitters_loses_and_reorders_nothing() {
         const PER_THREAD: u32 = 5_000;
-        let held = HeldSignal::<u32>::new(usize::MAX >> 1).unwrap();
+        let held = HeldSignal::<u32>::new(2 * PER_THREAD as usize).unwrap();
         let seen = recording(&held);
         thread::scope(|s| {
             for t in 0..2u32 {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::state::MAX_CAPACITY;
 use super::{AsyncSignal, PanicHandler};
 use crate::error::{BuildError, ListenerPanic};
-use crate::sync::{ErasedArc, exec};
+use crate::sync::{self, ErasedArc, exec};
 
 /// The capacity of [`AsyncSignal::new`], and of a builder not told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -124,7 +124,8 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
 
     /// How many events may be pending (accepted, not yet delivered) at once;
     /// default [`DEFAULT_CAPACITY`]. The queue for them is allocated once,
-    /// by [`build`](Self::build).
+    /// by [`build`](Self::build): `capacity` slots of the event's size plus
+    /// 8 bytes (a stamp), rounded up to the event's alignment.
     ///
     /// # Examples
     ///
@@ -186,9 +187,15 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroCapacity`] for a capacity of 0, and
+    /// [`BuildError::ZeroCapacity`] for a capacity of 0,
     /// [`BuildError::CapacityTooLarge`] above the largest capacity the
-    /// signal can count (about four million events).
+    /// signal can count (about four million events), and
+    /// [`BuildError::OutOfMemory`] when the queue cannot be allocated: more
+    /// bytes than a process can address, or more than the allocator grants
+    /// (on Linux's default overcommit, more than RAM and swap). Memory the
+    /// system grants lazily and cannot supply when the queue first touches
+    /// it (a stamp per slot, at `build`) is beyond the reach of any error:
+    /// the system's out-of-memory handling decides.
     ///
     /// # Examples
     ///
@@ -198,6 +205,10 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
     /// assert!(matches!(
     ///     AsyncSignal::<u8>::builder().capacity(usize::MAX).build(),
     ///     Err(BuildError::CapacityTooLarge { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     AsyncSignal::<[u8; 1 << 40]>::builder().capacity(1 << 20).build(),
+    ///     Err(BuildError::OutOfMemory { .. })
     /// ));
     /// ```
     pub fn build(self) -> Result<AsyncSignal<T>, BuildError> {
@@ -210,7 +221,8 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
                 max: MAX_CAPACITY,
             });
         }
-        Ok(AsyncSignal::from_builder(self))
+        let queue = sync::bounded_queue(self.capacity)?;
+        Ok(AsyncSignal::from_builder(self, queue))
     }
 }
 

@@ -199,8 +199,19 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// let signal = AsyncSignal::<String>::new();
     /// assert!(signal.is_empty());
     /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the queue of [`DEFAULT_CAPACITY`] events cannot be allocated
+    /// (events of many megabytes each); [`builder`](Self::builder)'s
+    /// `build` returns that as
+    /// [`BuildError::OutOfMemory`](crate::BuildError::OutOfMemory) instead.
+    #[track_caller]
     pub fn new() -> Self {
-        Self::from_builder(AsyncSignalBuilder::new())
+        match Self::builder().build() {
+            Ok(signal) => signal,
+            Err(error) => panic!("AsyncSignal::new: {error}"),
+        }
     }
 
     /// Settings for a new signal: pool, capacity, overflow, ordering, panic
@@ -221,7 +232,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         AsyncSignalBuilder::new()
     }
 
-    fn from_builder(builder: AsyncSignalBuilder<T>) -> Self {
+    /// The signal of `builder`'s settings, with its `queue` of
+    /// `builder.capacity` slots, already allocated.
+    fn from_builder(builder: AsyncSignalBuilder<T>, queue: Queue<(T, u8)>) -> Self {
         let AsyncSignalBuilder {
             pool,
             capacity,
@@ -233,7 +246,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         Self {
             shared: Arc::new(Shared {
                 base: Arc::new(BaseSignal::new()),
-                queue: Queue::new(capacity),
+                queue,
                 state: State::new(),
                 capacity,
                 overflow,
@@ -951,7 +964,9 @@ fn default_panic_handler(panic: ListenerPanic) {
     drop(panic);
 }
 
+/// [`AsyncSignal::new`]: it panics where `new` does.
 impl<T: Send + Sync + 'static> Default for AsyncSignal<T> {
+    #[track_caller]
     fn default() -> Self {
         Self::new()
     }

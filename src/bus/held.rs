@@ -10,8 +10,9 @@ use crate::error::{BuildError, RejectReason, Rejected};
 use crate::sync::{self, AtomicBool, Mutex, Ordering};
 
 /// A [`SyncSignal`] that is *held* until [`start`](Self::start): events
-/// emitted before it are queued (up to a capacity; beyond it the emitter
-/// gets its event back, never a silent drop), and `start` delivers the queue
+/// emitted before it are queued (up to a capacity, allocated by
+/// [`new`](Self::new); beyond it the emitter gets its event back, never a
+/// silent drop), and `start` delivers the queue
 /// in emit order before any later emit reaches a listener. After `start`,
 /// `emit` is one atomic load plus [`SyncSignal::emit`].
 ///
@@ -52,17 +53,26 @@ enum State<T> {
 
 impl<T: 'static> HeldSignal<T> {
     /// A held signal that queues up to `capacity` events before `start`.
+    /// The queue's memory (`capacity` times the size of `T`) is allocated
+    /// here, so that emits before `start` never allocate; `start` frees it.
     ///
     /// # Errors
     ///
-    /// [`BuildError::ZeroCapacity`] for a capacity of 0.
+    /// [`BuildError::ZeroCapacity`] for a capacity of 0, and
+    /// [`BuildError::OutOfMemory`] when the queue cannot be allocated (see
+    /// [`AsyncSignalBuilder::build`](crate::AsyncSignalBuilder::build) for
+    /// what that does and does not catch).
     ///
     /// # Examples
     ///
     /// ```
-    /// # use sigwire::bus::HeldSignal;
+    /// # use sigwire::{BuildError, bus::HeldSignal};
     /// assert!(HeldSignal::<u8>::new(0).is_err());
     /// assert_eq!(HeldSignal::<u8>::new(4).unwrap().capacity(), 4);
+    /// assert!(matches!(
+    ///     HeldSignal::<u64>::new(usize::MAX),
+    ///     Err(BuildError::OutOfMemory { .. })
+    /// ));
     /// ```
     pub fn new(capacity: usize) -> Result<Self, BuildError> {
         if capacity == 0 {
@@ -72,7 +82,7 @@ impl<T: 'static> HeldSignal<T> {
             signal: SyncSignal::new(),
             started: AtomicBool::new(false),
             state: Mutex::new(State::Held {
-                queue: VecDeque::new(),
+                queue: super::reserved(capacity)?,
                 draining: false,
             }),
             capacity,
@@ -130,7 +140,8 @@ impl<T: 'static> HeldSignal<T> {
 
     /// Delivers every queued event, in emit order, then lets later emits
     /// through. Emits made meanwhile (by other threads, or by listeners of
-    /// the queued events) queue behind and are delivered first too. A
+    /// the queued events) queue behind and are delivered first too; the
+    /// capacity bounds them together with the events not yet delivered. A
     /// second call returns at once (while the first still delivers, or
     /// after).
     ///
@@ -144,41 +155,37 @@ impl<T: 'static> HeldSignal<T> {
     ///
     /// See [`HeldSignal`].
     pub fn start(&self) {
-        // Whether this call is the one delivering.
-        let mut mine = false;
-        loop {
-            let batch = {
-                let mut state = sync::lock(&self.state);
-                match &mut *state {
-                    State::Started => return,
-                    // Another `start` (perhaps further up this thread's
-                    // stack) is delivering, and will open the signal.
-                    State::Held { draining: true, .. } if !mine => return,
-                    State::Held { queue, .. } if queue.is_empty() => {
-                        *state = State::Started;
-                        // Release: an emit that sees it (Acquire) comes
-                        // after every queued event's delivery.
-                        self.started.store(true, Ordering::Release);
-                        return;
-                    }
-                    State::Held { queue, draining } => {
-                        *draining = true;
-                        mine = true;
-                        std::mem::take(queue)
-                    }
-                }
-            };
-            // Outside the lock: listeners may emit on this signal (their
-            // events queue behind) without deadlocking. If a listener
-            // panics, the guard puts the rest back.
-            let mut delivering = Delivering {
-                held: self,
-                rest: batch,
-            };
-            while let Some(value) = delivering.rest.pop_front() {
-                self.signal.emit(&value);
-            }
+        match &mut *sync::lock(&self.state) {
+            // Started, or another `start` (perhaps further up this
+            // thread's stack) is delivering, and will open the signal.
+            State::Started | State::Held { draining: true, .. } => return,
+            State::Held { draining, .. } => *draining = true,
         }
+        // If a listener panics, the guard clears `draining`.
+        let _delivering = Delivering(self);
+        // Each event is taken off the queue under the lock and delivered
+        // outside it: listeners may emit on this signal (their events
+        // queue behind, in the same buffer) without deadlocking.
+        while let Some(value) = self.next_held() {
+            self.signal.emit(&value);
+        }
+    }
+
+    /// The next queued event for `start`; with none left, opens the signal
+    /// (and frees the queue).
+    fn next_held(&self) -> Option<T> {
+        let mut state = sync::lock(&self.state);
+        let State::Held { queue, .. } = &mut *state else {
+            return None;
+        };
+        let next = queue.pop_front();
+        if next.is_none() {
+            *state = State::Started;
+            // Release: an emit that sees it (Acquire) comes after every
+            // queued event's delivery.
+            self.started.store(true, Ordering::Release);
+        }
+        next
     }
 
     /// Whether [`start`](Self::start) has delivered the queue.
@@ -224,27 +231,17 @@ impl<T: 'static> HeldSignal<T> {
     }
 }
 
-/// A batch `start` is delivering. If a listener panics, the panic goes on
-/// to `start`'s caller (as it does from `SyncSignal::emit`), and this
-/// guard puts the events not yet delivered back at the front of the queue
-/// and clears `draining`, so that a later `start` delivers them and opens
-/// the signal. The event whose delivery panicked is not retried: some
-/// listeners saw it already.
-struct Delivering<'a, T: 'static> {
-    held: &'a HeldSignal<T>,
-    rest: VecDeque<T>,
-}
+/// A `start` delivering. If a listener panics, the panic goes on to
+/// `start`'s caller (as it does from `SyncSignal::emit`), and this guard
+/// clears `draining`: the events not yet delivered are still queued, and a
+/// later `start` delivers them and opens the signal. The event whose
+/// delivery panicked is not retried: some listeners saw it already.
+struct Delivering<'a, T: 'static>(&'a HeldSignal<T>);
 
 impl<T: 'static> Drop for Delivering<'_, T> {
     fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return; // delivered: `start` goes on
-        }
-        let mut state = sync::lock(&self.held.state);
-        if let State::Held { queue, draining } = &mut *state {
-            let mut rest = std::mem::take(&mut self.rest);
-            rest.append(queue);
-            *queue = rest;
+        // Delivered (the signal is open), or a listener panicked.
+        if let State::Held { draining, .. } = &mut *sync::lock(&self.0.state) {
             *draining = false;
         }
     }

@@ -77,19 +77,28 @@ struct Queued<T> {
 }
 
 impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
-    /// A signal that keeps its last `capacity` events.
+    /// A signal that keeps its last `capacity` events. The history's
+    /// memory (`capacity` times the size of `T`) is allocated here, so that
+    /// emits never allocate it.
     ///
     /// # Errors
     ///
     /// [`BuildError::ZeroCapacity`] for a capacity of 0 (a history of
-    /// nothing: use a [`SyncSignal`]).
+    /// nothing: use a [`SyncSignal`]), and [`BuildError::OutOfMemory`] when
+    /// the history cannot be allocated (see
+    /// [`AsyncSignalBuilder::build`](crate::AsyncSignalBuilder::build) for
+    /// what that does and does not catch).
     ///
     /// # Examples
     ///
     /// ```
-    /// # use sigwire::bus::HistorySignal;
+    /// # use sigwire::{BuildError, bus::HistorySignal};
     /// assert!(HistorySignal::<u8>::new(0).is_err());
     /// assert_eq!(HistorySignal::<u8>::new(8).unwrap().capacity(), 8);
+    /// assert!(matches!(
+    ///     HistorySignal::<u64>::new(usize::MAX),
+    ///     Err(BuildError::OutOfMemory { .. })
+    /// ));
     /// ```
     pub fn new(capacity: usize) -> Result<Self, BuildError> {
         if capacity == 0 {
@@ -98,7 +107,7 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
         Ok(Self {
             signal: SyncSignal::new(),
             log: Mutex::new(Log {
-                events: VecDeque::new(),
+                events: super::reserved(capacity)?,
                 next: 0,
             }),
             capacity,

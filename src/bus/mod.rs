@@ -376,3 +376,15 @@ pub fn global() -> &'static EventBus {
     static GLOBAL: std::sync::OnceLock<EventBus> = std::sync::OnceLock::new();
     GLOBAL.get_or_init(EventBus::new)
 }
+
+/// An empty queue with room for `capacity` events, allocated now, or
+/// [`BuildError::OutOfMemory`](crate::BuildError::OutOfMemory) if that
+/// memory cannot be had (for `HeldSignal` and `HistorySignal`, which then
+/// never grow it).
+fn reserved<T>(capacity: usize) -> Result<std::collections::VecDeque<T>, crate::BuildError> {
+    let mut queue = std::collections::VecDeque::new();
+    queue
+        .try_reserve_exact(capacity)
+        .map_err(|_| crate::BuildError::out_of_memory::<T>(capacity))?;
+    Ok(queue)
+}
