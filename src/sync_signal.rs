@@ -458,6 +458,14 @@ impl<T: 'static> SyncSignal<T> {
     /// [`emit_collect`](Self::emit_collect) hand their errors to the caller
     /// instead.
     ///
+    /// Also counted: a panic caught while dropping the closure of a
+    /// disconnected (or fired once-) listener, or a replaced filter or
+    /// error handler. Writes free those (`connect`, `disconnect`, `clear`,
+    /// ...), on whatever thread makes the write, so the panic is caught
+    /// there and reported to the error handler as an [`EmitError`] whose
+    /// source is a [`ListenerPanic`](crate::ListenerPanic) (id 0 for a
+    /// handler); the write completes and returns its result.
+    ///
     /// # Examples
     ///
     /// ```

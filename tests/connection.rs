@@ -1023,3 +1023,94 @@ fn disconnect_wait_frees_the_closure_once_running_emits_ended() {
     waiter.join().unwrap();
     emitter.join().unwrap();
 }
+
+/// Thread 1, 70 emits deep in signal A (past the 32-entry record and the 32
+/// overflow notes), waits for a listener of signal B while thread 2 is 40
+/// emits deep in B. Thread 1 is not inside B's emit: `disconnect_wait` must
+/// wait for thread 2 and return `Ok`, not report `WouldDeadlock` because
+/// another thread overflowed on B.
+#[test]
+fn disconnect_wait_deep_in_one_signal_waits_for_another_thread_deep_in_another() {
+    const DEEP_A: u32 = 70;
+    const DEEP_B: u32 = 40;
+    let a = Arc::new(SyncSignal::<u32>::new());
+    let b = Arc::new(SyncSignal::<u32>::new());
+
+    // B's listener re-emits until DEEP_B, then waits to be released.
+    let (in_b, inside_b) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let b_conn = {
+        let weak = Arc::downgrade(&b);
+        b.connect(move |depth: &u32| {
+            if *depth < DEEP_B {
+                weak.upgrade().unwrap().emit(&(depth + 1));
+            } else {
+                in_b.send(()).unwrap();
+                released.lock().unwrap().recv().unwrap();
+            }
+        })
+    };
+    let thread_2 = {
+        let b = Arc::clone(&b);
+        thread::spawn(move || b.emit(&1))
+    };
+    inside_b.recv().unwrap();
+
+    // A's listener re-emits until DEEP_A, then waits for B's listener.
+    let (result, results) = mpsc::channel();
+    {
+        let weak = Arc::downgrade(&a);
+        let b_conn = b_conn.clone();
+        a.connect(move |depth: &u32| {
+            if *depth < DEEP_A {
+                weak.upgrade().unwrap().emit(&(depth + 1));
+            } else {
+                result.send(b_conn.disconnect_wait()).unwrap();
+            }
+        });
+    }
+    let thread_1 = {
+        let a = Arc::clone(&a);
+        thread::spawn(move || a.emit(&1))
+    };
+    assert_eq!(
+        results.recv_timeout(STILL_BLOCKED),
+        Err(RecvTimeoutError::Timeout),
+        "disconnect_wait returned while thread 2 was still inside B's listener"
+    );
+    release.send(()).unwrap();
+    assert_eq!(results.recv().unwrap(), Ok(true));
+    thread_2.join().unwrap();
+    thread_1.join().unwrap();
+    assert!(!b_conn.is_connected());
+}
+
+/// From 70 emits deep in its own signal (its notes past the record and
+/// past the first 32 overflow notes), `disconnect_wait` still finds itself
+/// inside the signal and reports `WouldDeadlock` instead of waiting.
+#[test]
+fn disconnect_wait_seventy_deep_in_its_own_signal_would_deadlock() {
+    const DEEP: u32 = 70;
+    let signal = Arc::new(SyncSignal::<u32>::new());
+    let (result, results) = mpsc::channel();
+    let conn: Arc<Mutex<Option<Connection>>> = Arc::default();
+    let connected = {
+        let weak = Arc::downgrade(&signal);
+        let conn = Arc::clone(&conn);
+        signal.connect(move |depth: &u32| {
+            if *depth < DEEP {
+                weak.upgrade().unwrap().emit(&(depth + 1));
+            } else {
+                let own = conn.lock().unwrap().clone().unwrap();
+                result.send(own.disconnect_wait()).unwrap();
+            }
+        })
+    };
+    *conn.lock().unwrap() = Some(connected);
+    signal.emit(&1);
+    assert!(
+        results.recv().unwrap().is_err(),
+        "disconnect_wait from inside its own emit"
+    );
+}

@@ -412,3 +412,134 @@ fn resume_unwind_payloads_pass_through_unchanged() {
     let payload = catch_unwind(AssertUnwindSafe(|| signal.emit(&()))).unwrap_err();
     assert_eq!(payload.downcast_ref::<Payload>(), Some(&Payload(42)));
 }
+
+/// Panics when dropped: a listener's captured state with a hostile `Drop`.
+struct PanicsOnDrop(&'static str);
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("{}", self.0);
+    }
+}
+
+/// The messages the error handler received.
+fn collect_errors(signal: &SyncSignal<u32>) -> Arc<Mutex<Vec<String>>> {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = Arc::clone(&seen);
+    signal.set_error_handler(move |error| s.lock().unwrap().push(error.to_string()));
+    seen
+}
+
+/// A fired once-listener stays in the list until the next write frees it;
+/// its captured value panics when dropped. That write (a `connect`, on
+/// another thread) completes and returns its `Connection`; the panic is
+/// counted and reaches the error handler.
+#[test]
+fn a_panicking_drop_does_not_reach_the_write_that_frees_it() {
+    let signal = Arc::new(SyncSignal::<u32>::new());
+    let seen = collect_errors(&signal);
+    let bomb = PanicsOnDrop("bomb went off");
+    let once = signal.connect_once(move |_: &u32| {
+        let _ = &bomb;
+    });
+    signal.emit(&1);
+
+    let (calls, count) = counter::<u32>();
+    let conn = {
+        let signal = Arc::clone(&signal);
+        thread::spawn(move || signal.connect(count))
+            .join()
+            .expect("the connect that freed the fired listener unwound")
+    };
+    assert!(conn.is_connected());
+    signal.emit(&2);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(conn.disconnect());
+    assert_eq!(signal.error_count(), 1);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].contains("bomb went off") && seen[0].contains(&once.id().to_string()),
+        "{seen:?}"
+    );
+}
+
+/// The same with a key: the keyed connect that frees the fired holder of
+/// the key gets the key and its `Connection`.
+#[test]
+fn a_panicking_drop_does_not_keep_a_key_taken() {
+    let signal = SyncSignal::<u32>::new();
+    let seen = collect_errors(&signal);
+    let bomb = PanicsOnDrop("keyed bomb");
+    signal
+        .connect_with(
+            sigwire::ConnectOptions::new().key("k").once(),
+            move |_: &u32| {
+                let _ = &bomb;
+            },
+        )
+        .unwrap();
+    signal.emit(&1);
+    let (calls, count) = counter::<u32>();
+    let conn = catch_unwind(AssertUnwindSafe(|| signal.connect_keyed("k", count)))
+        .expect("the keyed connect unwound")
+        .expect("the key is free once its once-listener fired");
+    assert!(signal.contains_key("k"));
+    signal.emit(&2);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(signal.disconnect_key("k"));
+    assert!(!conn.is_connected());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+/// Two panicking closures freed by one write: both are caught (a second
+/// panic while the first unwinds would abort the process), and both are
+/// reported. The same when the signal itself is dropped.
+#[test]
+fn two_panicking_drops_in_one_write_are_both_reported() {
+    let signal = SyncSignal::<u32>::new();
+    let seen = collect_errors(&signal);
+    for name in ["first bomb", "second bomb"] {
+        let bomb = PanicsOnDrop(name);
+        signal.connect(move |_: &u32| {
+            let _ = &bomb;
+        });
+    }
+    signal.clear();
+    assert_eq!(signal.error_count(), 2);
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    let dropped = SyncSignal::<u32>::new();
+    for name in ["third bomb", "fourth bomb"] {
+        let bomb = PanicsOnDrop(name);
+        dropped.connect(move |_: &u32| {
+            let _ = &bomb;
+        });
+    }
+    catch_unwind(AssertUnwindSafe(move || drop(dropped))).expect("dropping the signal unwound");
+}
+
+/// An `AsyncSignal`'s fired once-listener, freed by a connect on another
+/// thread: the same containment.
+#[test]
+fn a_panicking_drop_on_an_async_signal_is_contained_too() {
+    let signal = Arc::new(sigwire::AsyncSignal::<u32>::new());
+    let bomb = PanicsOnDrop("async bomb");
+    signal.connect_once(move |_: &u32| {
+        let _ = &bomb;
+    });
+    signal.emit(1).unwrap();
+    signal.flush().unwrap();
+    let (calls, count) = counter::<u32>();
+    let conn = {
+        let signal = Arc::clone(&signal);
+        thread::spawn(move || signal.connect(count))
+            .join()
+            .expect("the connect unwound")
+    };
+    signal.emit(2).unwrap();
+    signal.flush().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(conn.is_connected());
+    assert_eq!(signal.error_count(), 1);
+}

@@ -571,6 +571,26 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             .set_error_handler(Some(ErasedArc::new(handler)));
     }
 
+    /// How many errors went to the error handler since the signal was made:
+    /// those of fallible listeners, and panics caught while dropping the
+    /// closures of disconnected listeners (see
+    /// [`SyncSignal::error_count`](crate::SyncSignal::error_count)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u32>::new();
+    /// signal.connect_fallible(|_: &u32| Err("boom"));
+    /// signal.emit(1).unwrap();
+    /// signal.emit(2).unwrap();
+    /// signal.flush().unwrap();
+    /// assert_eq!(signal.error_count(), 2);
+    /// ```
+    pub fn error_count(&self) -> u64 {
+        self.shared.base.error_count()
+    }
+
     /// Sends caught listener panics to `handler` (see
     /// [`AsyncSignalBuilder::panic_handler`]).
     ///
