@@ -21,8 +21,18 @@
 //!   shared `AtomicU64` incremented per emit instead.
 //! - **Writer's side**: one connect followed by one disconnect on a signal
 //!   that already has 10, 1 000 or 100 000 listeners.
+//! - **Writes under a long emit**: blocks of 10 000 connect + disconnect
+//!   pairs on a signal with 10 listeners, with no emit running and while
+//!   another thread sits inside an emit of it (issue 11: each block used to
+//!   take longer than the one before).
 
 mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use sigwire::SyncSignal;
 
 use support::contention::{
     LISTENERS, Writer, counting_targets, run, targets, timer_floor, writer_cost,
@@ -133,5 +143,70 @@ fn main() {
             let (connect, disconnect) = writer_cost(target.as_ref(), existing);
             println!("| {name} | {existing} | {connect:.0} | {disconnect:.0} |");
         }
+    }
+    println!();
+
+    writes_under_a_long_emit(if quick { 2 } else { 6 });
+}
+
+/// Times `blocks` blocks of 10 000 connect + disconnect pairs on a signal
+/// with 10 listeners, with no emit running, then while another thread is
+/// inside an emit of the signal for the whole run.
+fn writes_under_a_long_emit(blocks: usize) {
+    const PAIRS: usize = 10_000;
+    println!("## Writes under a long emit ({PAIRS} connect + disconnect pairs a block, 10 listeners)\n");
+    println!("| emit running | first block ms | last block ms | last / first | pairs/s (last block) |");
+    println!("|---|---:|---:|---:|---:|");
+    for pinned in [false, true] {
+        let signal = Arc::new(SyncSignal::<u64>::new());
+        for _ in 0..9 {
+            std::mem::forget(signal.connect(|v: &u64| {
+                std::hint::black_box(v);
+            }));
+        }
+        let hold = Arc::new(AtomicBool::new(pinned));
+        let (entered, inside) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        let released = Mutex::new(released);
+        {
+            let hold = Arc::clone(&hold);
+            std::mem::forget(signal.connect(move |_: &u64| {
+                // Relaxed: set before the emitting thread was spawned.
+                if hold.load(Ordering::Relaxed) {
+                    entered.send(()).unwrap();
+                    released.lock().unwrap().recv().unwrap();
+                }
+            }));
+        }
+        let emitter = pinned.then(|| {
+            let signal = Arc::clone(&signal);
+            let emitter = std::thread::spawn(move || signal.emit(&0));
+            inside.recv().unwrap();
+            emitter
+        });
+        let mut times = Vec::with_capacity(blocks);
+        for _ in 0..blocks {
+            let start = Instant::now();
+            for _ in 0..PAIRS {
+                let conn = signal.connect(|v: &u64| {
+                    std::hint::black_box(v);
+                });
+                conn.disconnect();
+            }
+            times.push(start.elapsed().as_secs_f64());
+        }
+        if let Some(emitter) = emitter {
+            release.send(()).unwrap();
+            emitter.join().unwrap();
+        }
+        let (first, last) = (times[0], times[blocks - 1]);
+        println!(
+            "| {} | {:.1} | {:.1} | {:.2} × | {:.0} |",
+            if pinned { "yes" } else { "no" },
+            first * 1e3,
+            last * 1e3,
+            last / first,
+            PAIRS as f64 / last
+        );
     }
 }
