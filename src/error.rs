@@ -374,29 +374,57 @@ impl Error for DuplicateKey {}
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WouldDeadlock {
-    flush: bool,
+    cause: Cause,
+}
+
+/// Which wait was refused, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    DisconnectWait,
+    /// `flush` inside a delivery of the same signal.
+    Flush,
+    /// `flush` closing a circle of waits between deliveries.
+    FlushCircle,
 }
 
 impl WouldDeadlock {
     pub(crate) fn disconnect_wait() -> Self {
-        Self { flush: false }
+        Self {
+            cause: Cause::DisconnectWait,
+        }
     }
 
     pub(crate) fn flush() -> Self {
-        Self { flush: true }
+        Self {
+            cause: Cause::Flush,
+        }
+    }
+
+    pub(crate) fn flush_circle() -> Self {
+        Self {
+            cause: Cause::FlushCircle,
+        }
     }
 }
 
 impl fmt::Display for WouldDeadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.flush {
-            "flush called from inside a delivery of the same signal: \
-             the event being delivered can only complete after this listener \
-             returns, so waiting for it would wait for this thread itself"
-        } else {
-            "disconnect_wait called from inside an emit of the same signal: \
-             the listener is disconnected, but waiting for running calls would \
-             wait for this thread itself"
+        f.write_str(match self.cause {
+            Cause::Flush => {
+                "flush called from inside a delivery of the same signal: \
+                 the event being delivered can only complete after this listener \
+                 returns, so waiting for it would wait for this thread itself"
+            }
+            Cause::FlushCircle => {
+                "flush called from inside a delivery of another signal, while a \
+                 delivery of the flushed signal waits, directly or through other \
+                 signals, for that delivery: neither wait could ever end"
+            }
+            Cause::DisconnectWait => {
+                "disconnect_wait called from inside an emit of the same signal: \
+                 the listener is disconnected, but waiting for running calls would \
+                 wait for this thread itself"
+            }
         })
     }
 }
@@ -427,6 +455,12 @@ pub enum RejectReason {
     /// The signal was closed ([`close`](crate::AsyncSignal::close) or
     /// [`shutdown`](crate::AsyncSignal::shutdown)).
     Closed,
+    /// Under `Block` or `BlockFor`, waiting for room would never end: the
+    /// calling thread is inside a delivery of another signal, and a
+    /// delivery of this one is waiting, directly or through other
+    /// signals' deliveries, for that one (see the "Deadlocks" section of
+    /// [`Overflow::Block`](crate::Overflow::Block)).
+    WouldDeadlock,
 }
 
 impl fmt::Display for RejectReason {
@@ -435,6 +469,10 @@ impl fmt::Display for RejectReason {
             Self::Full => "the signal's queue is full",
             Self::TimedOut => "no room appeared in the signal's queue in time",
             Self::Closed => "the signal is closed",
+            Self::WouldDeadlock => {
+                "waiting for room would deadlock: a delivery of the signal waits, \
+                 directly or through other signals, for the delivery this thread is in"
+            }
         })
     }
 }

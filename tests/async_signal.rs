@@ -393,3 +393,105 @@ fn flush_from_own_listener_would_deadlock() {
     assert!(results.iter().all(|r| *r == Err(error)));
     assert!(error.to_string().contains("flush"), "{error}");
 }
+
+// ----------------------------------------------- circles of waits (issue 11)
+
+/// Two signals on one 2-thread pool, capacity 1 each: A's listener, given
+/// 1, waits until B's listener holds 1 too, then calls `cross` on B, and
+/// B's listener on A, each from inside its own delivery while the other
+/// signal is full. Returns both listeners' outcomes.
+fn circle(
+    overflow: Overflow,
+    cross: fn(&AsyncSignal<u32>) -> Result<(), String>,
+) -> Vec<Result<(), String>> {
+    let pool = pool(2, "circle");
+    let build = || {
+        Arc::new(
+            AsyncSignal::<u32>::builder()
+                .pool(Arc::clone(&pool))
+                .capacity(1)
+                .overflow(overflow)
+                .build()
+                .unwrap(),
+        )
+    };
+    let (a, b) = (build(), build());
+    let (outcomes, results) = mpsc::channel();
+    let both_inside = Arc::new(std::sync::Barrier::new(2));
+    for (this, other) in [(&a, &b), (&b, &a)] {
+        let other = Arc::downgrade(other);
+        let outcomes = outcomes.clone();
+        let both_inside = Arc::clone(&both_inside);
+        this.connect(move |v: &u32| {
+            if *v == 1 {
+                both_inside.wait();
+                let other = other.upgrade().unwrap();
+                outcomes.send(cross(&other)).unwrap();
+            }
+        });
+    }
+    a.emit(1).unwrap();
+    b.emit(1).unwrap();
+    let outcomes: Vec<_> = (0..2)
+        .map(|_| expect(&results, "both waits to end"))
+        .collect();
+    for signal in [&a, &b] {
+        bounded({
+            let signal = Arc::clone(signal);
+            move || signal.flush().unwrap()
+        });
+    }
+    outcomes
+}
+
+/// A's listener emits into B under `Block` and B's into A, both full: the
+/// second wait to start closes the circle and is refused with
+/// `WouldDeadlock`, its value handed back; the first then gets its room.
+/// Before issue 11 both waited for ever.
+#[test]
+fn blocking_emits_in_a_circle_are_refused_not_hung() {
+    let outcomes = circle(Overflow::Block, |other| {
+        other
+            .emit(2)
+            .map_err(|rejected| format!("{:?} {}", rejected.reason(), rejected.into_inner()))
+    });
+    let refused: Vec<_> = outcomes.iter().filter(|o| o.is_err()).collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert_eq!(refused[0].as_ref().unwrap_err(), "WouldDeadlock 2");
+}
+
+/// The same circle under `BlockFor`: refused at once rather than timing
+/// out.
+#[test]
+fn timed_emits_in_a_circle_are_refused_before_their_timeout() {
+    let started = Instant::now();
+    let outcomes = circle(Overflow::BlockFor(Duration::from_secs(60)), |other| {
+        other
+            .emit(2)
+            .map_err(|rejected| format!("{:?}", rejected.reason()))
+    });
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert_eq!(
+        outcomes.iter().filter(|o| o.is_err()).count(),
+        1,
+        "{outcomes:?}"
+    );
+}
+
+/// A's listener flushes B and B's flushes A, each while the other's first
+/// event is being delivered: one flush is refused with `WouldDeadlock`.
+#[test]
+fn flushes_in_a_circle_are_refused_not_hung() {
+    let outcomes = circle(Overflow::Block, |other| {
+        other.flush().map_err(|error| error.to_string())
+    });
+    let refused: Vec<_> = outcomes.iter().filter(|o| o.is_err()).collect();
+    assert_eq!(refused.len(), 1, "{outcomes:?}");
+    assert!(
+        refused[0]
+            .as_ref()
+            .unwrap_err()
+            .contains("delivery of another signal"),
+        "{refused:?}"
+    );
+}

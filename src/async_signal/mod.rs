@@ -6,6 +6,7 @@ mod builder;
 mod drain;
 pub(crate) use drain::{contain, dispose};
 mod state;
+mod waits;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -693,6 +694,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             // Room appears only when this delivery ends, after we return.
             return Err(RejectReason::Full);
         }
+        let capacity = shared.capacity;
+        let _listed = self
+            .list_wait(move |now| now.is_closed() || now.pending() < capacity)
+            .map_err(|waits::Circle| RejectReason::WouldDeadlock)?;
         loop {
             let room = shared.wait_until(deadline, |now| {
                 now.is_closed() || now.pending() < shared.capacity
@@ -797,10 +802,17 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             return Err(WouldDeadlock::flush());
         }
         let flush = shared.state.begin_flush();
+        let mut listed = None;
         loop {
             let now = shared.state.load();
             if flush.is_done(now) {
                 return Ok(());
+            }
+            if listed.is_none() {
+                let listed_now = self
+                    .list_wait(move |now| flush.is_done(now))
+                    .map_err(|waits::Circle| WouldDeadlock::flush_circle())?;
+                listed = Some(listed_now);
             }
             if !shared.state.flip(flush, now) {
                 // Wait for the other parity to empty (then flip), or for
@@ -871,6 +883,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             return Err(ShutdownTimeout::new(shared.state.load().pending()));
         }
         let deadline = Instant::now().checked_add(timeout);
+        let Ok(_listed) = self.list_wait(|now| now.pending() == 0) else {
+            return Err(ShutdownTimeout::new(shared.state.load().pending()));
+        };
         if shared.wait_until(deadline, |now| now.pending() == 0) {
             Ok(())
         } else {
@@ -900,6 +915,17 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             rejected: read(&shared.rejected),
             pending,
         }
+    }
+
+    /// Lists the calling thread's wait for this signal until `done` holds
+    /// (see `waits`); `Err` if the wait would close a circle of waits
+    /// between deliveries.
+    fn list_wait(
+        &self,
+        done: impl Fn(Snapshot) -> bool + Send + Sync + 'static,
+    ) -> Result<waits::Listed, waits::Circle> {
+        let shared = Arc::clone(&self.shared);
+        waits::list(self.shared.base.id(), move || !done(shared.state.load()))
     }
 
     /// How many events may be pending at once.
