@@ -107,7 +107,10 @@ pub(crate) struct Shared<T> {
     sleep: Mutex<()>,
     wakeup: Condvar,
     on_panic: Mutex<Option<PanicHandler>>,
-    /// Events whose listeners all returned (`emit_join`'s included).
+    /// Events whose listeners all returned (`emit_join`'s included): with
+    /// `pending`, the events emitted.
+    completed: AtomicU64,
+    /// Calls of a listener that returned.
     delivered: AtomicU64,
     failed: AtomicU64,
     panicked: AtomicU64,
@@ -243,6 +246,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 sleep: Mutex::new(()),
                 wakeup: Condvar::new(),
                 on_panic: Mutex::new(on_panic),
+                completed: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 panicked: AtomicU64::new(0),
@@ -425,7 +429,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         P: Fn(&T) -> bool + Send + Sync + 'static,
         F: Fn(&T) + Send + Sync + 'static,
     {
-        self.connect(filtered(filter, f))
+        self.connect_unkeyed(ConnectOptions::new(), filtered(filter, f))
     }
 
     /// Adds a signal-level filter: an event it rejects reaches no listener.
@@ -718,10 +722,13 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
     /// ```
     pub fn emit_join(&self, value: T) -> Result<(), EmitErrors> {
-        let errors = drain::join_all(&self.shared, &value);
+        let (errors, delivered) = drain::join_all(&self.shared, &value);
         drop(value);
-        // Relaxed: a statistic.
-        self.shared.delivered.fetch_add(1, sync::Ordering::Relaxed);
+        // Relaxed (both): statistics.
+        self.shared
+            .delivered
+            .fetch_add(delivered, sync::Ordering::Relaxed);
+        self.shared.completed.fetch_add(1, sync::Ordering::Relaxed);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -853,15 +860,14 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     pub fn stats(&self) -> Stats {
         let shared = &*self.shared;
         // The state word first: a batch whose decrement it shows has its
-        // `delivered` increment (made before, in the drainer) visible too,
+        // `completed` increment (made before, in the drainer) visible too,
         // so `emitted` never misses an event (see `docs/ordering.md`).
         let pending = shared.state.load().pending();
         // Relaxed: statistics.
         let read = |counter: &AtomicU64| counter.load(sync::Ordering::Relaxed);
-        let delivered = read(&shared.delivered);
         Stats {
-            emitted: delivered + pending as u64,
-            delivered,
+            emitted: read(&shared.completed) + pending as u64,
+            delivered: read(&shared.delivered),
             failed: read(&shared.failed),
             panicked: read(&shared.panicked),
             rejected: read(&shared.rejected),
