@@ -334,10 +334,11 @@ impl<T: 'static> SyncSignal<T> {
     ///
     /// The counters are sharded by thread, one cache line per shard, so
     /// emitting threads do not contend on them. With counters on, each emit
-    /// that reaches a listener list adds one increment to its thread's
-    /// shard, plus one per listener that failed. An emit that finds the
-    /// listener list empty is not counted (a fired once-listener stays in
-    /// the list until the next change to it).
+    /// that reaches a listener list adds two increments to its thread's
+    /// shard (the event and its deliveries, counted on the stack as the
+    /// listeners return), plus one per listener that failed. An emit that
+    /// finds the listener list empty is not counted (a fired once-listener
+    /// stays in the list until the next change to it).
     ///
     /// # Examples
     ///
@@ -345,25 +346,32 @@ impl<T: 'static> SyncSignal<T> {
     /// # use sigwire::SyncSignal;
     /// let signal = SyncSignal::<u32>::new();
     /// signal.enable_stats();
+    /// signal.set_error_handler(|_| {});
+    /// signal.connect(|_: &u32| {});
     /// signal.connect_fallible(|v: &u32| if *v == 0 { Err("zero") } else { Ok(()) });
     /// signal.add_filter(|v: &u32| *v < 100);
     /// for v in [0, 1, 2, 500] {
     ///     signal.emit(&v);
     /// }
+    /// // 4 events; 3 passed the filter, each delivered to 2 listeners.
     /// let stats = signal.stats();
-    /// assert_eq!((stats.emitted, stats.delivered, stats.failed, stats.rejected), (4, 3, 1, 1));
+    /// assert_eq!((stats.emitted, stats.delivered, stats.failed), (4, 6, 1));
     /// ```
     pub fn enable_stats(&self) {
         self.base.enable_stats();
     }
 
     /// The delivery counters: all zero unless
-    /// [`enable_stats`](Self::enable_stats) was called. For a `SyncSignal`:
-    /// `delivered` counts emits that returned, `panicked` listener calls (or
-    /// filters, error handlers) that panicked, each unwinding out of its
-    /// emit, `rejected` events a signal-level filter turned away, `failed`
-    /// listener calls that returned an error; `emitted` is `delivered +
-    /// panicked + rejected`, and `pending` is 0.
+    /// [`enable_stats`](Self::enable_stats) was called; the units of
+    /// [`Stats`](crate::Stats). For a `SyncSignal`: `emitted` counts emits
+    /// that reached a listener list, those whose event a signal-level filter
+    /// turned away included (they make no delivery); `delivered` the
+    /// listener calls that returned, `failed` those that returned an error;
+    /// `panicked` the panics that unwound out of an emit (a listener's, or a
+    /// filter's or error handler's), one each: the listeners before it in
+    /// that emit count as delivered, those after it are not called.
+    /// `rejected` counts only what a full [`HeldSignal`](crate::bus::HeldSignal)
+    /// turned away, and `pending` is 0.
     ///
     /// # Examples
     ///
