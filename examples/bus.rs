@@ -248,11 +248,7 @@ fn main() -> ExitCode {
     // shutdown reached two plugins, each applied change two components.
     println!(
         "stats: bus {} delivered; user.created {} delivered; order.filled {} dropped; config {} applied ({} deliveries)",
-        bus_stats.delivered,
-        created.delivered,
-        nobody.rejected,
-        config.emitted,
-        config.delivered
+        bus_stats.delivered, created.delivered, nobody.rejected, config.emitted, config.delivered
     );
 
     // 7. Checks.

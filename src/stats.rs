@@ -53,6 +53,7 @@ impl<'a> Counting<'a> {
 }
 
 impl Drop for Counting<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
         self.counters.add_event(self.delivered, true);
     }

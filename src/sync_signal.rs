@@ -682,11 +682,21 @@ fn reporting<T: 'static, B>(
     base: &BaseSignal<T>,
 ) -> impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B> + '_ {
     move |list, slot, result| {
-        match result {
-            Err(error) if !skipped(&error) => base.report(list, slot, error),
-            _ => {}
+        if let Err(error) = result {
+            report(base, list, slot, error);
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Sends a listener's error to the error handler, unless it is the
+/// [`Skipped`] marker. Out of line: the `Ok` path of every emit stays as it
+/// was.
+#[cold]
+#[inline(never)]
+fn report<T: 'static>(base: &BaseSignal<T>, list: &List<T>, slot: &Slot<T>, error: BoxError) {
+    if !skipped(&error) {
+        base.report(list, slot, error);
     }
 }
 
