@@ -1,25 +1,50 @@
-//! Sharded delivery counters for sync signals: each thread adds to its own
-//! shard (one cache line), so counting shares no cache line between
+//! Sharded counters for sync signals and topics: each thread adds to its
+//! own shard (one cache line), so counting shares no cache line between
 //! emitting threads that land on different shards. Reading sums the
 //! shards.
+//!
+//! The units are the spec's (`API.md`, "Statistics"): `emitted` and
+//! `rejected` count events; `delivered`, `failed` and `panicked` count
+//! deliveries, one event to one listener.
 
 use crossbeam_utils::CachePadded;
 
 use crate::Stats;
 use crate::sync::{AtomicU64, Ordering};
 
-/// Counts a panic if dropped before [`end`](Self::end): a guard around an
-/// emit, which a panic may unwind out of.
+/// One emit of an event, being counted: the emit counts its deliveries
+/// here as they return, and [`end`](Self::end) adds them up. Dropped before
+/// `end` (a panic unwound out of the emit), it counts the event, the
+/// deliveries that returned before the panic, and one panic.
 pub(crate) struct Counting<'a> {
     counters: &'a Counters,
+    delivered: u64,
 }
 
 impl<'a> Counting<'a> {
     pub(crate) fn new(counters: &'a Counters) -> Self {
-        Self { counters }
+        Self {
+            counters,
+            delivered: 0,
+        }
     }
 
-    /// The emit returned, and `outcome` is what to count.
+    /// A listener's call returned (with or without an error).
+    #[inline(always)]
+    pub(crate) fn returned(&mut self) {
+        self.delivered += 1;
+    }
+
+    /// The emit returned: counts the event and its deliveries.
+    #[inline]
+    pub(crate) fn finish(self) {
+        self.counters.add_event(self.delivered, false);
+        std::mem::forget(self);
+    }
+
+    /// The emit returned with the event in one `outcome`, counted per
+    /// event: the topic counters' form (`Delivered` one delivery,
+    /// `Rejected` none), until they count deliveries (issue 11, item 7).
     #[inline]
     pub(crate) fn end(self, outcome: Outcome) {
         self.counters.add(outcome);
@@ -28,18 +53,21 @@ impl<'a> Counting<'a> {
 }
 
 impl Drop for Counting<'_> {
+    #[inline(always)]
     fn drop(&mut self) {
-        self.counters.add(Outcome::Panicked);
+        self.counters.add_event(self.delivered, true);
     }
 }
 
-/// What to count.
+/// What [`Counters::add`] counts.
 #[derive(Clone, Copy)]
 pub(crate) enum Outcome {
+    /// An event delivered, counted per event (the topic counters' form).
     Delivered,
+    /// An event turned away: in `emitted` too (the topic counters' form;
+    /// a signal's refusals go through [`Counters::reject`]).
     Rejected,
-    Panicked,
-    /// A listener call that returned an error.
+    /// A delivery whose listener returned an error.
     Failed,
 }
 
@@ -51,6 +79,7 @@ pub(crate) struct Counters {
 
 #[derive(Default)]
 struct Shard {
+    emitted: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
     panicked: AtomicU64,
@@ -72,32 +101,62 @@ impl Counters {
         }
     }
 
-    /// Counts `outcome` in this thread's shard.
+    /// This thread's shard.
+    #[inline]
+    fn shard(&self) -> &Shard {
+        &self.shards[thread_index() & (self.shards.len() - 1)]
+    }
+
+    /// Counts one event that reached the listener list, `delivered`
+    /// deliveries of it, and a panic if `panicked`.
+    #[inline]
+    fn add_event(&self, delivered: u64, panicked: bool) {
+        let shard = self.shard();
+        // Relaxed (all three): a statistic, read as a snapshot.
+        shard.emitted.fetch_add(1, Ordering::Relaxed);
+        if delivered != 0 {
+            shard.delivered.fetch_add(delivered, Ordering::Relaxed);
+        }
+        if panicked {
+            shard.panicked.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts an event refused to its emitter (a full `HeldSignal`).
+    #[cold]
+    pub(crate) fn reject(&self) {
+        // Relaxed: a statistic, read as a snapshot.
+        self.shard().rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts `outcome` in this thread's shard; every outcome but `Failed`
+    /// is one event, in `emitted` too.
     #[inline]
     pub(crate) fn add(&self, outcome: Outcome) {
-        let shard = &self.shards[thread_index() & (self.shards.len() - 1)];
+        let shard = self.shard();
         let counter = match outcome {
             Outcome::Delivered => &shard.delivered,
             Outcome::Rejected => &shard.rejected,
-            Outcome::Panicked => &shard.panicked,
             Outcome::Failed => &shard.failed,
         };
-        // Relaxed: a statistic, read as a snapshot.
+        // Relaxed (both): a statistic, read as a snapshot.
         counter.fetch_add(1, Ordering::Relaxed);
+        if !matches!(outcome, Outcome::Failed) {
+            shard.emitted.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// The sums over every shard (`emitted` is `delivered + panicked +
-    /// rejected`: every counted emit ends in exactly one of them).
+    /// The sums over every shard.
     pub(crate) fn read(&self) -> Stats {
         let mut stats = Stats::default();
         for shard in self.shards.iter() {
             // Relaxed: a snapshot of statistics.
+            stats.emitted += shard.emitted.load(Ordering::Relaxed);
             stats.delivered += shard.delivered.load(Ordering::Relaxed);
             stats.failed += shard.failed.load(Ordering::Relaxed);
             stats.panicked += shard.panicked.load(Ordering::Relaxed);
             stats.rejected += shard.rejected.load(Ordering::Relaxed);
         }
-        stats.emitted = stats.delivered + stats.panicked + stats.rejected;
         stats
     }
 }

@@ -241,18 +241,24 @@ pub(crate) mod exec {
         job()
     }
 
-    /// Runs `a` and `b`, potentially in parallel; each learns whether it was
-    /// stolen by another thread (so it may split further).
+    /// Runs `a` and `b`, potentially in parallel, and returns both results;
+    /// each learns whether it was stolen by another thread (so it may split
+    /// further).
     #[cfg(not(loom))]
     #[inline]
-    pub(crate) fn join(a: impl FnOnce(bool) + Send, b: impl FnOnce(bool) + Send) {
-        rayon::join_context(|ctx| a(ctx.migrated()), |ctx| b(ctx.migrated()));
+    pub(crate) fn join<A: Send, B: Send>(
+        a: impl FnOnce(bool) -> A + Send,
+        b: impl FnOnce(bool) -> B + Send,
+    ) -> (A, B) {
+        rayon::join_context(|ctx| a(ctx.migrated()), |ctx| b(ctx.migrated()))
     }
 
     #[cfg(loom)]
-    pub(crate) fn join(a: impl FnOnce(bool) + Send, b: impl FnOnce(bool) + Send) {
-        a(false);
-        b(false);
+    pub(crate) fn join<A: Send, B: Send>(
+        a: impl FnOnce(bool) -> A + Send,
+        b: impl FnOnce(bool) -> B + Send,
+    ) -> (A, B) {
+        (a(false), b(false))
     }
 
     /// How many threads the pool has (how many pieces to split work into).

@@ -8,7 +8,7 @@ use crate::cancel::Cancel;
 use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors};
 use crate::slot::{Callback, Slot};
-use crate::stats::{Counting, Outcome};
+use crate::stats::Counting;
 use crate::sync::{Arc, Cache, ErasedArc};
 
 /// A signal whose listeners run inline, on the thread that emits.
@@ -79,17 +79,44 @@ where
 }
 
 /// A listener that calls `f` only for the values `filter` accepts (what
-/// `connect_filtered` connects).
-pub(crate) fn filtered<T, P, F>(filter: P, f: F) -> impl Fn(&T) + Send + Sync + 'static
+/// `connect_filtered` connects). A value it filters out makes no delivery:
+/// the call returns the [`Skipped`] marker, which every reader of a call's
+/// result takes for "not called" (see [`skipped`]).
+pub(crate) fn filtered<T, P, F>(filter: P, f: F) -> Callback<T>
 where
     P: Fn(&T) -> bool + Send + Sync + 'static,
     F: Fn(&T) + Send + Sync + 'static,
 {
-    move |value: &T| {
+    Box::new(move |value: &T| {
         if filter(value) {
             f(value);
+            Ok(())
+        } else {
+            // A zero-sized box: no allocation.
+            Err(Box::new(Skipped))
         }
+    })
+}
+
+/// What a `connect_filtered` listener returns for a value its filter
+/// rejected; private, so no user listener can return it.
+#[derive(Debug)]
+pub(crate) struct Skipped;
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the listener's filter rejected the event")
     }
+}
+
+impl std::error::Error for Skipped {}
+
+/// Whether `error` is the [`Skipped`] marker: the listener's own filter
+/// turned the event away, so there was no delivery and no error. Tested
+/// on error paths only.
+#[cold]
+pub(crate) fn skipped(error: &BoxError) -> bool {
+    error.is::<Skipped>()
 }
 
 /// Wraps a fallible listener in the one callback shape slots store.
@@ -283,7 +310,7 @@ impl<T: 'static> SyncSignal<T> {
         P: Fn(&T) -> bool + Send + Sync + 'static,
         F: Fn(&T) + Send + Sync + 'static,
     {
-        self.connect(filtered(filter, f))
+        self.connect_unkeyed(ConnectOptions::new(), filtered(filter, f))
     }
 
     /// Adds a signal-level filter: an event it rejects reaches no listener
@@ -307,10 +334,11 @@ impl<T: 'static> SyncSignal<T> {
     ///
     /// The counters are sharded by thread, one cache line per shard, so
     /// emitting threads do not contend on them. With counters on, each emit
-    /// that reaches a listener list adds one increment to its thread's
-    /// shard, plus one per listener that failed. An emit that finds the
-    /// listener list empty is not counted (a fired once-listener stays in
-    /// the list until the next change to it).
+    /// that reaches a listener list adds two increments to its thread's
+    /// shard (the event and its deliveries, counted on the stack as the
+    /// listeners return), plus one per listener that failed. An emit that
+    /// finds the listener list empty is not counted (a fired once-listener
+    /// stays in the list until the next change to it).
     ///
     /// # Examples
     ///
@@ -318,25 +346,32 @@ impl<T: 'static> SyncSignal<T> {
     /// # use sigwire::SyncSignal;
     /// let signal = SyncSignal::<u32>::new();
     /// signal.enable_stats();
+    /// signal.set_error_handler(|_| {});
+    /// signal.connect(|_: &u32| {});
     /// signal.connect_fallible(|v: &u32| if *v == 0 { Err("zero") } else { Ok(()) });
     /// signal.add_filter(|v: &u32| *v < 100);
     /// for v in [0, 1, 2, 500] {
     ///     signal.emit(&v);
     /// }
+    /// // 4 events; 3 passed the filter, each delivered to 2 listeners.
     /// let stats = signal.stats();
-    /// assert_eq!((stats.emitted, stats.delivered, stats.failed, stats.rejected), (4, 3, 1, 1));
+    /// assert_eq!((stats.emitted, stats.delivered, stats.failed), (4, 6, 1));
     /// ```
     pub fn enable_stats(&self) {
         self.base.enable_stats();
     }
 
     /// The delivery counters: all zero unless
-    /// [`enable_stats`](Self::enable_stats) was called. For a `SyncSignal`:
-    /// `delivered` counts emits that returned, `panicked` listener calls (or
-    /// filters, error handlers) that panicked, each unwinding out of its
-    /// emit, `rejected` events a signal-level filter turned away, `failed`
-    /// listener calls that returned an error; `emitted` is `delivered +
-    /// panicked + rejected`, and `pending` is 0.
+    /// [`enable_stats`](Self::enable_stats) was called; the units of
+    /// [`Stats`](crate::Stats). For a `SyncSignal`: `emitted` counts emits
+    /// that reached a listener list, those whose event a signal-level filter
+    /// turned away included (they make no delivery); `delivered` the
+    /// listener calls that returned, `failed` those that returned an error;
+    /// `panicked` the panics that unwound out of an emit (a listener's, or a
+    /// filter's or error handler's), one each: the listeners before it in
+    /// that emit count as delivered, those after it are not called.
+    /// `rejected` counts only what a full [`HeldSignal`](crate::bus::HeldSignal)
+    /// turned away, and `pending` is 0.
     ///
     /// # Examples
     ///
@@ -349,7 +384,7 @@ impl<T: 'static> SyncSignal<T> {
     /// away, if the counters are on.
     pub(crate) fn note_rejected(&self) {
         if let Some(counters) = self.base.counters() {
-            counters.add(Outcome::Rejected);
+            counters.reject();
         }
     }
 
@@ -514,11 +549,11 @@ impl<T: 'static> SyncSignal<T> {
     /// ```
     pub fn try_emit(&self, value: &T) -> Result<(), EmitError> {
         let flow = self.emit_with(value, go_on, |list, slot, result| match result {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(error) => {
+            Err(error) if !skipped(&error) => {
                 list.note_failed();
                 ControlFlow::Break(EmitError::new(slot.id, slot.key().cloned(), error))
             }
+            _ => ControlFlow::Continue(()),
         });
         match flow {
             ControlFlow::Continue(_) => Ok(()),
@@ -544,9 +579,12 @@ impl<T: 'static> SyncSignal<T> {
     pub fn emit_collect(&self, value: &T) -> Result<(), EmitErrors> {
         let mut errors = Vec::new();
         let _ = self.emit_with(value, go_on, |list, slot, result| {
-            if let Err(error) = result {
-                list.note_failed();
-                errors.push(EmitError::new(slot.id, slot.key().cloned(), error));
+            match result {
+                Err(error) if !skipped(&error) => {
+                    list.note_failed();
+                    errors.push(EmitError::new(slot.id, slot.key().cloned(), error));
+                }
+                _ => {}
             }
             ControlFlow::<()>::Continue(())
         });
@@ -653,9 +691,20 @@ fn reporting<T: 'static, B>(
 ) -> impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B> + '_ {
     move |list, slot, result| {
         if let Err(error) = result {
-            base.report(list, slot, error);
+            report(base, list, slot, error);
         }
         ControlFlow::Continue(())
+    }
+}
+
+/// Sends a listener's error to the error handler, unless it is the
+/// [`Skipped`] marker. Out of line: the `Ok` path of every emit stays as it
+/// was.
+#[cold]
+#[inline(never)]
+fn report<T: 'static>(base: &BaseSignal<T>, list: &List<T>, slot: &Slot<T>, error: BoxError) {
+    if !skipped(&error) {
+        base.report(list, slot, error);
     }
 }
 
@@ -699,19 +748,29 @@ fn run_observed<B, T: 'static>(
     list: &List<T>,
     value: &T,
     before: impl FnMut(usize) -> ControlFlow<B>,
-    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+    mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
-    let counting = list.config.stats.as_deref().map(Counting::new);
-    if !list.config.filters.is_empty() && !list.config.passes(value) {
-        if let Some(counting) = counting {
-            counting.end(Outcome::Rejected);
+    let filtered = !list.config.filters.is_empty();
+    let Some(counters) = list.config.stats.as_deref() else {
+        if filtered && !list.config.passes(value) {
+            return ControlFlow::Continue(()); // a signal-level filter said no
         }
-        return ControlFlow::Continue(()); // a signal-level filter said no
+        return run_slots(base, list, value, before, after);
+    };
+    // Counts the event, its deliveries, and a panic unwinding out of the
+    // emit (a listener's, a filter's or an error handler's).
+    let mut counting = Counting::new(counters);
+    if filtered && !list.config.passes(value) {
+        counting.finish(); // emitted, and delivered to no listener
+        return ControlFlow::Continue(());
     }
-    let flow = run_slots(base, list, value, before, after);
-    if let Some(counting) = counting {
-        counting.end(Outcome::Delivered);
-    }
+    let flow = run_slots(base, list, value, before, |list, slot, result| {
+        if !matches!(&result, Err(error) if skipped(error)) {
+            counting.returned(); // before `after`, which may panic
+        }
+        after(list, slot, result)
+    });
+    counting.finish();
     flow
 }
 

@@ -1,12 +1,16 @@
 //! Delivery statistics: `SyncSignal::enable_stats`/`stats`, the bus-wide
 //! aggregate, per-topic counters, and the wrappers that count rejections.
+//! `emitted` and `rejected` count events; `delivered`, `failed` and
+//! `panicked` count deliveries, one event to one listener (the spec,
+//! "Statistics").
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::thread;
 
-use sigwire::bus::{EventBus, HeldSignal, SignalKind, Topics};
-use sigwire::{AsyncSignal, Stats, SyncSignal};
+use sigwire::bus::{EventBus, HeldSignal, HistorySignal, SignalKind, Topics};
+use sigwire::{AsyncSignal, Ordering, Stats, SyncSignal};
 
 fn counts(s: Stats) -> (u64, u64, u64, u64, u64) {
     (s.emitted, s.delivered, s.failed, s.panicked, s.rejected)
@@ -32,12 +36,12 @@ fn sync_signal_counts_every_outcome() {
     assert!(signal.try_emit(&-2).is_err()); // delivered, one failure
     assert!(signal.emit_collect(&-3).is_err()); // delivered, one failure
     let filter = signal.add_filter(|v: &i32| *v != 99);
-    signal.emit(&99); // rejected
+    signal.emit(&99); // emitted, delivered to no listener
     filter.remove();
     signal.connect(|v: &i32| assert!(*v != 7, "seven"));
     let panicked = catch_unwind(AssertUnwindSafe(|| signal.emit(&7)));
-    assert!(panicked.is_err());
-    assert_eq!(counts(signal.stats()), (6, 4, 3, 1, 1));
+    assert!(panicked.is_err()); // one delivery returned, one panicked
+    assert_eq!(counts(signal.stats()), (6, 5, 3, 1, 0));
     assert_eq!(signal.stats().pending, 0);
 }
 
@@ -76,17 +80,11 @@ fn sharded_counts_are_exact_under_concurrency() {
     for t in threads {
         t.join().unwrap();
     }
-    let rejected = 4 * PER_THREAD / 100;
+    let filtered = 4 * PER_THREAD / 100;
     let failed = 4 * PER_THREAD / 10;
     assert_eq!(
         counts(signal.stats()),
-        (
-            4 * PER_THREAD,
-            4 * PER_THREAD - rejected,
-            failed,
-            0,
-            rejected
-        )
+        (4 * PER_THREAD, 4 * PER_THREAD - filtered, failed, 0, 0)
     );
 }
 
@@ -196,7 +194,7 @@ fn held_signal_counts_rejections() {
     assert!(held.emit(3).is_err());
     held.start();
     held.emit(4).unwrap();
-    assert_eq!(counts(held.signal().stats()), (4, 3, 0, 0, 1));
+    assert_eq!(counts(held.signal().stats()), (3, 3, 0, 0, 1));
 }
 
 /// `AsyncSignal` counts always; its stats add up with `+`.
@@ -239,4 +237,234 @@ fn enabling_bus_stats_runs_no_user_code_under_the_bus_lock() {
         rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok(),
         "EventBus::enable_stats deadlocked on its own lock"
     );
+}
+
+/// Events per test below.
+const N: u64 = 1_000;
+
+/// Three plain listeners and one that fails on even values.
+fn four_listeners<C>(
+    connect: impl Fn(Box<dyn Fn(&u64) -> Result<(), &'static str> + Send + Sync>) -> C,
+) -> Vec<C> {
+    let mut connections: Vec<C> = (0..3)
+        .map(|_| connect(Box::new(|_: &u64| Ok(()))))
+        .collect();
+    connections.push(connect(Box::new(|v: &u64| {
+        if v % 2 == 0 { Err("even") } else { Ok(()) }
+    })));
+    connections
+}
+
+/// 4 listeners × N events: `delivered` is 4 N (a listener that returned an
+/// error still had its delivery), `failed` counts failing deliveries.
+#[test]
+fn sync_signal_counts_deliveries() {
+    let signal = SyncSignal::<u64>::new();
+    signal.enable_stats();
+    signal.set_error_handler(|_| {});
+    let _c = four_listeners(|f| signal.connect_fallible(f));
+    for v in 0..N {
+        signal.emit(&v);
+    }
+    assert_eq!(counts(signal.stats()), (N, 4 * N, N / 2, 0, 0));
+
+    let mut emitter = signal.emitter();
+    for v in 0..N {
+        emitter.emit(&v);
+    }
+    drop(emitter);
+    assert_eq!(counts(signal.stats()), (2 * N, 8 * N, N, 0, 0));
+}
+
+/// `try_emit` stops at the first error: the deliveries that ran count;
+/// `emit_collect` runs all; `emit_until` counts the listeners it called.
+#[test]
+fn sync_emit_variants_count_the_deliveries_that_ran() {
+    let signal = SyncSignal::<u64>::new();
+    signal.enable_stats();
+    signal.connect(|_: &u64| {});
+    signal.connect_fallible(|_: &u64| Err("second"));
+    signal.connect(|_: &u64| {});
+    signal.connect(|_: &u64| {});
+    assert!(signal.try_emit(&0).is_err());
+    assert_eq!(counts(signal.stats()), (1, 2, 1, 0, 0));
+    assert_eq!(signal.emit_collect(&0).unwrap_err().len(), 1);
+    assert_eq!(counts(signal.stats()), (2, 6, 2, 0, 0));
+    let cancelled = AtomicBool::new(true);
+    assert_eq!(signal.emit_until(&0, &cancelled).unwrap_err().ran(), 0);
+    assert_eq!(counts(signal.stats()), (3, 6, 2, 0, 0));
+}
+
+/// A panic unwinding out of a sync emit: the deliveries before it count as
+/// delivered, the panicking one as panicked, the ones after it not at all.
+#[test]
+fn sync_panic_counts_one_panicked_delivery() {
+    let signal = SyncSignal::<u64>::new();
+    signal.enable_stats();
+    signal.connect(|_: &u64| {});
+    signal.connect(|_: &u64| {});
+    signal.connect(|v: &u64| assert!(*v != 7, "seven"));
+    signal.connect(|_: &u64| {});
+    let panicked = catch_unwind(AssertUnwindSafe(|| signal.emit(&7)));
+    assert!(panicked.is_err());
+    assert_eq!(counts(signal.stats()), (1, 2, 0, 1, 0));
+}
+
+/// A blocked listener, a `connect_filtered` listener that filters an event
+/// out, and an event a signal-level filter rejects make no delivery; the
+/// event still counts as emitted (it was accepted), not as rejected.
+#[test]
+fn sync_skipped_listeners_are_not_deliveries() {
+    let signal = SyncSignal::<u64>::new();
+    signal.enable_stats();
+    signal.connect(|_: &u64| {});
+    let blocked = signal.connect(|_: &u64| {});
+    let _guard = blocked.block();
+    signal.connect_filtered(|v: &u64| v % 2 == 0, |_: &u64| {});
+    signal.connect(|_: &u64| {}).disconnect();
+    let _small = signal.add_filter(|v: &u64| *v < N);
+    for v in 0..2 * N {
+        signal.emit(&v);
+    }
+    assert_eq!(counts(signal.stats()), (2 * N, N + N / 2, 0, 0, 0));
+    // Filtered out is neither an error nor a delivery under any variant.
+    assert!(signal.try_emit(&1).is_ok());
+    assert!(signal.emit_collect(&1).is_ok());
+    assert_eq!(counts(signal.stats()), (2 * N + 2, N + N / 2 + 2, 0, 0, 0));
+    assert_eq!(signal.error_count(), 0);
+}
+
+/// 4 listeners × N events on an `AsyncSignal`, under both orderings.
+#[test]
+fn async_signal_counts_deliveries() {
+    for ordering in [Ordering::Unordered, Ordering::PerListener] {
+        let signal = AsyncSignal::<u64>::builder()
+            .ordering(ordering)
+            .build()
+            .unwrap();
+        signal.set_error_handler(|_| {});
+        let _c = four_listeners(|f| signal.connect_fallible(f));
+        for v in 0..N {
+            signal.emit(v).unwrap();
+        }
+        signal.flush().unwrap();
+        let stats = signal.stats();
+        assert_eq!(counts(stats), (N, 4 * N, N / 2, 0, 0), "{ordering:?}");
+        assert_eq!(stats.pending, 0);
+    }
+}
+
+/// A caught panic is one panicked delivery, not a delivered one; the other
+/// listeners' deliveries of that event count.
+#[test]
+fn async_panics_count_per_delivery() {
+    let signal = AsyncSignal::<u64>::builder()
+        .panic_handler(|_| {})
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        signal.connect(|_: &u64| {});
+    }
+    signal.connect(|v: &u64| assert!(v % 10 != 0, "tenth"));
+    for v in 0..N {
+        signal.emit(v).unwrap();
+    }
+    signal.flush().unwrap();
+    assert_eq!(counts(signal.stats()), (N, 4 * N - N / 10, 0, N / 10, 0));
+}
+
+/// `emit_join` counts like `emit`: one event, one delivery per listener
+/// that returned, one panic per listener that panicked.
+#[test]
+fn emit_join_counts_deliveries() {
+    let signal = AsyncSignal::<u64>::new();
+    signal.connect(|_: &u64| {});
+    signal.connect_fallible(|_: &u64| Err("no"));
+    signal.connect(|_: &u64| panic!("always"));
+    signal.connect(|_: &u64| {});
+    assert_eq!(signal.emit_join(1).unwrap_err().len(), 2);
+    assert_eq!(counts(signal.stats()), (1, 3, 1, 1, 0));
+}
+
+/// As for `SyncSignal`: blocked and filtered-out listeners make no
+/// delivery, and an event the signal's filters reject reaches none.
+#[test]
+fn async_skipped_listeners_are_not_deliveries() {
+    let signal = AsyncSignal::<u64>::new();
+    signal.connect(|_: &u64| {});
+    let blocked = signal.connect(|_: &u64| {});
+    let _guard = blocked.block();
+    signal.connect_filtered(|v: &u64| v % 2 == 0, |_: &u64| {});
+    signal.connect(|_: &u64| {}).disconnect();
+    let _small = signal.add_filter(|v: &u64| *v < N);
+    for v in 0..2 * N {
+        signal.emit(v).unwrap();
+    }
+    signal.flush().unwrap();
+    assert!(signal.emit_join(2).is_ok());
+    assert_eq!(counts(signal.stats()), (2 * N + 1, N + N / 2 + 2, 0, 0, 0));
+}
+
+/// The bus adds the signals' deliveries up: 4 listeners on a sync and on
+/// an async signal, N events each.
+#[test]
+fn bus_aggregates_count_deliveries() {
+    let bus = EventBus::new();
+    bus.enable_stats();
+    let sync = bus.signal::<u32>();
+    let numbers = bus.async_signal::<u64>();
+    for _ in 0..4 {
+        sync.connect(|_: &u32| {});
+        numbers.connect(|_: &u64| {});
+    }
+    for v in 0..N {
+        bus.emit(&(v as u32));
+        numbers.emit(v).unwrap();
+    }
+    numbers.flush().unwrap();
+    assert_eq!(counts(bus.stats()), (2 * N, 8 * N, 0, 0, 0));
+    let delivered: Vec<(SignalKind, u64)> = bus
+        .stats_by_type()
+        .iter()
+        .map(|(_, kind, s)| (*kind, s.delivered))
+        .collect();
+    assert_eq!(
+        delivered,
+        [(SignalKind::Sync, 4 * N), (SignalKind::Async, 4 * N)]
+    );
+}
+
+/// A `HeldSignal` with 4 listeners: what it held counts 4 deliveries each
+/// at `start`; what it refused is one rejected event.
+#[test]
+fn held_signal_counts_deliveries() {
+    let held = HeldSignal::<u64>::new(2).unwrap();
+    held.signal().enable_stats();
+    for _ in 0..4 {
+        held.signal().connect(|_: &u64| {});
+    }
+    held.emit(0).unwrap();
+    held.emit(1).unwrap();
+    assert!(held.emit(2).is_err());
+    held.start();
+    for v in 0..N {
+        held.emit(v).unwrap();
+    }
+    assert_eq!(counts(held.signal().stats()), (N + 2, 4 * (N + 2), 0, 0, 1));
+}
+
+/// A `HistorySignal` with 4 listeners: 4 N deliveries; a replay to a new
+/// listener is not an emit and is not counted.
+#[test]
+fn history_signal_counts_deliveries() {
+    let history = HistorySignal::<u64>::new(8).unwrap();
+    history.enable_stats();
+    for _ in 0..4 {
+        history.connect(|_: &u64| {});
+    }
+    for v in 0..N {
+        history.emit(v);
+    }
+    history.connect_with_replay(|_: &u64| {});
+    assert_eq!(counts(history.stats()), (N, 4 * N, 0, 0, 0));
 }

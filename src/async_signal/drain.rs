@@ -14,6 +14,7 @@ use crate::base::List;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::slot::Slot;
 use crate::sync::{self, Arc, Ordering as Memory, exec};
+use crate::sync_signal::skipped;
 
 /// Events taken off the queue per delivery round: enough to spread over the
 /// pool and to pay one list load, one split and one count update per round.
@@ -82,13 +83,13 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         #[cfg(not(loom))]
         backoff.reset();
 
-        deliver(shared, &batch);
-        let mut delivered = [0; 2];
+        let deliveries = deliver(shared, &batch);
+        let mut completed = [0; 2];
         for (_, parity) in batch.iter() {
-            delivered[usize::from(*parity)] += 1;
+            completed[usize::from(*parity)] += 1;
         }
         let count = batch.len() as u64;
-        // The values are dropped before they count as delivered, so a flush
+        // The values are dropped before they count as completed, so a flush
         // that returns has seen them dropped; recorded as part of the
         // delivery, so a `Drop` that waits for this signal is refused
         // instead of waiting for itself. Each drop on its own: a panicking
@@ -103,19 +104,22 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
                 }
             }
         }
-        // Relaxed: a statistic.
-        shared.delivered.fetch_add(count, Memory::Relaxed);
-        if shared.state.complete(delivered).has_waiters() {
+        // Relaxed (both): statistics. `completed` before the state word's
+        // decrement, for `AsyncSignal::stats` (see `docs/ordering.md`).
+        shared.delivered.fetch_add(deliveries, Memory::Relaxed);
+        shared.completed.fetch_add(count, Memory::Relaxed);
+        if shared.state.complete(completed).has_waiters() {
             shared.wake();
         }
     }
 }
 
-/// Runs every listener for every event of `batch`, spread over the pool.
-fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
+/// Runs every listener for every event of `batch`, spread over the pool;
+/// returns the number of deliveries (calls that returned).
+fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u64 {
     let base = &*shared.base;
     if base.len() == 0 {
-        return;
+        return 0;
     }
     base.with_current(|list| {
         let listeners = list.slots.len();
@@ -134,23 +138,27 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
         match shared.ordering {
             // Every (event, listener) pair is independent.
             Ordering::Unordered => fan_out(shared, 0..batch.len() * listeners, &|range| {
+                let mut delivered = 0;
                 for at in range.filter(|at| passes(at / listeners)) {
                     let (value, _) = &batch[at / listeners];
-                    call(shared, list, &list.slots[at % listeners], value);
+                    delivered += call(shared, list, &list.slots[at % listeners], value);
                 }
+                delivered
             }),
             // Each listener takes the batch in order, on one thread.
             Ordering::PerListener => fan_out(shared, 0..listeners, &|range| {
+                let mut delivered = 0;
                 for slot in &list.slots[range] {
                     for (event, (value, _)) in batch.iter().enumerate() {
                         if passes(event) {
-                            call(shared, list, slot, value);
+                            delivered += call(shared, list, slot, value);
                         }
                     }
                 }
+                delivered
             }),
         }
-    });
+    })
 }
 
 /// Whether `value` passes the signal-level filters; a panicking filter
@@ -165,15 +173,17 @@ fn passes_filters<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, 
 
 /// Calls `leaf` on pieces of `range`, as many pieces as the pool has
 /// threads, split further where a piece is stolen (rayon's adaptive
-/// splitting); `rayon::join` does not allocate. Called inside
-/// `with_current`, whose record entry covers the calling thread.
+/// splitting); `rayon::join` does not allocate. Returns the sum of what
+/// the pieces returned (their deliveries: one counter update per batch,
+/// not per call). Called inside `with_current`, whose record entry covers
+/// the calling thread.
 pub(super) fn fan_out<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     range: Range<usize>,
-    leaf: &(impl Fn(Range<usize>) + Sync),
-) {
+    leaf: &(impl Fn(Range<usize>) -> u64 + Sync),
+) -> u64 {
     let threads = exec::threads(&shared.pool);
-    split(shared, range, threads, threads, leaf);
+    split(shared, range, threads, threads, leaf)
 }
 
 fn split<T: Send + Sync + 'static>(
@@ -181,15 +191,14 @@ fn split<T: Send + Sync + 'static>(
     range: Range<usize>,
     splits: usize,
     threads: usize,
-    leaf: &(impl Fn(Range<usize>) + Sync),
-) {
+    leaf: &(impl Fn(Range<usize>) -> u64 + Sync),
+) -> u64 {
     if range.len() <= 1 || splits == 0 {
-        leaf(range);
-        return;
+        return leaf(range);
     }
     let middle = range.start + range.len() / 2;
     let (left, right) = (range.start..middle, middle..range.end);
-    exec::join(
+    let (left, right) = exec::join(
         |_| split(shared, left, splits / 2, threads, leaf),
         |stolen| {
             // A stolen half runs on another thread: record it there as part
@@ -199,17 +208,23 @@ fn split<T: Send + Sync + 'static>(
             // waiting for itself.
             let _running = stolen.then(|| shared.base.enter());
             let splits = if stolen { threads } else { splits / 2 };
-            split(shared, right, splits, threads, leaf);
+            split(shared, right, splits, threads, leaf)
         },
     );
+    left + right
 }
 
 /// One call, as an emit makes it: skipped unless active (or a once-slot
 /// this call claims); panics caught and counted; errors counted and sent to
-/// the error handler.
-fn call<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, slot: &Slot<T>, value: &T) {
+/// the error handler. Returns 1 for a delivery (the call returned), else 0.
+fn call<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    list: &List<T>,
+    slot: &Slot<T>,
+    value: &T,
+) -> u64 {
     let Some(result) = try_call(shared, slot, value) else {
-        return;
+        return 0;
     };
     if let Err(error) = result {
         // Relaxed: a statistic.
@@ -220,10 +235,12 @@ fn call<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, slot: &Slo
             shared.panicked.fetch_add(1, Memory::Relaxed);
         }
     }
+    1
 }
 
 /// Calls `slot` if it is active, catching a panic (counted and sent to the
-/// panic handler). `None` if the slot was skipped or panicked.
+/// panic handler). `None` if the slot was skipped (disconnected, blocked, a
+/// fired once-slot, or filtered out by its own filter) or panicked.
 fn try_call<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     slot: &Slot<T>,
@@ -247,6 +264,7 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
         shared.base.note_fired();
     }
     match catch_unwind(AssertUnwindSafe(|| slot.call(value))) {
+        Ok(Err(error)) if skipped(&error) => None, // filtered out: no delivery
         Ok(result) => Some(result),
         Err(payload) => {
             // Relaxed: a statistic.
@@ -258,20 +276,27 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
 }
 
 /// Runs every listener for `value` spread over the pool and waits: the body
-/// of `emit_join`. Returns every error, panics included.
-pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) -> Vec<EmitError> {
+/// of `emit_join`. Returns every error, panics included, and the number of
+/// deliveries (calls that returned).
+pub(super) fn join_all<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    value: &T,
+) -> (Vec<EmitError>, u64) {
     let base = &*shared.base;
     let errors = sync::Mutex::new(Vec::new());
+    let mut delivered = 0;
     if base.len() != 0 {
-        exec::install(&shared.pool, || {
+        delivered = exec::install(&shared.pool, || {
             base.with_current(|list| {
                 if !list.config.filters.is_empty() && !passes_filters(shared, list, value) {
-                    return;
+                    return 0;
                 }
                 fan_out(shared, 0..list.slots.len(), &|range| {
+                    let mut delivered = 0;
                     for slot in &list.slots[range] {
                         let mut panicked = None;
                         let result = try_call_with(shared, slot, value, |p| panicked = Some(p));
+                        delivered += u64::from(result.is_some());
                         let error: BoxError = match (result, panicked) {
                             (Some(Err(error)), _) => {
                                 // Relaxed: a statistic.
@@ -287,11 +312,13 @@ pub(super) fn join_all<T: Send + Sync + 'static>(shared: &Shared<T>, value: &T) 
                             error,
                         ));
                     }
-                });
-            });
+                    delivered
+                })
+            })
         });
     }
-    errors
+    let errors = errors
         .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    (errors, delivered)
 }

@@ -102,7 +102,8 @@ impl<T: 'static> HeldSignal<T> {
     /// Emits `value`: delivered now if the signal was started, queued
     /// otherwise. With the signal's counters on
     /// ([`SyncSignal::enable_stats`]), an event turned away counts as
-    /// `rejected`, and a queued one is counted when `start` delivers it.
+    /// `rejected` (and not as `emitted`), and a queued one is counted, with
+    /// its deliveries, when `start` delivers it.
     ///
     /// # Errors
     ///

@@ -281,9 +281,11 @@ impl<T: Clone + Send + Sync + 'static> HistorySignal<T> {
     /// # use sigwire::bus::HistorySignal;
     /// let s = HistorySignal::<u8>::new(4).unwrap();
     /// s.enable_stats();
-    /// let _c = s.connect(|_: &u8| {});
+    /// let _a = s.connect(|_: &u8| {});
+    /// let _b = s.connect(|_: &u8| {});
     /// s.emit(1);
-    /// assert_eq!(s.stats().delivered, 1);
+    /// let _late = s.connect_with_replay(|_: &u8| {}); // a replay: not counted
+    /// assert_eq!((s.stats().emitted, s.stats().delivered), (1, 2));
     /// ```
     pub fn enable_stats(&self) {
         self.signal.enable_stats();

@@ -277,12 +277,10 @@ impl EventBus {
 
     /// The counters of every signal of this bus, added up field by field
     /// (sync signals count only once [`enable_stats`](Self::enable_stats)
-    /// was called). The fields mean the same for both kinds of signal but
-    /// for two: an event a filter turns away is `rejected` on a sync signal
-    /// and `delivered` on an async one (whose `rejected` counts what `emit`
-    /// handed back), and a sync emit a panic unwound out of is not
-    /// `delivered` (an async signal catches the panic and completes the
-    /// event); see the table in `docs/bus.md`.
+    /// was called). Both kinds count in the units of [`Stats`]: `emitted`
+    /// and `rejected` are events, `delivered`, `failed` and `panicked` are
+    /// deliveries (one event to one listener), so the sums mean what each
+    /// signal's counters mean; see `docs/bus.md`, "Statistics".
     ///
     /// # Examples
     ///
@@ -294,20 +292,21 @@ impl EventBus {
     ///
     /// let bus = EventBus::new();
     /// bus.enable_stats();
+    /// bus.connect(|_: &Order| {});
     /// bus.connect(|o: &Order| assert!(o.0 != 13, "unlucky order"));
     /// bus.connect(|_: &Audit| {});
-    /// bus.emit(&Order(1));
-    /// bus.emit(&Audit);
+    /// bus.emit(&Order(1)); // 2 deliveries
+    /// bus.emit(&Audit); // 1
     /// let unlucky = std::panic::catch_unwind(|| bus.emit(&Order(13)));
-    /// assert!(unlucky.is_err());
+    /// assert!(unlucky.is_err()); // 1 delivery, then 1 that panicked
     ///
     /// let total = bus.stats();
-    /// assert_eq!((total.emitted, total.delivered, total.panicked), (3, 2, 1));
+    /// assert_eq!((total.emitted, total.delivered, total.panicked), (3, 4, 1));
     /// let by_type = bus.stats_by_type();
     /// let (event, kind, audit) = &by_type[0];
     /// assert!(event.ends_with("Audit"));
     /// assert_eq!((*kind, audit.delivered), (SignalKind::Sync, 1));
-    /// assert_eq!(by_type[1].2.panicked, 1); // Order
+    /// assert_eq!((by_type[1].2.delivered, by_type[1].2.panicked), (3, 1)); // Order
     /// ```
     pub fn stats(&self) -> Stats {
         self.stats_by_type()
