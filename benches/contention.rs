@@ -154,8 +154,12 @@ fn main() {
 /// inside an emit of the signal for the whole run.
 fn writes_under_a_long_emit(blocks: usize) {
     const PAIRS: usize = 10_000;
-    println!("## Writes under a long emit ({PAIRS} connect + disconnect pairs a block, 10 listeners)\n");
-    println!("| emit running | first block ms | last block ms | last / first | pairs/s (last block) |");
+    println!(
+        "## Writes under a long emit ({PAIRS} connect + disconnect pairs a block, 10 listeners)\n"
+    );
+    println!(
+        "| emit running | first block ms | last block ms | last / first | pairs/s (last block) |"
+    );
     println!("|---|---:|---:|---:|---:|");
     for pinned in [false, true] {
         let signal = Arc::new(SyncSignal::<u64>::new());

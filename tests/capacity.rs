@@ -91,6 +91,7 @@ mod async_signal {
     fn what_fits_builds() {
         let signal = async_signal::<4096>(16).unwrap();
         assert_eq!(signal.capacity(), 16);
+        signal.connect(|event: &[u8; 4096]| assert_eq!(event[0], 7));
         signal.emit([7; 4096]).unwrap();
         signal.flush().unwrap();
         assert_eq!(signal.stats().delivered, 1);

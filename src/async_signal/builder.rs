@@ -31,8 +31,35 @@ pub enum Overflow {
     /// Hand the event back at once, with [`RejectReason::Full`](crate::RejectReason::Full).
     Reject,
     /// Wait until there is room (the default). The emitter sleeps and is
-    /// woken by the delivery that makes room; on a pool thread it helps
-    /// run pool jobs instead.
+    /// woken by the delivery that makes room; on a pool thread it runs
+    /// pool jobs while it waits.
+    ///
+    /// # Deadlocks
+    ///
+    /// A wait for room, a [`flush`](crate::AsyncSignal::flush) and a
+    /// [`shutdown`](crate::AsyncSignal::shutdown) wait for this signal's
+    /// deliveries. They are refused instead of waiting when no wait could
+    /// ever end:
+    ///
+    /// * inside a delivery of the same signal (`Full`, or
+    ///   [`WouldDeadlock`](crate::WouldDeadlock) from `flush`): room and the
+    ///   flushed events only come once that delivery returns;
+    /// * inside a delivery of another `AsyncSignal` X, when a delivery of
+    ///   this signal is itself waiting in one of these three calls, directly
+    ///   or through a chain of them across other signals, for X
+    ///   ([`RejectReason::WouldDeadlock`](crate::RejectReason::WouldDeadlock),
+    ///   `WouldDeadlock` from `flush`, and `shutdown` returns at once with
+    ///   the pending count): A's listener emitting into B while B's emits
+    ///   into A, both full; or A's listener flushing B while B's flushes A.
+    ///
+    /// A circle that passes through anything else is not seen, and hangs
+    /// under `Block` (times out under `BlockFor`): a lock, a channel, a
+    /// `disconnect_wait`, a thread outside every delivery that a listener
+    /// waits for; and a pool whose every thread is blocked in listeners
+    /// (of any signal), so that no thread is left to run the delivery that
+    /// would make room. A thread inside an [`emit_join`](crate::AsyncSignal::emit_join)
+    /// counts as inside a delivery, which can refuse a wait that would have
+    /// ended (the queue's deliveries do not wait for `emit_join`'s).
     #[default]
     Block,
     /// Wait up to the given time, then hand the event back with

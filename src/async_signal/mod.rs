@@ -792,8 +792,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// Waits until every event accepted before the call has been delivered
     /// (every listener returned). Events emitted after the call delay it
     /// only while an earlier flush is still waiting. Called on a pool
-    /// thread, it runs pool jobs while it waits instead of blocking the
-    /// thread.
+    /// thread, it runs pool jobs while it waits; that does not make every
+    /// wait safe (see "Deadlocks").
     ///
     /// # Errors
     ///
@@ -802,6 +802,35 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// [`emit_join`](Self::emit_join)), in the drop of one of its events,
     /// or in any pool job that the thread runs while it waits inside such a
     /// delivery. The delivery can only complete after the caller returns.
+    /// Also when the wait would close a circle of waits between deliveries
+    /// of different signals (below).
+    ///
+    /// # Deadlocks
+    ///
+    /// A wait for room, a a `flush` and a
+    /// [`shutdown`](Self::shutdown) wait for this signal's
+    /// deliveries. They are refused instead of waiting when no wait could
+    /// ever end:
+    ///
+    /// * inside a delivery of the same signal (`Full`, or
+    ///   [`WouldDeadlock`](crate::WouldDeadlock) from `flush`): room and the
+    ///   flushed events only come once that delivery returns;
+    /// * inside a delivery of another `AsyncSignal` X, when a delivery of
+    ///   this signal is itself waiting in one of these three calls, directly
+    ///   or through a chain of them across other signals, for X
+    ///   ([`RejectReason::WouldDeadlock`](crate::RejectReason::WouldDeadlock),
+    ///   `WouldDeadlock` from `flush`, and `shutdown` returns at once with
+    ///   the pending count): A's listener emitting into B while B's emits
+    ///   into A, both full; or A's listener flushing B while B's flushes A.
+    ///
+    /// A circle that passes through anything else is not seen, and hangs
+    /// under `Block` (times out under `BlockFor`): a lock, a channel, a
+    /// `disconnect_wait`, a thread outside every delivery that a listener
+    /// waits for; and a pool whose every thread is blocked in listeners
+    /// (of any signal), so that no thread is left to run the delivery that
+    /// would make room. A thread inside an [`emit_join`](Self::emit_join)
+    /// counts as inside a delivery, which can refuse a wait that would have
+    /// ended (the queue's deliveries do not wait for `emit_join`'s).
     ///
     /// # Examples
     ///
