@@ -194,10 +194,6 @@ mod storage {
             .ok()
     }
 
-    pub(super) fn deeper_extend(signals: &mut Vec<u64>) {
-        let _ = DEEPER.try_with(|deeper| signals.extend_from_slice(&deeper.borrow()));
-    }
-
     fn release(record: RecordRef) {
         let mut pool = sync::lock(&POOL);
         pool.free.push(record);
@@ -297,10 +293,6 @@ mod storage {
             .ok()
     }
 
-    pub(super) fn deeper_extend(signals: &mut Vec<u64>) {
-        let _ = DEEPER.try_with(|deeper| signals.extend_from_slice(&deeper.borrow()));
-    }
-
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
         let record = ErasedArc::new(CachePadded::new(Record::new()));
         sync::lock(&ALL).push(ErasedArc::clone(&record));
@@ -383,26 +375,6 @@ impl Local {
                 .any(|note| note.get() == signal)
             || (noted > DEPTH && storage::deeper_contains(signal).unwrap_or(in_overflow))
             || (self.lost.get() > 0 && in_overflow)
-    }
-
-    /// The signals of every emit running on this thread, outermost first
-    /// (repeats included); those it could not note are left out.
-    fn signals(&self) -> Vec<u64> {
-        let recorded = self.depth.get().min(DEPTH);
-        let mut signals: Vec<u64> = match (recorded, self.record()) {
-            (1.., Some(record)) => record.entries[..recorded]
-                .iter()
-                // Relaxed: this thread's own stores.
-                .map(|entry| entry.word.load(Ordering::Relaxed) >> SEQ_BITS)
-                .collect(),
-            _ => Vec::new(),
-        };
-        let noted = self.overflowed_len.get();
-        signals.extend(self.overflowed[..noted.min(DEPTH)].iter().map(Cell::get));
-        if noted > DEPTH {
-            storage::deeper_extend(&mut signals);
-        }
-        signals
     }
 
     /// Stores the word of a new emit of `signal` into `entry`; `reads` is
@@ -717,12 +689,6 @@ pub(crate) fn is_inside(signal: u64, overflow: &AtomicUsize) -> bool {
         .try_with(|local| local.is_emitting(signal, in_overflow))
         // Only under loom can the thread local be gone; be conservative.
         .unwrap_or(in_overflow)
-}
-
-/// The signals whose emits (or deliveries) are running on the calling
-/// thread: what a wait on this thread holds up.
-pub(crate) fn inside() -> Vec<u64> {
-    LOCAL.try_with(Local::signals).unwrap_or_default()
 }
 
 /// Spins, then yields, then sleeps briefly between checks of `done`.

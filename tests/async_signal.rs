@@ -496,3 +496,52 @@ fn flushes_in_a_circle_are_refused_not_hung() {
         "{refused:?}"
     );
 }
+
+/// A thread inside an `emit_join` listener of X holds up no delivery of X's
+/// queue: its wait for Y must not make Y's listener's `flush` of X look like
+/// a circle. (Found by review: the emit_join's record entry counted as a
+/// delivery.) The pauses only make the wrong order likely; the test passes
+/// in every order when the check is right.
+#[test]
+fn a_wait_inside_emit_join_is_not_part_of_a_circle() {
+    let x = Arc::new(on_pool::<u32>(2, "emit-join-x").build().unwrap());
+    let y = Arc::new(on_pool::<u32>(1, "emit-join-y").build().unwrap());
+    let (y_gate, y_opener) = gate();
+    let (x_gate, x_opener) = gate();
+    let (flushed, flushes) = mpsc::channel();
+    {
+        let x = Arc::downgrade(&x);
+        y.connect(move |_: &u32| {
+            y_gate.pass();
+            let x = x.upgrade().unwrap();
+            flushed.send(x.flush().map_err(|e| e.to_string())).unwrap();
+        });
+    }
+    let (joined, inside_join) = mpsc::channel();
+    {
+        let y = Arc::downgrade(&y);
+        x.connect(move |v: &u32| {
+            if *v == 100 {
+                joined.send(()).unwrap();
+                y.upgrade().unwrap().flush().unwrap();
+            } else {
+                x_gate.pass();
+            }
+        });
+    }
+    y.emit(1).unwrap();
+    y_opener.wait_started();
+    let join = {
+        let x = Arc::clone(&x);
+        thread::spawn(move || x.emit_join(100))
+    };
+    expect(&inside_join, "the emit_join listener never ran");
+    x.emit(1).unwrap();
+    x_opener.wait_started();
+    thread::sleep(STILL_BLOCKED); // the emit_join listener now waits for Y
+    drop(y_opener);
+    still_blocked(&flushes); // Y's listener now waits for X's event
+    drop(x_opener);
+    assert_eq!(expect(&flushes, "Y's flush of X"), Ok(()));
+    join.join().unwrap().unwrap();
+}

@@ -57,9 +57,8 @@ pub enum Overflow {
     /// `disconnect_wait`, a thread outside every delivery that a listener
     /// waits for; and a pool whose every thread is blocked in listeners
     /// (of any signal), so that no thread is left to run the delivery that
-    /// would make room. A thread inside an [`emit_join`](crate::AsyncSignal::emit_join)
-    /// counts as inside a delivery, which can refuse a wait that would have
-    /// ended (the queue's deliveries do not wait for `emit_join`'s).
+    /// would make room. Only deliveries of a signal's queue count: a wait
+    /// from inside an `emit_join` or a sync emit holds no queue up.
     #[default]
     Block,
     /// Wait up to the given time, then hand the event back with

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
-use super::{Ordering, Shared};
+use super::{Ordering, Shared, waits};
 use crate::base::List;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::slot::Slot;
@@ -97,6 +97,7 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         // does not panic during the first one's unwinding (an abort).
         {
             let _running = shared.base.enter();
+            let _draining = waits::Draining::new(shared.base.id());
             for event in batch.drain(..) {
                 if contain(|| drop(event)).is_none() {
                     // Relaxed: a statistic.
@@ -121,6 +122,7 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
     if base.len() == 0 {
         return 0;
     }
+    let _draining = waits::Draining::new(base.id());
     base.with_current(|list| {
         let listeners = list.slots.len();
         // Each event's signal-level filters run once, before the fan-out
@@ -137,7 +139,7 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
         let passes = |event: usize| !filtered || passes[event];
         match shared.ordering {
             // Every (event, listener) pair is independent.
-            Ordering::Unordered => fan_out(shared, 0..batch.len() * listeners, &|range| {
+            Ordering::Unordered => fan_out(shared, true, 0..batch.len() * listeners, &|range| {
                 let mut delivered = 0;
                 for at in range.filter(|at| passes(at / listeners)) {
                     let (value, _) = &batch[at / listeners];
@@ -146,7 +148,7 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
                 delivered
             }),
             // Each listener takes the batch in order, on one thread.
-            Ordering::PerListener => fan_out(shared, 0..listeners, &|range| {
+            Ordering::PerListener => fan_out(shared, true, 0..listeners, &|range| {
                 let mut delivered = 0;
                 for slot in &list.slots[range] {
                     for (event, (value, _)) in batch.iter().enumerate() {
@@ -176,18 +178,22 @@ fn passes_filters<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, 
 /// splitting); `rayon::join` does not allocate. Returns the sum of what
 /// the pieces returned (their deliveries: one counter update per batch,
 /// not per call). Called inside `with_current`, whose record entry covers
-/// the calling thread.
+/// the calling thread; `draining` when it delivers the queue (not for
+/// `emit_join`), so that stolen halves count as part of that delivery for
+/// `waits`.
 pub(super) fn fan_out<T: Send + Sync + 'static>(
     shared: &Shared<T>,
+    draining: bool,
     range: Range<usize>,
     leaf: &(impl Fn(Range<usize>) -> u64 + Sync),
 ) -> u64 {
     let threads = exec::threads(&shared.pool);
-    split(shared, range, threads, threads, leaf)
+    split(shared, draining, range, threads, threads, leaf)
 }
 
 fn split<T: Send + Sync + 'static>(
     shared: &Shared<T>,
+    draining: bool,
     range: Range<usize>,
     splits: usize,
     threads: usize,
@@ -199,7 +205,7 @@ fn split<T: Send + Sync + 'static>(
     let middle = range.start + range.len() / 2;
     let (left, right) = (range.start..middle, middle..range.end);
     let (left, right) = exec::join(
-        |_| split(shared, left, splits / 2, threads, leaf),
+        |_| split(shared, draining, left, splits / 2, threads, leaf),
         |stolen| {
             // A stolen half runs on another thread: record it there as part
             // of this delivery, so that whatever that thread runs meanwhile
@@ -207,8 +213,9 @@ fn split<T: Send + Sync + 'static>(
             // a `join` below) is refused a wait for this signal instead of
             // waiting for itself.
             let _running = stolen.then(|| shared.base.enter());
+            let _draining = (stolen && draining).then(|| waits::Draining::new(shared.base.id()));
             let splits = if stolen { threads } else { splits / 2 };
-            split(shared, right, splits, threads, leaf)
+            split(shared, draining, right, splits, threads, leaf)
         },
     );
     left + right
@@ -291,7 +298,7 @@ pub(super) fn join_all<T: Send + Sync + 'static>(
                 if !list.config.filters.is_empty() && !passes_filters(shared, list, value) {
                     return 0;
                 }
-                fan_out(shared, 0..list.slots.len(), &|range| {
+                fan_out(shared, false, 0..list.slots.len(), &|range| {
                     let mut delivered = 0;
                     for slot in &list.slots[range] {
                         let mut panicked = None;

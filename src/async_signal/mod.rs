@@ -714,13 +714,15 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             return Err(RejectReason::Full);
         }
         let capacity = shared.capacity;
-        let _listed = self
-            .list_wait(move |now| now.is_closed() || now.pending() < capacity)
-            .map_err(|waits::Circle| RejectReason::WouldDeadlock)?;
+        let room = move |now: Snapshot| now.is_closed() || now.pending() < capacity;
         loop {
-            let room = shared.wait_until(deadline, |now| {
-                now.is_closed() || now.pending() < shared.capacity
-            });
+            let listed = self
+                .list_wait(room)
+                .map_err(|waits::Circle| RejectReason::WouldDeadlock)?;
+            let room = shared.wait_until(deadline, room);
+            // Off the list before taking the room: once taken, the test
+            // would read as waiting again.
+            drop(listed);
             if !room {
                 return Err(RejectReason::TimedOut);
             }
@@ -828,9 +830,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// `disconnect_wait`, a thread outside every delivery that a listener
     /// waits for; and a pool whose every thread is blocked in listeners
     /// (of any signal), so that no thread is left to run the delivery that
-    /// would make room. A thread inside an [`emit_join`](Self::emit_join)
-    /// counts as inside a delivery, which can refuse a wait that would have
-    /// ended (the queue's deliveries do not wait for `emit_join`'s).
+    /// would make room. Only deliveries of a signal's queue count: a wait
+    /// from inside an `emit_join` or a sync emit holds no queue up.
     ///
     /// # Examples
     ///

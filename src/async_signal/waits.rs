@@ -1,8 +1,9 @@
 //! Waits between deliveries, so that a wait that closes a circle is refused
 //! instead of hanging.
 //!
-//! A thread inside emits or deliveries of signals `X1..Xn` (its record, see
-//! `inflight`) that waits for an `AsyncSignal` `Y` (for room under
+//! A thread inside deliveries of the queues of signals `X1..Xn` (their
+//! drainers' batches, the stolen halves of their fan-outs, the drops of
+//! their events: see [`Draining`]) that waits for an `AsyncSignal` `Y` (for room under
 //! `Overflow::Block` / `BlockFor`, in `flush`, in `shutdown`) holds those
 //! deliveries up until `Y` makes progress: edges `Xi -> Y`. `Y` makes
 //! progress only when its running delivery completes. If a thread inside a
@@ -21,7 +22,8 @@
 //! delivery), and a pool whose threads are all busy elsewhere. Those are
 //! listed in the "Deadlocks" sections of `flush` and `Overflow::Block`.
 
-use crate::inflight;
+use std::cell::RefCell;
+
 use crate::sync::{self, Mutex};
 
 /// The test of whether a listed wait still waits.
@@ -38,9 +40,48 @@ struct Wait {
 #[cfg(not(loom))]
 static WAITS: Mutex<Vec<Wait>> = Mutex::new(Vec::new());
 
+#[cfg(not(loom))]
+std::thread_local! {
+    /// The signals whose queue deliveries run on this thread, outermost
+    /// first. Not the record: an `emit_join` or a sync emit holds up no
+    /// queue, and counting them would refuse waits that end.
+    static DRAINING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
 #[cfg(loom)]
 loom::lazy_static! {
     static ref WAITS: Mutex<Vec<Wait>> = Mutex::new(Vec::new());
+}
+
+#[cfg(loom)]
+loom::thread_local! {
+    static DRAINING: RefCell<Vec<u64>> = RefCell::new(Vec::new());
+}
+
+/// A part of a delivery of a signal's queue running on this thread, until
+/// dropped: what a wait of this thread holds up.
+#[derive(Debug)]
+pub(crate) struct Draining {
+    noted: bool,
+}
+
+impl Draining {
+    pub(crate) fn new(signal: u64) -> Self {
+        // The first delivery on a thread allocates the stack; it keeps its
+        // capacity for the thread's life.
+        let noted = DRAINING
+            .try_with(|draining| draining.borrow_mut().push(signal))
+            .is_ok();
+        Self { noted }
+    }
+}
+
+impl Drop for Draining {
+    fn drop(&mut self) {
+        if self.noted {
+            let _ = DRAINING.try_with(|draining| draining.borrow_mut().pop());
+        }
+    }
 }
 
 /// A wait would close a circle of waits between deliveries.
@@ -56,13 +97,15 @@ pub(crate) struct Listed {
 
 /// Lists the calling thread's wait for signal `to` while `waiting()` holds;
 /// [`Circle`] instead if the waits still waiting lead from `to` back to a
-/// signal the thread is inside. A thread inside no emit holds nothing up:
-/// its wait is not listed.
+/// signal the thread is delivering. A thread inside no delivery holds
+/// nothing up: its wait is not listed.
 pub(crate) fn list(
     to: u64,
     waiting: impl Fn() -> bool + Send + Sync + 'static,
 ) -> Result<Listed, Circle> {
-    let from = inflight::inside();
+    let from = DRAINING
+        .try_with(|draining| draining.borrow().clone())
+        .unwrap_or_default();
     if from.is_empty() {
         return Ok(Listed { token: None });
     }
