@@ -75,6 +75,12 @@ impl Counters {
     /// Counts `outcome` in this thread's shard.
     #[inline]
     pub(crate) fn add(&self, outcome: Outcome) {
+        self.add_n(outcome, 1);
+    }
+
+    /// Counts `outcome` `n` times in this thread's shard.
+    #[inline]
+    pub(crate) fn add_n(&self, outcome: Outcome, n: u64) {
         let shard = &self.shards[thread_index() & (self.shards.len() - 1)];
         let counter = match outcome {
             Outcome::Delivered => &shard.delivered,
@@ -83,7 +89,7 @@ impl Counters {
             Outcome::Failed => &shard.failed,
         };
         // Relaxed: a statistic, read as a snapshot.
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.fetch_add(n, Ordering::Relaxed);
     }
 
     /// The sums over every shard (`emitted` is `delivered + panicked +
