@@ -97,7 +97,8 @@ impl<E: AsRef<str>> Cache<E> {
                 continue;
             }
             let entry = bucket.entries[way].load();
-            if let Some(entry) = &*entry {
+            // (`Option::as_ref` derefs the guard, and takes loom's plain `Option`.)
+            if let Some(entry) = Option::as_ref(&entry) {
                 if (**entry).as_ref() == topic {
                     let referenced = &bucket.referenced[way];
                     // Relaxed (both): a hint for eviction, guarding no data;
