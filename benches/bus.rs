@@ -8,6 +8,10 @@
 //!   `Publisher` (a counter check), vs a bare signal with the 10 matching
 //!   listeners (goal: ≤ 1.5 ×);
 //! - `stats`: the same bare signal with its delivery counters on;
+//! - `topic cache`: `Topics::emit` cycling over N distinct topics (4
+//!   patterns subscribed, 2 of which match each topic), N = 1 000 (every
+//!   topic cached: the baseline), 1 025 (just past the 1 024 the cache was
+//!   first built for) and 10 240 (10 × that; goal: ≤ 3 × the baseline);
 //! - `requests`: a scatter-gather request answered by 4 responders, on the
 //!   calling thread (`request`) and on rayon's pool (`gather`).
 //!
@@ -100,6 +104,8 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
+    topic_cache(c);
+
     let mut group = c.benchmark_group("requests/4 responders");
     let requests = Requests::<u64, u64>::new();
     for i in 0..4u64 {
@@ -117,6 +123,34 @@ fn bench(c: &mut Criterion) {
             black_box(requests.gather(black_box(n), 4, Duration::from_secs(10)));
         })
     });
+    group.finish();
+}
+
+/// `Topics::emit` cycling over N distinct topics, each matched by 2 of the
+/// 4 subscribed patterns.
+fn topic_cache(c: &mut Criterion) {
+    let mut group = c.benchmark_group("topic cache/cycling N topics");
+    let topics = Topics::<u64>::new();
+    for (i, pattern) in ["user.*.created", "user.>", "order.>", "audit.*"]
+        .into_iter()
+        .enumerate()
+    {
+        let i = i as u64;
+        let subscription = topics.subscribe(pattern, move |_: &str, v: &u64| work(*v, i));
+        std::mem::forget(subscription.expect("a valid pattern"));
+    }
+    for n in [1_000, 1_025, 10_240] {
+        let names: Vec<String> = (0..n).map(|i| format!("user.{i}.created")).collect();
+        let mut at = 0;
+        group.bench_function(format!("N = {n}"), |b| {
+            b.iter(|| {
+                at = (at + 1) % names.len();
+                topics
+                    .emit(black_box(&names[at]), black_box(&(at as u64)))
+                    .unwrap();
+            })
+        });
+    }
     group.finish();
 }
 

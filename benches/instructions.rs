@@ -12,7 +12,10 @@
 //! (`Emitter::emit`), `stats` (`emit` with the signal's counters on),
 //! `held` (`emit` through an `EventBus::signal` handle), `topic`
 //! (`Topics::emit` on a cached topic every subscriber's pattern matches) and
-//! `publisher` (the same through a `Publisher`). Run it with two emit counts
+//! `publisher` (the same through a `Publisher`); also `cycle`, `Topics::emit`
+//! cycling over as many distinct topics as the listener count, 2 of 4
+//! patterns matching each (the `topic cache` group of `benches/bus.rs`),
+//! which `instructions.sh` does not run. Run it with two emit counts
 //! and divide the difference of the two totals by the difference of the
 //! counts: that is the instructions per emit, free of start-up costs.
 //! `cargo bench` itself runs it once with small defaults, so the target
@@ -52,6 +55,14 @@ fn emitter(emitter: &mut Emitter<'_, u64>, n: u64) {
 fn topic(topics: &Topics<u64>, n: u64) {
     for i in 0..n {
         let _ = topics.emit(black_box("market.AAPL.trade"), &black_box(i));
+    }
+}
+
+#[inline(never)]
+fn cycle(topics: &Topics<u64>, names: &[String], n: u64) {
+    for i in 0..n {
+        let name = &names[i as usize % names.len()];
+        let _ = topics.emit(black_box(name), &black_box(i));
     }
 }
 
@@ -110,6 +121,16 @@ fn main() {
             } else {
                 publisher(&mut topics.publisher("market.AAPL.trade").unwrap(), n);
             }
+        }
+        "cycle" => {
+            let topics = Topics::<u64>::new();
+            for pattern in ["user.*.created", "user.>", "order.>", "audit.*"] {
+                let _ = topics.subscribe(pattern, |_: &str, v: &u64| {
+                    black_box(*v);
+                });
+            }
+            let names: Vec<String> = (0..count).map(|i| format!("user.{i}.created")).collect();
+            cycle(&topics, &names, n);
         }
         _ => emit(&signal, n),
     }

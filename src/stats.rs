@@ -41,15 +41,6 @@ impl<'a> Counting<'a> {
         self.counters.add_event(self.delivered, false);
         std::mem::forget(self);
     }
-
-    /// The emit returned with the event in one `outcome`, counted per
-    /// event: the topic counters' form (`Delivered` one delivery,
-    /// `Rejected` none), until they count deliveries (issue 11, item 7).
-    #[inline]
-    pub(crate) fn end(self, outcome: Outcome) {
-        self.counters.add(outcome);
-        std::mem::forget(self);
-    }
 }
 
 impl Drop for Counting<'_> {
@@ -62,10 +53,8 @@ impl Drop for Counting<'_> {
 /// What [`Counters::add`] counts.
 #[derive(Clone, Copy)]
 pub(crate) enum Outcome {
-    /// An event delivered, counted per event (the topic counters' form).
-    Delivered,
-    /// An event turned away: in `emitted` too (the topic counters' form;
-    /// a signal's refusals go through [`Counters::reject`]).
+    /// An event that no topic subscriber matched: in `emitted` too (a
+    /// signal's refusals go through [`Counters::reject`]).
     Rejected,
     /// A delivery whose listener returned an error.
     Failed,
@@ -135,7 +124,6 @@ impl Counters {
     pub(crate) fn add(&self, outcome: Outcome) {
         let shard = self.shard();
         let counter = match outcome {
-            Outcome::Delivered => &shard.delivered,
             Outcome::Rejected => &shard.rejected,
             Outcome::Failed => &shard.failed,
         };

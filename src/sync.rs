@@ -122,7 +122,7 @@ pub(crate) fn wait<'a, T>(
     }
 }
 
-pub(crate) use swap::{ArcSwap, Cache, Guard};
+pub(crate) use swap::{ArcSwap, ArcSwapOption, Cache, Guard};
 
 pub(crate) use queue::{Queue, bounded as bounded_queue};
 
@@ -340,6 +340,29 @@ mod swap {
         }
     }
 
+    /// An [`ArcSwap`] that may be empty: a `Topics` cache entry.
+    pub(crate) struct ArcSwapOption<T>(arc_swap::ArcSwapOption<T>);
+
+    /// What [`ArcSwapOption::load`] returns: derefs to the `Option<Arc<T>>`.
+    pub(crate) type OptionGuard<T> = arc_swap::Guard<Option<Arc<T>>>;
+
+    impl<T> ArcSwapOption<T> {
+        pub(crate) fn empty() -> Self {
+            Self(arc_swap::ArcSwapOption::empty())
+        }
+
+        /// Lock-free load of the current value.
+        #[inline]
+        pub(crate) fn load(&self) -> OptionGuard<T> {
+            self.0.load()
+        }
+
+        /// Publishes `value`, returning the previous one.
+        pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
+            self.0.swap(value)
+        }
+    }
+
     /// A per-thread cache of an [`ArcSwap`]: `load` costs one relaxed load
     /// and a compare while the value is unchanged.
     pub(crate) struct Cache<'a, T>(arc_swap::Cache<&'a arc_swap::ArcSwap<T>, Arc<T>>);
@@ -377,6 +400,25 @@ mod swap {
         }
 
         pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
+            std::mem::replace(&mut *self.0.write().unwrap(), value)
+        }
+    }
+
+    /// Loom stand-in for `arc_swap::ArcSwapOption`, as [`ArcSwap`].
+    pub(crate) struct ArcSwapOption<T>(RwLock<Option<Arc<T>>>);
+
+    pub(crate) type OptionGuard<T> = Option<Arc<T>>;
+
+    impl<T> ArcSwapOption<T> {
+        pub(crate) fn empty() -> Self {
+            Self(RwLock::new(None))
+        }
+
+        pub(crate) fn load(&self) -> OptionGuard<T> {
+            self.0.read().unwrap().clone()
+        }
+
+        pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
             std::mem::replace(&mut *self.0.write().unwrap(), value)
         }
     }

@@ -164,6 +164,36 @@ fn topic_counters() {
     assert_eq!(counts(topics.stats()), (5, 3, 0, 1, 1));
 }
 
+/// Per-topic counters count deliveries (issue 11, item 7): an emit that
+/// reaches three subscribers is one event and three deliveries; a
+/// subscriber that panics is one panicked delivery (the one before it is
+/// delivered, the one after it is not called); an unsubscribed subscriber is
+/// no delivery.
+#[test]
+fn topic_counters_count_deliveries() {
+    let topics = Topics::<u32>::new();
+    topics.enable_stats();
+    let _first = topics.subscribe("a.*", |_: &str, _: &u32| {}).unwrap();
+    let _second = topics
+        .subscribe("a.>", |_: &str, v: &u32| assert!(*v != 13, "thirteen"))
+        .unwrap();
+    let third = topics.subscribe(">", |_: &str, _: &u32| {}).unwrap();
+    let mut publisher = topics.publisher("a.b").unwrap();
+    topics.emit("a.b", &1).unwrap();
+    topics.emit("a.b", &2).unwrap();
+    publisher.emit(&3);
+    let panicked = catch_unwind(AssertUnwindSafe(|| topics.emit("a.c", &13)));
+    assert!(panicked.is_err());
+    third.unsubscribe();
+    topics.emit("a.b", &4).unwrap();
+    publisher.emit(&5);
+
+    let of = |topic| counts(topics.topic_stats(topic).expect("counted"));
+    assert_eq!(of("a.b"), (5, 3 * 3 + 2 * 2, 0, 0, 0));
+    assert_eq!(of("a.c"), (1, 1, 0, 1, 0));
+    assert_eq!(counts(topics.stats()), (6, 14, 0, 1, 0));
+}
+
 /// Past 4 096 counted topics, later topics share the `"*"` counters.
 #[test]
 fn topic_counters_are_bounded() {

@@ -560,7 +560,8 @@ fn async_signal_under_load() {
 ///   exactly once (returned or late).
 /// - **Topics**: two threads emit on 50 topics with per-topic statistics on
 ///   while another subscribes and unsubscribes; a steady subscriber counts
-///   every emit, and the topics' `delivered` adds up to the emits.
+///   every emit, the topics' `emitted` adds up to the emits and their
+///   `delivered` (deliveries, one per subscriber called) to at least that.
 #[test]
 #[ignore = "stress test: run with --ignored in release"]
 fn bus_under_load() {
@@ -722,12 +723,11 @@ fn bus_under_load() {
     assert_eq!(load(&dropped), load(&made), "answers made vs dropped");
     let emitted = load(&topic_emits);
     assert_eq!(load(&steady), emitted, "the steady subscriber missed emits");
-    let delivered: u64 = topics
-        .stats_by_topic()
-        .iter()
-        .map(|(_, s)| s.delivered)
-        .sum();
-    assert_eq!(delivered, emitted, "topic statistics");
+    // Events and deliveries: every emit reaches the steady subscriber, some
+    // the churned one too.
+    let stats = topics.stats();
+    assert_eq!(stats.emitted, emitted, "topic statistics: events");
+    assert!(stats.delivered >= emitted, "topic statistics: deliveries");
     println!(
         "bus_under_load: {} replays, {} gathers ({} answers), {emitted} topic emits",
         load(&replays),

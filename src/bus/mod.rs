@@ -20,6 +20,7 @@
 mod held;
 mod history;
 mod requests;
+mod topic_cache;
 mod topics;
 
 use std::any::{Any, TypeId};

@@ -4,18 +4,15 @@
 use std::collections::HashMap;
 use std::error::Error;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::AtomicBool;
 
+use super::topic_cache::{self, Cache, Ledger};
 use crate::Stats;
 use crate::stats::{Counters, Counting, Outcome};
 use crate::sync::{self, Arc, ArcSwap, AtomicU64, ErasedArc, Mutex, Ordering};
 
 /// A subscriber's callback: the topic, then the event.
 type Callback<T> = ErasedArc<dyn Fn(&str, &T) + Send + Sync + 'static>;
-
-/// How many topics the cache holds before it starts over.
-const MAX_CACHED: usize = 1024;
 
 /// How many topics get counters of their own; later ones share one set.
 const MAX_COUNTED: usize = 4096;
@@ -24,16 +21,19 @@ const MAX_COUNTED: usize = 4096;
 /// topics are many, and each shard is a cache line.
 const TOPIC_SHARDS: usize = 8;
 
-/// Topic name → every subscriber whose pattern matches it.
-type Cache<T> = HashMap<Box<str>, ErasedArc<Resolved<T>>, BuildHasherDefault<Fx>>;
-
 /// One topic's subscribers, resolved once: an emit calls them in order.
 struct Resolved<T: 'static> {
     /// The topic, as handed to the callbacks.
-    topic: ErasedArc<str>,
+    topic: Box<str>,
     subscribers: Box<[ErasedArc<Subscriber<T>>]>,
     /// The topic's counters, once `Topics::enable_stats` was called.
     stats: Option<ErasedArc<Counters>>,
+}
+
+impl<T: 'static> AsRef<str> for Resolved<T> {
+    fn as_ref(&self) -> &str {
+        &self.topic
+    }
 }
 
 impl<T: 'static> Resolved<T> {
@@ -42,11 +42,6 @@ impl<T: 'static> Resolved<T> {
         if let Some(counters) = &self.stats {
             return self.emit_counted(counters, event);
         }
-        self.call(event);
-    }
-
-    #[inline]
-    fn call(&self, event: &T) {
         for subscriber in self.subscribers.iter() {
             // Acquire: pairs with `unsubscribe`'s swap. An unsubscribe that
             // happens-before this emit is seen (coherence); one racing it
@@ -64,64 +59,18 @@ impl<T: 'static> Resolved<T> {
             counters.add(Outcome::Rejected); // nobody subscribed: dropped
             return;
         }
-        let counting = Counting::new(counters);
-        self.call(event);
-        counting.end(Outcome::Delivered);
-    }
-}
-
-/// A multiply-rotate hash over 8 bytes at a time (the scheme of rustc's
-/// FxHash): topic names are short, and SipHash (std's default, built to
-/// resist collision attacks) costs more than the rest of a cached emit.
-/// Topic names come from the program, not from an adversary.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Fx {
-    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-    #[inline]
-    fn mix(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
-    }
-}
-
-impl Hasher for Fx {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let word = |at: usize| {
-            let mut word = [0; 8];
-            word.copy_from_slice(&bytes[at..at + 8]);
-            u64::from_le_bytes(word)
-        };
-        if bytes.len() >= 8 {
-            let mut at = 0;
-            while at + 8 <= bytes.len() {
-                self.mix(word(at));
-                at += 8;
+        // Dropped unfinished if a subscriber's panic unwinds out of the
+        // emit: then it counts the event, the deliveries before, and one
+        // panicked delivery.
+        let mut counting = Counting::new(counters);
+        for subscriber in self.subscribers.iter() {
+            // Acquire: as in `emit`.
+            if subscriber.active.load(Ordering::Acquire) {
+                (subscriber.callback)(&self.topic, event);
+                counting.returned();
             }
-            if at < bytes.len() {
-                // The last 8 bytes, overlapping the previous word: no
-                // byte-by-byte tail.
-                self.mix(word(bytes.len() - 8));
-            }
-        } else {
-            let mut tail = 0u64;
-            for (i, byte) in bytes.iter().enumerate() {
-                tail |= u64::from(*byte) << (8 * i);
-            }
-            self.mix(tail);
         }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, byte: u8) {
-        self.mix(u64::from(byte));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
+        counting.finish();
     }
 }
 
@@ -134,7 +83,9 @@ impl Hasher for Fx {
 /// the list of matching subscribers; later emits on that topic do one hash
 /// look-up and no string matching, then call each subscriber (one flag
 /// test and one indirect call each). Subscribing and unsubscribing
-/// invalidate the cache.
+/// invalidate the cache. The cache holds up to 2 048 topics; past that,
+/// new topics replace cached ones (CLOCK eviction), and a miss copies
+/// nothing, so the cost of an emit grows gently with the number of topics.
 ///
 /// # Examples
 ///
@@ -161,19 +112,34 @@ pub struct Topics<T: 'static> {
 }
 
 struct Inner<T: 'static> {
-    cache: ArcSwap<Cache<T>>,
+    cache: Cache<Resolved<T>>,
+    /// The subscribers, published copy-on-write under the subscriber lock:
+    /// a miss the cache does not admit reads them without the lock.
+    subscribers: ArcSwap<Subscribers<T>>,
     /// Bumped (under the subscriber lock) by every invalidation, so that a
     /// [`Publisher`] knows when its resolved signal is stale.
     generation: AtomicU64,
-    /// Subscribers in subscription order, and the per-topic counters;
-    /// resolving and invalidating the cache happen under this lock, so a
-    /// resolved topic never misses a subscriber that was added before the
+    /// The cache's book-keeping and the per-topic counters; publishing
+    /// subscribers, caching and invalidating happen under this lock, so a
+    /// cached topic never misses a subscriber that was added before the
     /// cache was cleared.
-    state: Mutex<State<T>>,
+    state: Mutex<State>,
 }
 
-struct State<T: 'static> {
-    subscribers: Vec<ErasedArc<Subscriber<T>>>,
+struct Subscribers<T: 'static> {
+    /// In subscription order.
+    list: Vec<ErasedArc<Subscriber<T>>>,
+    /// Whether `enable_stats` was called: a miss then resolves under the
+    /// lock, which holds the counters.
+    counted: bool,
+}
+
+/// What a subscription change replaced: to be dropped after the lock is
+/// released (the subscribers' closures are user code).
+type Retired<T> = (Arc<Subscribers<T>>, Vec<Arc<Resolved<T>>>);
+
+struct State {
+    cached: Ledger,
     /// Topic → counters, once `enable_stats` was called; the first
     /// `MAX_COUNTED` topics each have their own, later ones share `others`.
     stats: Option<TopicStats>,
@@ -236,10 +202,14 @@ impl<T: 'static> Topics<T> {
     pub fn new() -> Self {
         Self {
             inner: ErasedArc::new(Inner {
-                cache: ArcSwap::new(Arc::new(Cache::default())),
+                cache: Cache::new(),
+                subscribers: ArcSwap::new(Arc::new(Subscribers {
+                    list: Vec::new(),
+                    counted: false,
+                })),
                 generation: AtomicU64::new(0),
                 state: Mutex::new(State {
-                    subscribers: Vec::new(),
+                    cached: Ledger::new(),
                     stats: None,
                 }),
             }),
@@ -274,10 +244,11 @@ impl<T: 'static> Topics<T> {
             active: AtomicBool::new(true),
         });
         let mut state = sync::lock(&self.inner.state);
-        state.subscribers.push(ErasedArc::clone(&subscriber));
-        let old = self.inner.invalidate();
+        let retired = self.inner.change(&mut state, |subscribers| {
+            subscribers.list.push(ErasedArc::clone(&subscriber));
+        });
         drop(state);
-        drop(old);
+        drop(retired);
         Ok(Subscription {
             subscriber,
             topics: ErasedArc::downgrade(&self.inner),
@@ -301,12 +272,11 @@ impl<T: 'static> Topics<T> {
     /// assert!(topics.emit("orders.*", &1).is_err());
     /// ```
     pub fn emit(&self, topic: &str, event: &T) -> Result<(), TopicError> {
-        if let Some(resolved) = self.inner.cache.load().get(topic) {
-            resolved.emit(event);
+        let hash = topic_cache::hash(topic);
+        if let Some(()) = self.inner.cache.get(hash, topic, |r| r.emit(event)) {
             return Ok(());
         }
-        self.inner.resolve(topic)?.0.emit(event);
-        Ok(())
+        self.inner.miss(topic, hash, event)
     }
 
     /// A handle for emitting on one topic from a hot loop: it keeps the
@@ -335,7 +305,8 @@ impl<T: 'static> Topics<T> {
     /// assert_eq!(sum.load(Ordering::Relaxed), 45);
     /// ```
     pub fn publisher(&self, topic: &str) -> Result<Publisher<T>, TopicError> {
-        let (resolved, generation) = self.inner.resolve(topic)?;
+        check_topic(topic)?;
+        let (resolved, generation) = self.inner.resolve(topic, topic_cache::hash(topic));
         Ok(Publisher {
             inner: ErasedArc::clone(&self.inner),
             resolved,
@@ -343,7 +314,7 @@ impl<T: 'static> Topics<T> {
         })
     }
 
-    /// How many topics have their listener set cached (at most 1 024).
+    /// How many topics have their listener set cached (at most 2 048).
     ///
     /// # Examples
     ///
@@ -355,7 +326,7 @@ impl<T: 'static> Topics<T> {
     /// assert_eq!(topics.cached_topics(), 2);
     /// ```
     pub fn cached_topics(&self) -> usize {
-        self.inner.cache.load().len()
+        sync::lock(&self.inner.state).cached.len()
     }
 
     /// How many subscriptions are active.
@@ -371,20 +342,23 @@ impl<T: 'static> Topics<T> {
     /// assert_eq!(topics.subscription_count(), 0);
     /// ```
     pub fn subscription_count(&self) -> usize {
-        sync::lock(&self.inner.state).subscribers.len()
+        self.inner.subscribers.load().list.len()
     }
 
     /// Turns on per-topic delivery counters (a second call does nothing).
-    /// Off by default. Each topic counts in [`Stats`]: `delivered` emits
-    /// that called its subscribers and returned, `rejected` emits that no
-    /// subscriber matched (dropped), `panicked` emits a subscriber's panic
-    /// unwound out of; `emitted` is their sum. The first 4 096 topics seen
+    /// Off by default. Each topic counts in [`Stats`], events and
+    /// deliveries (one event to one subscriber) apart: `emitted` counts its
+    /// emits, `rejected` the emits that no subscriber matched (dropped),
+    /// `delivered` the subscriber calls that returned and `panicked` those
+    /// that panicked (the panic unwinds out of the emit, and the later
+    /// subscribers are not called). So an emit that reaches 3 subscribers
+    /// adds 1 to `emitted` and 3 to `delivered`. The first 4 096 topics seen
     /// get counters of their own; later topics share one set, reported
     /// under the topic `"*"`.
     ///
     /// The counters are sharded by thread (one cache line per shard, at
-    /// most 8 shards per topic: up to 1 KiB per counted topic), so emitting
-    /// threads rarely contend on them.
+    /// most 8 shards: up to 1 KiB per counted topic), so emitting threads
+    /// rarely contend on them.
     ///
     /// # Examples
     ///
@@ -393,11 +367,13 @@ impl<T: 'static> Topics<T> {
     /// let topics = Topics::<u32>::new();
     /// topics.enable_stats();
     /// topics.subscribe("orders.*", |_: &str, _: &u32| {}).unwrap();
+    /// topics.subscribe("orders.>", |_: &str, _: &u32| {}).unwrap();
     /// topics.emit("orders.new", &1).unwrap();
     /// topics.emit("orders.new", &2).unwrap();
     /// topics.emit("users.new", &3).unwrap(); // nobody listens
     ///
-    /// assert_eq!(topics.topic_stats("orders.new").unwrap().delivered, 2);
+    /// let orders = topics.topic_stats("orders.new").unwrap();
+    /// assert_eq!((orders.emitted, orders.delivered), (2, 4)); // 2 events, 2 subscribers each
     /// assert_eq!(topics.topic_stats("users.new").unwrap().rejected, 1);
     /// assert_eq!(topics.topic_stats("never.used"), None);
     /// assert_eq!(topics.stats().emitted, 3);
@@ -411,12 +387,14 @@ impl<T: 'static> Topics<T> {
         }
         state.stats = Some(TopicStats {
             topics: HashMap::new(),
-            others: ErasedArc::new(Counters::new()),
+            others: ErasedArc::new(Counters::with_at_most(usize::MAX)),
         });
         // Topics resolved from now on carry their counters.
-        let old = self.inner.invalidate();
+        let retired = self
+            .inner
+            .change(&mut state, |subscribers| subscribers.counted = true);
         drop(state);
-        drop(old);
+        drop(retired);
     }
 
     /// The counters of one topic: `None` if it has none of its own (it was
@@ -475,53 +453,75 @@ impl<T: 'static> Topics<T> {
 }
 
 impl<T: 'static> Inner<T> {
-    /// Empties the cache; call with the subscriber lock held, and drop what
-    /// it returns after releasing the lock (the old topics' signals hold
-    /// listener closures, whose drop is user code).
+    /// Publishes the subscribers as `edit` changes them and empties the
+    /// cache; call with the subscriber lock held (`state`), and drop what
+    /// it returns after releasing the lock.
     #[must_use]
-    fn invalidate(&self) -> Arc<Cache<T>> {
+    fn change(&self, state: &mut State, edit: impl FnOnce(&mut Subscribers<T>)) -> Retired<T> {
+        let current = self.subscribers.load();
+        let mut next = Subscribers {
+            list: current.list.clone(),
+            counted: current.counted,
+        };
+        drop(current);
+        edit(&mut next);
+        let old = self.subscribers.swap(Arc::new(next));
         // Release: a publisher that reads the new generation (Acquire)
-        // resolves again and sees the subscriber list this lock guards.
+        // resolves again, and sees the subscribers published above.
         self.generation.fetch_add(1, Ordering::Release);
-        self.cache.swap(Arc::new(Cache::default()))
+        (old, self.cache.clear(&mut state.cached))
     }
 
-    /// Resolves (under the subscriber lock) the subscribers of `topic` and
-    /// caches them. Also returns the generation they are current for.
-    #[cold]
-    fn resolve(&self, topic: &str) -> Result<(ErasedArc<Resolved<T>>, u64), TopicError> {
+    /// An emit on `topic` (whose hash is `hash`) that missed the cache. A
+    /// miss the cache admits resolves and caches the topic under the lock;
+    /// another (most misses, once the topic's bucket is full) matches the
+    /// published subscribers without the lock, allocating nothing.
+    #[inline(never)]
+    fn miss(&self, topic: &str, hash: u64, event: &T) -> Result<(), TopicError> {
         check_topic(topic)?;
+        let subscribers = self.subscribers.load();
+        if subscribers.counted || self.cache.admits(hash) {
+            drop(subscribers);
+            self.resolve(topic, hash).0.emit(event);
+            return Ok(());
+        }
+        for subscriber in subscribers.list.iter() {
+            // Acquire: as in `Resolved::emit`.
+            if subscriber.pattern.matches(topic) && subscriber.active.load(Ordering::Acquire) {
+                (subscriber.callback)(topic, event);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves (under the subscriber lock) the subscribers of `topic`
+    /// (checked by `check_topic`), whose hash is `hash`, and caches them.
+    /// Also returns the generation they are current for.
+    #[cold]
+    fn resolve(&self, topic: &str, hash: u64) -> (Arc<Resolved<T>>, u64) {
         let mut state = sync::lock(&self.state);
         // Relaxed: the lock orders it with every invalidation.
         let generation = self.generation.load(Ordering::Relaxed);
-        let cache = self.cache.load();
-        if let Some(resolved) = cache.get(topic) {
+        if let Some(resolved) = self.cache.get(hash, topic, Arc::clone) {
             // Another thread resolved it.
-            return Ok((ErasedArc::clone(resolved), generation));
+            return (resolved, generation);
         }
-        let segments: Vec<&str> = topic.split('.').collect();
-        let resolved = ErasedArc::new(Resolved {
-            topic: ErasedArc::from(topic),
-            subscribers: state
+        let resolved = Arc::new(Resolved {
+            topic: topic.into(),
+            subscribers: self
                 .subscribers
+                .load()
+                .list
                 .iter()
-                .filter(|s| s.pattern.matches(&segments))
+                .filter(|s| s.pattern.matches(topic))
                 .cloned()
                 .collect(),
             stats: state.stats.as_mut().map(|stats| stats.counters(topic)),
         });
-        // Past `MAX_CACHED` topics (many distinct topic names, such as one
-        // per user), start over rather than grow without bound.
-        let mut next = if cache.len() < MAX_CACHED {
-            Cache::<T>::clone(&cache)
-        } else {
-            Cache::<T>::default()
-        };
-        next.insert(topic.into(), ErasedArc::clone(&resolved));
-        let old = self.cache.swap(Arc::new(next));
+        let evicted = self.cache.insert(&mut state.cached, hash, &resolved);
         drop(state);
-        drop(old); // after the lock, as in `invalidate`
-        Ok((resolved, generation))
+        drop(evicted); // after the lock, as in `change`
+        (resolved, generation)
     }
 }
 
@@ -544,12 +544,13 @@ impl<T: 'static> Subscription<T> {
         let was_active = self.subscriber.active.swap(false, Ordering::AcqRel);
         if let Some(inner) = self.topics.upgrade() {
             let mut state = sync::lock(&inner.state);
-            state
-                .subscribers
-                .retain(|s| !ErasedArc::ptr_eq(s, &self.subscriber));
-            let old = inner.invalidate();
+            let retired = inner.change(&mut state, |subscribers| {
+                subscribers
+                    .list
+                    .retain(|s| !ErasedArc::ptr_eq(s, &self.subscriber));
+            });
             drop(state);
-            drop(old);
+            drop(retired);
         }
         was_active
     }
@@ -572,7 +573,7 @@ impl<T: 'static> Subscription<T> {
 /// A handle for one topic's hot loop; see [`Topics::publisher`].
 pub struct Publisher<T: 'static> {
     inner: ErasedArc<Inner<T>>,
-    resolved: ErasedArc<Resolved<T>>,
+    resolved: Arc<Resolved<T>>,
     /// The generation `resolved` was resolved for.
     generation: u64,
 }
@@ -597,11 +598,8 @@ impl<T: 'static> Publisher<T> {
     #[cold]
     fn refresh(&mut self) {
         // The topic was checked when the publisher was made.
-        let topic = ErasedArc::clone(&self.resolved.topic);
-        if let Ok((resolved, generation)) = self.inner.resolve(&topic) {
-            self.resolved = resolved;
-            self.generation = generation;
-        }
+        let topic = &self.resolved.topic;
+        (self.resolved, self.generation) = self.inner.resolve(topic, topic_cache::hash(topic));
     }
 
     /// The topic this publisher emits on.
@@ -670,34 +668,63 @@ impl Pattern {
         })
     }
 
-    fn matches(&self, topic: &[&str]) -> bool {
-        let mut at = 0;
+    /// Whether `topic` (one that `check_topic` accepts) matches. It walks
+    /// the topic's bytes without splitting them: a miss on the cache
+    /// matches every pattern.
+    fn matches(&self, topic: &str) -> bool {
+        // The segments not matched yet; `None` once all are.
+        let mut rest = Some(topic.as_bytes());
         for segment in &self.segments {
-            match segment {
-                Segment::Rest => return topic.len() > at,
-                Segment::One if at < topic.len() => {}
-                Segment::Literal(literal) if topic.get(at) == Some(&&**literal) => {}
-                _ => return false,
-            }
-            at += 1;
+            let Some(bytes) = rest else {
+                return false; // the pattern is longer
+            };
+            let end = match segment {
+                // One or more segments remain (none is empty).
+                Segment::Rest => return true,
+                Segment::One => bytes.iter().position(|b| *b == b'.'),
+                Segment::Literal(literal) => {
+                    let literal = literal.as_bytes();
+                    match bytes.get(literal.len()) {
+                        _ if !bytes.starts_with(literal) => return false,
+                        None => None,
+                        Some(b'.') => Some(literal.len()),
+                        Some(_) => return false, // a longer segment
+                    }
+                }
+            };
+            rest = end.map(|end| &bytes[end + 1..]);
         }
-        at == topic.len()
+        rest.is_none()
     }
 }
 
+/// Why `topic` is not a topic, if it is not (an empty segment is reported
+/// before a wildcard). One pass over the bytes: a miss checks every topic
+/// it emits on.
 fn check_topic(topic: &str) -> Result<(), TopicError> {
-    let error = |reason| TopicError {
-        topic: topic.into(),
-        reason,
+    let error = |reason| {
+        Err(TopicError {
+            topic: topic.into(),
+            reason,
+        })
     };
     if topic.is_empty() {
-        return Err(error("empty topic"));
+        return error("empty topic");
     }
-    if topic.split('.').any(str::is_empty) {
-        return Err(error("empty segment"));
+    let (mut after_dot, mut wildcard) = (true, false);
+    for byte in topic.bytes() {
+        match byte {
+            b'.' if after_dot => return error("empty segment"),
+            b'*' | b'>' => wildcard = true,
+            _ => {}
+        }
+        after_dot = byte == b'.';
     }
-    if topic.contains(['*', '>']) {
-        return Err(error("wildcards belong in patterns, not in topics"));
+    if after_dot {
+        return error("empty segment");
+    }
+    if wildcard {
+        return error("wildcards belong in patterns, not in topics");
     }
     Ok(())
 }
@@ -815,8 +842,8 @@ mod test {
     use super::Pattern;
 
     fn matches(pattern: &str, topic: &str) -> bool {
-        let segments: Vec<&str> = topic.split('.').collect();
-        Pattern::parse(pattern).unwrap().matches(&segments)
+        super::check_topic(topic).unwrap();
+        Pattern::parse(pattern).unwrap().matches(topic)
     }
 
     #[test]
