@@ -13,10 +13,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
-
-use crate::connection::{Connection, ConnectionHandle};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::connection::{Connection, ConnectionHandle};
 use crate::error::{DuplicateKey, EmitError, ListenerPanic, WouldDeadlock};
 use crate::inflight;
 use crate::slot::{Callback, Slot};
@@ -294,12 +293,14 @@ impl<T: 'static> BaseSignal<T> {
         // or the writer's retired lists own (`publish` swaps the `Arc` into
         // `list` before storing its pointer here, and retires the old `Arc`).
         // A retired list is freed only once every emit of this signal that a
-        // scan taken after the swap found running has popped, and no `Arc`
-        // holder is left (`reclaim`). This emit pushed its record entry
-        // (`running`, which lives until `f` returns) before loading the
-        // pointer, with the light barrier between, and the scan issues the
-        // heavy barrier after the swap: so either the scan sees the entry and
-        // waits for it to pop, or this load returns a newer list. A scan that
+        // scan taken after the swap found running, and that may read it, has
+        // popped, and no `Arc` holder is left (`reclaim`). This emit pushed
+        // its record entry (`running`, which lives until `f` returns, with
+        // `reads` unknown) before loading the pointer, with the light barrier
+        // between, and the scan issues the heavy barrier after the swap: so
+        // either the scan sees the entry (showing this list's address, or
+        // unknown, both of which keep the list) and waits for it to pop, or
+        // this load returns a newer list. A scan that
         // skips the heavy barrier does so only when no other thread holds a
         // record; a thread that takes one later does so through the pool's
         // mutex, after the swap, and loads a newer list. The signal's own
