@@ -19,7 +19,7 @@ use crate::connection::{Connection, ConnectionHandle};
 use crate::error::{DuplicateKey, EmitError, ListenerPanic, WouldDeadlock};
 use crate::inflight;
 use crate::slot::{Callback, Slot};
-use crate::stats::{Counters, Outcome};
+use crate::stats::Counters;
 use crate::sync::{
     self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering,
 };
@@ -113,7 +113,7 @@ impl<T> List<T> {
     #[cold]
     pub(crate) fn note_failed(&self) {
         if let Some(counters) = &self.config.stats {
-            counters.add(Outcome::Failed);
+            counters.fail();
         }
     }
 }

@@ -50,16 +50,6 @@ impl Drop for Counting<'_> {
     }
 }
 
-/// What [`Counters::add`] counts.
-#[derive(Clone, Copy)]
-pub(crate) enum Outcome {
-    /// An event that no topic subscriber matched: in `emitted` too (a
-    /// signal's refusals go through [`Counters::reject`]).
-    Rejected,
-    /// A delivery whose listener returned an error.
-    Failed,
-}
-
 /// The counters of one signal (or topic).
 pub(crate) struct Counters {
     /// A power of two in length.
@@ -101,13 +91,17 @@ impl Counters {
     #[inline]
     fn add_event(&self, delivered: u64, panicked: bool) {
         let shard = self.shard();
-        // Relaxed (all three): a statistic, read as a snapshot.
+        // Relaxed: a statistic; counted before its deliveries (below).
         shard.emitted.fetch_add(1, Ordering::Relaxed);
         if delivered != 0 {
-            shard.delivered.fetch_add(delivered, Ordering::Relaxed);
+            // Release: a `read` that sees these deliveries (Acquire) sees
+            // their event in `emitted` too, so no snapshot shows more
+            // deliveries than its events had listeners.
+            shard.delivered.fetch_add(delivered, Ordering::Release);
         }
         if panicked {
-            shard.panicked.fetch_add(1, Ordering::Relaxed);
+            // Release: as for `delivered`.
+            shard.panicked.fetch_add(1, Ordering::Release);
         }
     }
 
@@ -118,31 +112,26 @@ impl Counters {
         self.shard().rejected.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts `outcome` in this thread's shard; every outcome but `Failed`
-    /// is one event, in `emitted` too.
-    #[inline]
-    pub(crate) fn add(&self, outcome: Outcome) {
-        let shard = self.shard();
-        let counter = match outcome {
-            Outcome::Rejected => &shard.rejected,
-            Outcome::Failed => &shard.failed,
-        };
-        // Relaxed (both): a statistic, read as a snapshot.
-        counter.fetch_add(1, Ordering::Relaxed);
-        if !matches!(outcome, Outcome::Failed) {
-            shard.emitted.fetch_add(1, Ordering::Relaxed);
-        }
+    /// Counts a delivery whose listener returned an error (it also counts
+    /// in `delivered`, when its emit finishes).
+    #[cold]
+    pub(crate) fn fail(&self) {
+        // Relaxed: a statistic, read as a snapshot.
+        self.shard().failed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The sums over every shard.
     pub(crate) fn read(&self) -> Stats {
         let mut stats = Stats::default();
         for shard in self.shards.iter() {
-            // Relaxed: a snapshot of statistics.
+            // Acquire (both): pairs with `add_event`'s Release, so the
+            // events of the deliveries read here are in the `emitted` read
+            // after them.
+            stats.delivered += shard.delivered.load(Ordering::Acquire);
+            stats.panicked += shard.panicked.load(Ordering::Acquire);
+            // Relaxed (the rest): a snapshot of statistics.
             stats.emitted += shard.emitted.load(Ordering::Relaxed);
-            stats.delivered += shard.delivered.load(Ordering::Relaxed);
             stats.failed += shard.failed.load(Ordering::Relaxed);
-            stats.panicked += shard.panicked.load(Ordering::Relaxed);
             stats.rejected += shard.rejected.load(Ordering::Relaxed);
         }
         stats

@@ -85,6 +85,15 @@ pub(crate) fn yield_now() {
     loom::thread::yield_now();
 }
 
+/// One turn of a short spin wait: a CPU hint; under loom, a switch to
+/// another thread of the model.
+pub(crate) fn spin() {
+    #[cfg(not(loom))]
+    std::hint::spin_loop();
+    #[cfg(loom)]
+    loom::thread::yield_now();
+}
+
 /// What is left of a wait until `deadline` (`None`: no deadline, wait
 /// without a timeout); `Err` once the deadline has passed.
 pub(crate) fn left_until(

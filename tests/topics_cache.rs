@@ -69,3 +69,62 @@ fn just_past_1024_topics_the_cache_does_not_thrash() {
         names.len()
     );
 }
+
+/// Panics when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("intended: a subscriber's closure panics when dropped");
+    }
+}
+
+/// A subscriber's closure freed by an unrelated emit (a `Publisher`
+/// refreshing its resolution after the unsubscribe) whose `Drop` panics:
+/// the emit completes, and the panic is counted (found by review: it
+/// unwound out of `Publisher::emit`).
+#[test]
+fn a_panicking_closure_drop_never_unwinds_out_of_an_emit() {
+    let topics = Topics::<u32>::new();
+    let bomb = PanicsOnDrop;
+    let sub = topics
+        .subscribe("d.x", move |_: &str, _: &u32| {
+            let _ = &bomb;
+        })
+        .unwrap();
+    let mut publisher = topics.publisher("d.x").unwrap();
+    publisher.emit(&1);
+    sub.unsubscribe();
+    drop(sub); // the publisher's resolution still holds the closure
+    assert_eq!(topics.error_count(), 0);
+    let emitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| publisher.emit(&2)));
+    assert!(
+        emitted.is_ok(),
+        "the closure's panic unwound out of the emit"
+    );
+    assert_eq!(topics.error_count(), 1);
+}
+
+/// Topics whose hashes once collided (`"a"`, `"a\0"`, `"a\0\0"`: the
+/// same words), and topics of NUL bytes (which hashed to 0, the mark of
+/// an empty entry), each get an entry of their own and reach only their
+/// own subscribers.
+#[test]
+fn topics_that_collided_each_get_their_own_entry() {
+    let topics = Topics::<u32>::new();
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let c = std::sync::Arc::clone(&calls);
+    let _sub = topics
+        .subscribe("a", move |topic: &str, _: &u32| {
+            assert_eq!(topic, "a");
+            c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .unwrap();
+    for _ in 0..3 {
+        for topic in ["a", "a\0", "a\0\0", "\0", "\0\0"] {
+            topics.emit(topic, &1).unwrap();
+        }
+    }
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(topics.cached_topics(), 5);
+}

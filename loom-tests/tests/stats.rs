@@ -41,3 +41,59 @@ fn enable_stats_races_emits() {
         }
     });
 }
+
+/// A snapshot taken while another thread emits never shows more
+/// deliveries than its events had listeners (the deliveries' increment is
+/// Release, `read` loads them with Acquire before `emitted`).
+#[test]
+fn a_sync_snapshot_never_shows_a_delivery_before_its_event() {
+    loom::model(|| {
+        let signal = Arc::new(SyncSignal::<u32>::new());
+        let _a = signal.connect(|_: &u32| {});
+        let _b = signal.connect(|_: &u32| {});
+        signal.enable_stats();
+        let emitter = {
+            let signal = signal.clone();
+            thread::spawn(move || signal.emit(&1))
+        };
+        let seen = signal.stats();
+        assert!(seen.delivered <= 2 * seen.emitted, "{seen:?}");
+        emitter.join().unwrap();
+        assert_eq!((signal.stats().emitted, signal.stats().delivered), (1, 2));
+    });
+}
+
+/// An `AsyncSignal`'s snapshots, taken while its drainer completes a batch:
+/// `emitted` counts each accepted event once (never a batch in both
+/// `pending` and `completed`), so it never exceeds the events emitted and
+/// never goes down, and no snapshot shows more deliveries than events.
+#[test]
+fn async_snapshots_count_each_event_once() {
+    loom::model(|| {
+        let signal = Arc::new(
+            sigwire::AsyncSignal::<u32>::builder()
+                .capacity(2)
+                .build()
+                .unwrap(),
+        );
+        let _a = signal.connect(|_: &u32| {});
+        signal.emit(1).unwrap();
+        let reader = {
+            let signal = signal.clone();
+            thread::spawn(move || {
+                let first = signal.stats();
+                let second = signal.stats();
+                (first, second)
+            })
+        };
+        signal.flush().unwrap();
+        let (first, second) = reader.join().unwrap();
+        for seen in [first, second] {
+            assert_eq!(seen.emitted, 1, "{seen:?}");
+            assert!(seen.delivered <= seen.emitted, "{seen:?}");
+        }
+        assert!(second.delivered >= first.delivered);
+        let last = signal.stats();
+        assert_eq!((last.emitted, last.delivered, last.pending), (1, 1, 0));
+    });
+}

@@ -9,7 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
-use super::{Ordering, Shared, waits};
+use super::{Ordering, Shared, state, waits};
 use crate::base::List;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::slot::Slot;
@@ -105,14 +105,40 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
                 }
             }
         }
-        // Relaxed (both): statistics. `completed` before the state word's
-        // decrement, for `AsyncSignal::stats` (see `docs/ordering.md`).
-        shared.delivered.fetch_add(deliveries, Memory::Relaxed);
-        shared.completed.fetch_add(count, Memory::Relaxed);
-        if shared.state.complete(completed).has_waiters() {
+        if count_completed(shared, deliveries, count, completed).has_waiters() {
             shared.wake();
         }
     }
+}
+
+/// Moves a delivered batch of `count` events (`by_parity`) from `pending`
+/// (the state word) to `completed`, with its `deliveries`, between two
+/// stores of `stamp`, so that `AsyncSignal::stats` counts each event once:
+/// it retries a read that the stamp shows overlapped this. `completed`
+/// comes first, so a flush that sees the lower pending count sees the
+/// batch completed too. Only the drainer runs this (under the batch lock),
+/// so the stamp has one writer.
+fn count_completed<T>(
+    shared: &Shared<T>,
+    deliveries: u64,
+    count: u64,
+    by_parity: [usize; 2],
+) -> state::Snapshot {
+    // Relaxed: only this drainer writes the stamp; an earlier drainer's
+    // stores happen before (the batch lock).
+    let stamp = shared.stamp.load(Memory::Relaxed);
+    // Relaxed: ordered before the counts by their Release below (a reader
+    // that reads a count written after it sees it).
+    shared.stamp.store(stamp + 1, Memory::Relaxed);
+    // Release (all three): a `stats` that reads one of them (Acquire) then
+    // reads the odd stamp, or a later one, and retries.
+    shared.delivered.fetch_add(deliveries, Memory::Release);
+    shared.completed.fetch_add(count, Memory::Release);
+    let now = shared.state.complete(by_parity);
+    // Release: a `stats` that reads the even stamp (Acquire) sees the three
+    // counts above.
+    shared.stamp.store(stamp + 2, Memory::Release);
+    now
 }
 
 /// Runs every listener for every event of `batch`, spread over the pool;

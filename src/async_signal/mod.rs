@@ -113,6 +113,10 @@ pub(crate) struct Shared<T> {
     completed: AtomicU64,
     /// Calls of a listener that returned.
     delivered: AtomicU64,
+    /// Odd while the drainer moves a batch from `pending` to `completed`
+    /// (`drain::count`), so that `stats` never counts a batch in both, or
+    /// in neither: written only by the drainer, which runs alone.
+    stamp: AtomicU64,
     failed: AtomicU64,
     panicked: AtomicU64,
     rejected: AtomicU64,
@@ -276,6 +280,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 on_panic: Mutex::new(on_panic),
                 completed: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
+                stamp: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 panicked: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
@@ -779,11 +784,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     pub fn emit_join(&self, value: T) -> Result<(), EmitErrors> {
         let (errors, delivered) = drain::join_all(&self.shared, &value);
         drop(value);
-        // Relaxed (both): statistics.
+        // Release (both), the event first: a `stats` that reads these
+        // deliveries (Acquire) reads their event in `completed` too.
+        self.shared.completed.fetch_add(1, sync::Ordering::Release);
         self.shared
             .delivered
-            .fetch_add(delivered, sync::Ordering::Relaxed);
-        self.shared.completed.fetch_add(1, sync::Ordering::Relaxed);
+            .fetch_add(delivered, sync::Ordering::Release);
         if errors.is_empty() {
             Ok(())
         } else {
@@ -952,18 +958,34 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// See [`Stats`].
     pub fn stats(&self) -> Stats {
         let shared = &*self.shared;
-        // The state word first: a batch whose decrement it shows has its
-        // `completed` increment (made before, in the drainer) visible too,
-        // so `emitted` never misses an event (see `docs/ordering.md`).
-        let pending = shared.state.load().pending();
+        // Acquire (all four): pairs with the drainer's and `emit_join`'s
+        // Release writes (`drain::count`, `docs/ordering.md`): reading a
+        // value one of them wrote makes the stamp it changed before that
+        // visible to the second read of the stamp.
+        let read = |counter: &AtomicU64| counter.load(sync::Ordering::Acquire);
+        let (delivered, completed, pending) = loop {
+            let stamp = read(&shared.stamp);
+            if stamp % 2 == 1 {
+                sync::spin(); // the drainer is between the two counts
+                continue;
+            }
+            // `delivered` before `completed`: `emit_join` adds its event
+            // to `completed` before its deliveries to `delivered`.
+            let delivered = read(&shared.delivered);
+            let completed = read(&shared.completed);
+            let pending = shared.state.load().pending();
+            if read(&shared.stamp) == stamp {
+                break (delivered, completed, pending);
+            }
+        };
         // Relaxed: statistics.
-        let read = |counter: &AtomicU64| counter.load(sync::Ordering::Relaxed);
+        let relaxed = |counter: &AtomicU64| counter.load(sync::Ordering::Relaxed);
         Stats {
-            emitted: read(&shared.completed) + pending as u64,
-            delivered: read(&shared.delivered),
-            failed: read(&shared.failed),
-            panicked: read(&shared.panicked),
-            rejected: read(&shared.rejected),
+            emitted: completed + pending as u64,
+            delivered,
+            failed: relaxed(&shared.failed),
+            panicked: relaxed(&shared.panicked),
+            rejected: relaxed(&shared.rejected),
             pending,
         }
     }

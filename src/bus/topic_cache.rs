@@ -220,12 +220,15 @@ fn bucket_of(hash: u64) -> usize {
 /// A topic's hash: FxHash's multiply-rotate over 8 bytes at a time. Topic
 /// names are short, and SipHash (std's default, built to resist collision
 /// attacks) costs more than the rest of a cached emit; topic names come
-/// from the program, not from an adversary.
+/// from the program, not from an adversary. The length is mixed in first
+/// (else `"a"` and `"a\0"` would share a hash), and the low bit is set:
+/// 0 marks an empty entry, so no topic (not even one of NUL bytes) may hash
+/// to it.
 #[inline]
 pub(super) fn hash(topic: &str) -> u64 {
     const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
     let bytes = topic.as_bytes();
-    let mut hash = 0u64;
+    let mut hash = (bytes.len() as u64).wrapping_mul(SEED);
     let mut mix = |word: u64| hash = (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
     let word = |at: usize| {
         let mut word = [0; 8];
@@ -250,5 +253,50 @@ pub(super) fn hash(topic: &str) -> u64 {
         }
         mix(tail);
     }
-    hash
+    hash | 1
+}
+
+#[cfg(all(test, not(loom)))]
+mod test {
+    use super::{Cache, Ledger, hash};
+    use crate::sync::Arc;
+
+    /// A hit is decided by the entry's own topic, not by the hash: two
+    /// topics forced onto one hash each find only their own entry.
+    #[test]
+    fn a_hash_collision_never_returns_another_topics_entry() {
+        let cache = Cache::<String>::new();
+        let mut ledger = Ledger::new();
+        let shared = hash("a");
+        assert!(
+            cache
+                .insert(&mut ledger, shared, &Arc::new("a".to_string()))
+                .is_none()
+        );
+        assert_eq!(cache.get(shared, "b", |e| e.to_string()), None);
+        assert!(
+            cache
+                .insert(&mut ledger, shared, &Arc::new("b".to_string()))
+                .is_none()
+        );
+        assert_eq!(
+            cache.get(shared, "a", |e| e.to_string()).as_deref(),
+            Some("a")
+        );
+        assert_eq!(
+            cache.get(shared, "b", |e| e.to_string()).as_deref(),
+            Some("b")
+        );
+    }
+
+    /// No topic hashes to 0, the mark of an empty entry; the length is part
+    /// of the hash.
+    #[test]
+    fn hashes_are_never_zero_and_include_the_length() {
+        for topic in ["", "\0", "\0\0", "\0\0\0\0\0\0\0\0", "a"] {
+            assert_ne!(hash(topic), 0, "{topic:?}");
+        }
+        assert_ne!(hash("a"), hash("a\0"));
+        assert_ne!(hash("a\0"), hash("a\0\0"));
+    }
 }

@@ -4,15 +4,16 @@
 use std::collections::HashMap;
 use std::error::Error;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::AtomicBool;
 
 use super::topic_cache::{self, Cache, Ledger};
 use crate::Stats;
-use crate::stats::{Counters, Counting, Outcome};
+use crate::stats::{Counters, Counting};
 use crate::sync::{self, Arc, ArcSwap, AtomicU64, ErasedArc, Mutex, Ordering};
 
 /// A subscriber's callback: the topic, then the event.
-type Callback<T> = ErasedArc<dyn Fn(&str, &T) + Send + Sync + 'static>;
+type Callback<T> = Box<dyn Fn(&str, &T) + Send + Sync + 'static>;
 
 /// How many topics get counters of their own; later ones share one set.
 const MAX_COUNTED: usize = 4096;
@@ -55,10 +56,8 @@ impl<T: 'static> Resolved<T> {
     #[cold]
     #[inline(never)]
     fn emit_counted(&self, counters: &Counters, event: &T) {
-        if self.subscribers.is_empty() {
-            counters.add(Outcome::Rejected); // nobody subscribed: dropped
-            return;
-        }
+        // An emit that no subscriber matched is emitted with no delivery,
+        // as an event a signal's filter turns away: `emit` did not refuse it.
         // Dropped unfinished if a subscriber's panic unwinds out of the
         // emit: then it counts the event, the deliveries before, and one
         // panicked delivery.
@@ -124,6 +123,9 @@ struct Inner<T: 'static> {
     /// cached topic never misses a subscriber that was added before the
     /// cache was cleared.
     state: Mutex<State>,
+    /// Panics caught while dropping subscribers' closures (see
+    /// [`Topics::error_count`]).
+    drop_panics: ErasedArc<AtomicU64>,
 }
 
 struct Subscribers<T: 'static> {
@@ -171,6 +173,24 @@ struct Subscriber<T: 'static> {
     /// Cleared by `unsubscribe`: cached signals that still hold the
     /// listener skip it from then on.
     active: AtomicBool,
+    /// The topics' count of panics caught while dropping closures.
+    drop_panics: ErasedArc<AtomicU64>,
+}
+
+impl<T: 'static> Drop for Subscriber<T> {
+    /// The last reference to a subscriber can go on any thread that held
+    /// one: a write, or an emit whose cached entry was evicted meanwhile.
+    /// Its closure's `Drop` is user code, so a panic there is caught and
+    /// counted, never unwinding out of that unrelated call.
+    fn drop(&mut self) {
+        // A no-op closure is zero-sized: boxing it allocates nothing.
+        let callback = std::mem::replace(&mut self.callback, Box::new(|_: &str, _: &T| {}));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(callback))) {
+            // Relaxed: a statistic.
+            self.drop_panics.fetch_add(1, Ordering::Relaxed);
+            crate::async_signal::dispose(payload);
+        }
+    }
 }
 
 /// A subscription made by [`Topics::subscribe`]; dropping it does not
@@ -212,6 +232,7 @@ impl<T: 'static> Topics<T> {
                     cached: Ledger::new(),
                     stats: None,
                 }),
+                drop_panics: ErasedArc::new(AtomicU64::new(0)),
             }),
         }
     }
@@ -240,8 +261,9 @@ impl<T: 'static> Topics<T> {
         let pattern = Pattern::parse(pattern)?;
         let subscriber = ErasedArc::new(Subscriber {
             pattern,
-            callback: ErasedArc::new(f),
+            callback: Box::new(f),
             active: AtomicBool::new(true),
+            drop_panics: ErasedArc::clone(&self.inner.drop_panics),
         });
         let mut state = sync::lock(&self.inner.state);
         let retired = self.inner.change(&mut state, |subscribers| {
@@ -329,6 +351,33 @@ impl<T: 'static> Topics<T> {
         sync::lock(&self.inner.state).cached.len()
     }
 
+    /// How many panics were caught while dropping subscribers' closures. A
+    /// subscriber's closure is dropped where its last reference goes: its
+    /// [`Subscription`]'s drop, a subscription change that published a
+    /// list without it, or an emit (or a [`Publisher`] refreshing) whose
+    /// cached topic was replaced while it ran. A panicking `Drop` there is
+    /// caught and counted here, so it never unwinds out of that call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// struct Bomb;
+    /// impl Drop for Bomb {
+    ///     fn drop(&mut self) { panic!("bomb") }
+    /// }
+    /// let topics = Topics::<u8>::new();
+    /// let bomb = Bomb;
+    /// let sub = topics.subscribe(">", move |_: &str, _: &u8| { let _ = &bomb; }).unwrap();
+    /// sub.unsubscribe();
+    /// drop(sub); // the last reference: the closure's panic is caught
+    /// assert_eq!(topics.error_count(), 1);
+    /// ```
+    pub fn error_count(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.inner.drop_panics.load(Ordering::Relaxed)
+    }
+
     /// How many subscriptions are active.
     ///
     /// # Examples
@@ -348,7 +397,8 @@ impl<T: 'static> Topics<T> {
     /// Turns on per-topic delivery counters (a second call does nothing).
     /// Off by default. Each topic counts in [`Stats`], events and
     /// deliveries (one event to one subscriber) apart: `emitted` counts its
-    /// emits, `rejected` the emits that no subscriber matched (dropped),
+    /// emits (an emit that no subscriber matched too: it is emitted, with
+    /// no delivery, as the spec counts an event nobody receives),
     /// `delivered` the subscriber calls that returned and `panicked` those
     /// that panicked (the panic unwinds out of the emit, and the later
     /// subscribers are not called). So an emit that reaches 3 subscribers
@@ -374,7 +424,8 @@ impl<T: 'static> Topics<T> {
     ///
     /// let orders = topics.topic_stats("orders.new").unwrap();
     /// assert_eq!((orders.emitted, orders.delivered), (2, 4)); // 2 events, 2 subscribers each
-    /// assert_eq!(topics.topic_stats("users.new").unwrap().rejected, 1);
+    /// let users = topics.topic_stats("users.new").unwrap();
+    /// assert_eq!((users.emitted, users.delivered, users.rejected), (1, 0, 0));
     /// assert_eq!(topics.topic_stats("never.used"), None);
     /// assert_eq!(topics.stats().emitted, 3);
     /// let by_topic = topics.stats_by_topic();
