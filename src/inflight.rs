@@ -171,27 +171,7 @@ mod storage {
         /// Overflow notes past the first `DEPTH` (see `Local::overflowed`):
         /// only emits nested more than `2 * DEPTH` deep reach it, and the
         /// first such emit on a thread allocates its buffer.
-        static DEEPER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-
-    /// Notes `signal` past the first `DEPTH` overflow notes; false if the
-    /// thread's storage is gone (it is exiting).
-    pub(super) fn deeper_push(signal: u64) -> bool {
-        DEEPER
-            .try_with(|deeper| deeper.borrow_mut().push(signal))
-            .is_ok()
-    }
-
-    pub(super) fn deeper_pop() {
-        let _ = DEEPER.try_with(|deeper| deeper.borrow_mut().pop());
-    }
-
-    /// Whether the notes past the first `DEPTH` name `signal`; `None` if
-    /// the thread's storage is gone.
-    pub(super) fn deeper_contains(signal: u64) -> Option<bool> {
-        DEEPER
-            .try_with(|deeper| deeper.borrow().contains(&signal))
-            .ok()
+        pub(super) static DEEPER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 
     fn release(record: RecordRef) {
@@ -274,23 +254,7 @@ mod storage {
 
     loom::thread_local! {
         pub(super) static LOCAL: Local = Local::new();
-        static DEEPER: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(Vec::new());
-    }
-
-    pub(super) fn deeper_push(signal: u64) -> bool {
-        DEEPER
-            .try_with(|deeper| deeper.borrow_mut().push(signal))
-            .is_ok()
-    }
-
-    pub(super) fn deeper_pop() {
-        let _ = DEEPER.try_with(|deeper| deeper.borrow_mut().pop());
-    }
-
-    pub(super) fn deeper_contains(signal: u64) -> Option<bool> {
-        DEEPER
-            .try_with(|deeper| deeper.borrow().contains(&signal))
-            .ok()
+        pub(super) static DEEPER: std::cell::RefCell<Vec<u64>> = std::cell::RefCell::new(Vec::new());
     }
 
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
@@ -322,6 +286,27 @@ mod storage {
 }
 
 use storage::{EntryRef, LOCAL, RecordRef};
+
+/// Notes `signal` past the first `DEPTH` overflow notes (in
+/// `storage::DEEPER`); false if the thread's storage is gone (it is
+/// exiting).
+fn deeper_push(signal: u64) -> bool {
+    storage::DEEPER
+        .try_with(|deeper| deeper.borrow_mut().push(signal))
+        .is_ok()
+}
+
+fn deeper_pop() {
+    let _ = storage::DEEPER.try_with(|deeper| deeper.borrow_mut().pop());
+}
+
+/// Whether the notes past the first `DEPTH` name `signal`; `None` if the
+/// thread's storage is gone.
+fn deeper_contains(signal: u64) -> Option<bool> {
+    storage::DEEPER
+        .try_with(|deeper| deeper.borrow().contains(&signal))
+        .ok()
+}
 
 impl Local {
     const fn new() -> Self {
@@ -373,7 +358,7 @@ impl Local {
             || self.overflowed[..noted.min(DEPTH)]
                 .iter()
                 .any(|note| note.get() == signal)
-            || (noted > DEPTH && storage::deeper_contains(signal).unwrap_or(in_overflow))
+            || (noted > DEPTH && deeper_contains(signal).unwrap_or(in_overflow))
             || (self.lost.get() > 0 && in_overflow)
     }
 
@@ -403,7 +388,7 @@ impl Local {
         let len = self.overflowed_len.get();
         match self.overflowed.get(len) {
             Some(note) => note.set(signal),
-            None if storage::deeper_push(signal) => {}
+            None if deeper_push(signal) => {}
             None => self.lost.set(self.lost.get() + 1),
         }
         self.overflowed_len.set(len + 1);
@@ -416,7 +401,7 @@ impl Local {
             // Notes are lost only once `DEEPER` is gone, after every note it
             // holds: the newest note is a lost one while any is.
             match self.lost.get() {
-                0 => storage::deeper_pop(),
+                0 => deeper_pop(),
                 lost => self.lost.set(lost - 1),
             }
         }
