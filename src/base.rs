@@ -13,16 +13,15 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::connection::{Connection, ConnectionHandle};
 use crate::error::{DuplicateKey, EmitError, ListenerPanic, WouldDeadlock};
-use crate::inflight;
+use crate::handle::{ConnectionHandle, Handle};
 use crate::slot::{Callback, Slot};
 use crate::stats::Counters;
 use crate::sync::{
     self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering,
 };
+use crate::{inflight, unwind};
 
 /// Ids for signals and slots. 0 is never handed out (it marks a free record
 /// entry in `inflight`).
@@ -334,7 +333,7 @@ impl<T: 'static> BaseSignal<T> {
         this: &Arc<Self>,
         options: Options,
         callback: Callback<T>,
-    ) -> Connection {
+    ) -> ErasedArc<dyn Handle> {
         match Self::connect(this, options, callback) {
             Ok(connection) => connection,
             // Only a keyed connect can collide, and these options have no key.
@@ -347,7 +346,7 @@ impl<T: 'static> BaseSignal<T> {
         this: &Arc<Self>,
         options: Options,
         callback: Callback<T>,
-    ) -> Result<Connection, DuplicateKey> {
+    ) -> Result<ErasedArc<dyn Handle>, DuplicateKey> {
         let id = next_id();
         let Options {
             key,
@@ -384,7 +383,7 @@ impl<T: 'static> BaseSignal<T> {
             this.publish(&mut writer, slots, config, dropped, scan_now, &mut garbage);
         }
         this.dispose(garbage);
-        Ok(Connection::new(handle))
+        Ok(handle)
     }
 
     /// Removes the slot with `id` from the list (it is already marked
@@ -761,7 +760,7 @@ impl<T> BaseSignal<T> {
 
     /// Drops `value` under a catch; a panic is reported as listener `id`'s.
     fn release_with<V>(&self, id: u64, key: Option<ErasedArc<str>>, value: V) {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
+        if let Err(payload) = unwind::drop_caught(value) {
             self.report_drop_panic(ListenerPanic::caught(id, key, payload));
         }
     }
@@ -774,14 +773,11 @@ impl<T> BaseSignal<T> {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let error = EmitError::new(panic.id(), panic.key_arc(), Box::new(panic));
         let handler = self.list.load().config.on_error.clone();
-        let reported = catch_unwind(AssertUnwindSafe(move || match handler {
+        // A panicking handler has nobody left to report to.
+        unwind::contain(move || match handler {
             Some(handler) => handler(error),
             None => default_error_handler(error),
-        }));
-        if let Err(payload) = reported {
-            // The handler panicked: it has nobody left to report to.
-            crate::async_signal::dispose(payload);
-        }
+        });
     }
 }
 

@@ -1,118 +1,11 @@
 //! `Connection`, its guards, and `ConnectOptions`.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::base::{BaseSignal, Options};
 use crate::error::WouldDeadlock;
-use crate::slot::Slot;
-use crate::sync::{self, Arc, ErasedArc, Weak};
-
-/// What a `Connection` can do, erased over the signal's event type.
-pub(crate) trait Handle: Send + Sync {
-    fn id(&self) -> u64;
-    fn disconnect(&self) -> bool;
-    fn disconnect_wait(&self) -> Result<bool, WouldDeadlock>;
-    fn is_connected(&self) -> bool;
-    fn is_blocked(&self) -> bool;
-    /// Adds a block; false if the listener no longer exists.
-    fn block(&self) -> bool;
-    fn unblock(&self);
-}
-
-/// The typed handle behind a `Connection`: weak references only, so a
-/// connection keeps neither the signal nor the listener's closure alive.
-pub(crate) struct ConnectionHandle<T> {
-    id: u64,
-    signal: Weak<BaseSignal<T>>,
-    slot: Weak<Slot<T>>,
-}
-
-impl<T: 'static> ConnectionHandle<T> {
-    pub(crate) fn erased(
-        signal: &Arc<BaseSignal<T>>,
-        slot: &Arc<Slot<T>>,
-    ) -> ErasedArc<dyn Handle> {
-        ErasedArc::new(Self {
-            id: slot.id,
-            signal: sync::downgrade(signal),
-            slot: sync::downgrade(slot),
-        })
-    }
-}
-
-impl<T: 'static> Handle for ConnectionHandle<T>
-where
-    BaseSignal<T>: Send + Sync,
-    Slot<T>: Send + Sync,
-{
-    fn id(&self) -> u64 {
-        self.id
-    }
-
-    fn disconnect(&self) -> bool {
-        // Mark first: from here on no emit that has not reached the slot
-        // calls it, even one holding an old list.
-        let Some(was_connected) = self.with_slot(Slot::mark_disconnected) else {
-            return false;
-        };
-        match self.signal.upgrade() {
-            Some(signal) => {
-                signal.remove(self.id);
-                was_connected
-            }
-            None => false,
-        }
-    }
-
-    fn disconnect_wait(&self) -> Result<bool, WouldDeadlock> {
-        let was_connected = self.disconnect();
-        match self.signal.upgrade() {
-            Some(signal) => signal.wait_for_emits().map(|()| was_connected),
-            // The signal is gone, so no emit of it can be running.
-            None => Ok(was_connected),
-        }
-    }
-
-    fn is_connected(&self) -> bool {
-        self.with_slot(Slot::is_connected).unwrap_or(false)
-    }
-
-    fn is_blocked(&self) -> bool {
-        self.with_slot(Slot::is_blocked).unwrap_or(false)
-    }
-
-    fn block(&self) -> bool {
-        self.with_slot(Slot::block).is_some()
-    }
-
-    fn unblock(&self) {
-        self.with_slot(Slot::unblock);
-    }
-}
-
-impl<T> ConnectionHandle<T> {
-    /// Runs `f` on the slot, if it is still alive. The reference taken for
-    /// it may turn out to be the slot's last (a write freed the lists that
-    /// held it meanwhile): then it is released the way writes release
-    /// slots, so a panicking closure `Drop` is caught and reported to the
-    /// signal (`BaseSignal::release`), or, with the signal gone, caught
-    /// and dropped.
-    fn with_slot<R>(&self, f: impl FnOnce(&Slot<T>) -> R) -> Option<R> {
-        let slot = self.slot.upgrade()?;
-        let result = f(&slot);
-        match self.signal.upgrade() {
-            Some(signal) => signal.release(slot),
-            None => {
-                let dropped = catch_unwind(AssertUnwindSafe(move || drop(slot)));
-                if let Err(payload) = dropped {
-                    crate::async_signal::dispose(payload);
-                }
-            }
-        }
-        Some(result)
-    }
-}
+use crate::handle::Handle;
+use crate::sync::{self, Arc, ErasedArc};
 
 /// A handle to one connected listener. Cheap to clone; every clone controls
 /// the same listener.
@@ -519,11 +412,10 @@ impl ConnectOptions {
     }
 }
 
-/// A signal-level filter added by `add_filter` ([`SyncSignal::add_filter`],
-/// [`AsyncSignal::add_filter`](crate::AsyncSignal::add_filter)); it stays
-/// until [`remove`](Self::remove) (dropping the handle does not remove it).
-///
-/// [`SyncSignal::add_filter`]: crate::SyncSignal::add_filter
+/// A signal-level filter added by
+/// [`add_filter`](crate::Listeners::add_filter) (on any kind of signal); it
+/// stays until [`remove`](Self::remove) (dropping the handle does not
+/// remove it).
 ///
 /// # Examples
 ///

@@ -291,7 +291,7 @@ impl fmt::Display for Cancelled {
 
 impl Error for Cancelled {}
 
-/// [`connect_keyed`](crate::Signal::connect_keyed) found a listener with the
+/// [`connect_keyed`](crate::Listeners::connect_keyed) found a listener with the
 /// same key already connected. The new listener was not connected.
 ///
 /// # Examples
@@ -727,7 +727,7 @@ impl ListenerPanic {
         payload: Box<dyn std::any::Any + Send>,
     ) -> Self {
         let panic = Self::new(id, key, &*payload);
-        crate::async_signal::dispose(payload);
+        crate::unwind::dispose(payload);
         panic
     }
 

@@ -82,15 +82,19 @@
 mod async_signal;
 mod base;
 pub mod bus;
+mod callback;
 mod cancel;
 mod connection;
 mod error;
+mod handle;
 mod inflight;
+mod listeners;
 mod signal;
 mod slot;
 mod stats;
 mod sync;
 mod sync_signal;
+mod unwind;
 
 pub use async_signal::{
     AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow, Stats,
@@ -101,6 +105,7 @@ pub use error::{
     BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, ListenerPanic,
     RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
 };
+pub use listeners::Listeners;
 pub use signal::Signal;
 pub use sync_signal::{Emitter, SyncSignal};
 

@@ -1,15 +1,16 @@
 //! `SyncSignal<T>`: listeners run inline, on the emitting thread.
 
 use std::fmt;
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Deref};
 
 use crate::base::{BaseSignal, List};
+use crate::callback::skipped;
 use crate::cancel::Cancel;
-use crate::connection::{ConnectOptions, Connection, FilterHandle};
-use crate::error::{BoxError, Cancelled, DuplicateKey, EmitError, EmitErrors};
-use crate::slot::{Callback, Slot};
+use crate::error::{BoxError, Cancelled, EmitError, EmitErrors};
+use crate::listeners::Listeners;
+use crate::slot::Slot;
 use crate::stats::Counting;
-use crate::sync::{Arc, Cache, ErasedArc};
+use crate::sync::{Arc, Cache};
 
 /// A signal whose listeners run inline, on the thread that emits.
 ///
@@ -64,68 +65,18 @@ use crate::sync::{Arc, Cache, ErasedArc};
 /// assert_eq!(total.load(Ordering::Relaxed), 42);
 /// ```
 pub struct SyncSignal<T> {
-    base: Arc<BaseSignal<T>>,
+    listeners: Listeners<T>,
 }
 
-/// Wraps a plain listener in the one callback shape slots store.
-pub(crate) fn plain<T, F>(f: F) -> Callback<T>
-where
-    F: Fn(&T) + Send + Sync + 'static,
-{
-    Box::new(move |value: &T| {
-        f(value);
-        Ok(())
-    })
-}
+/// The connect family, filters, keys, `len` / `is_empty` / `clear` and the
+/// error handler: shared by every signal kind, documented on
+/// [`Listeners`].
+impl<T> Deref for SyncSignal<T> {
+    type Target = Listeners<T>;
 
-/// A listener that calls `f` only for the values `filter` accepts (what
-/// `connect_filtered` connects). A value it filters out makes no delivery:
-/// the call returns the [`Skipped`] marker, which every reader of a call's
-/// result takes for "not called" (see [`skipped`]).
-pub(crate) fn filtered<T, P, F>(filter: P, f: F) -> Callback<T>
-where
-    P: Fn(&T) -> bool + Send + Sync + 'static,
-    F: Fn(&T) + Send + Sync + 'static,
-{
-    Box::new(move |value: &T| {
-        if filter(value) {
-            f(value);
-            Ok(())
-        } else {
-            // A zero-sized box: no allocation.
-            Err(Box::new(Skipped))
-        }
-    })
-}
-
-/// What a `connect_filtered` listener returns for a value its filter
-/// rejected; private, so no user listener can return it.
-#[derive(Debug)]
-pub(crate) struct Skipped;
-
-impl fmt::Display for Skipped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the listener's filter rejected the event")
+    fn deref(&self) -> &Listeners<T> {
+        &self.listeners
     }
-}
-
-impl std::error::Error for Skipped {}
-
-/// Whether `error` is the [`Skipped`] marker: the listener's own filter
-/// turned the event away, so there was no delivery and no error. Tested
-/// on error paths only.
-#[cold]
-pub(crate) fn skipped(error: &BoxError) -> bool {
-    error.is::<Skipped>()
-}
-
-/// Wraps a fallible listener in the one callback shape slots store.
-pub(crate) fn fallible<T, F, E>(f: F) -> Callback<T>
-where
-    F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-    E: Into<BoxError>,
-{
-    Box::new(move |value: &T| f(value).map_err(Into::into))
 }
 
 impl<T: 'static> SyncSignal<T> {
@@ -140,192 +91,8 @@ impl<T: 'static> SyncSignal<T> {
     /// ```
     pub fn new() -> Self {
         Self {
-            base: Arc::new(BaseSignal::new()),
+            listeners: Listeners::new(),
         }
-    }
-
-    fn connect_callback(
-        &self,
-        options: ConnectOptions,
-        callback: Callback<T>,
-    ) -> Result<Connection, DuplicateKey> {
-        BaseSignal::connect(&self.base, options.into_options(), callback)
-    }
-
-    fn connect_unkeyed(&self, options: ConnectOptions, callback: Callback<T>) -> Connection {
-        BaseSignal::connect_unkeyed(&self.base, options.into_options(), callback)
-    }
-
-    /// Connects a listener. It is first called by the next emit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<u8>::new();
-    /// let conn = signal.connect(|v: &u8| assert_eq!(*v, 7));
-    /// signal.emit(&7);
-    /// # drop(conn);
-    /// ```
-    pub fn connect<F>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_unkeyed(ConnectOptions::new(), plain(f))
-    }
-
-    /// Connects a listener that may fail. Its errors go to the error handler
-    /// under [`emit`](Self::emit), and are returned by
-    /// [`try_emit`](Self::try_emit) and [`emit_collect`](Self::emit_collect).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<i32>::new();
-    /// signal.connect_fallible(|v: &i32| if *v < 0 { Err("negative") } else { Ok(()) });
-    /// assert!(signal.try_emit(&1).is_ok());
-    /// assert!(signal.try_emit(&-1).is_err());
-    /// ```
-    pub fn connect_fallible<F, E>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        self.connect_unkeyed(ConnectOptions::new(), fallible(f))
-    }
-
-    /// Connects a listener that runs at most once, even when several threads
-    /// emit at the same time, and then removes itself.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::atomic::{AtomicUsize, Ordering};
-    /// # use std::sync::Arc;
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// let calls = Arc::new(AtomicUsize::new(0));
-    /// let c = calls.clone();
-    /// signal.connect_once(move |_: &()| { c.fetch_add(1, Ordering::Relaxed); });
-    /// signal.emit(&());
-    /// signal.emit(&());
-    /// assert_eq!(calls.load(Ordering::Relaxed), 1);
-    /// assert!(signal.is_empty());
-    /// ```
-    pub fn connect_once<F>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_unkeyed(ConnectOptions::new().once(), plain(f))
-    }
-
-    /// Connects a listener under `key`; at most one listener per key.
-    ///
-    /// # Errors
-    ///
-    /// [`DuplicateKey`] if a listener with this key is connected; the new
-    /// listener is then not connected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// signal.connect_keyed("logger", |_: &()| {}).unwrap();
-    /// assert!(signal.connect_keyed("logger", |_: &()| {}).is_err());
-    /// assert!(signal.disconnect_key("logger"));
-    /// assert!(signal.connect_keyed("logger", |_: &()| {}).is_ok());
-    /// ```
-    pub fn connect_keyed<F>(&self, key: impl AsRef<str>, f: F) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_callback(ConnectOptions::new().key(key), plain(f))
-    }
-
-    /// Connects a listener with [`ConnectOptions`] (priority, key, once).
-    ///
-    /// # Errors
-    ///
-    /// [`DuplicateKey`] if the options carry a key that is taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::{ConnectOptions, SyncSignal};
-    /// let signal = SyncSignal::<()>::new();
-    /// signal.connect_with(ConnectOptions::new().priority(5), |_: &()| {}).unwrap();
-    /// ```
-    pub fn connect_with<F>(&self, options: ConnectOptions, f: F) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_callback(options, plain(f))
-    }
-
-    /// Connects a fallible listener with [`ConnectOptions`].
-    ///
-    /// # Errors
-    ///
-    /// [`DuplicateKey`] if the options carry a key that is taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::{ConnectOptions, SyncSignal};
-    /// let signal = SyncSignal::<()>::new();
-    /// signal
-    ///     .connect_fallible_with(ConnectOptions::new().key("db"), |_: &()| Err("down"))
-    ///     .unwrap();
-    /// assert_eq!(signal.try_emit(&()).unwrap_err().key(), Some("db"));
-    /// ```
-    pub fn connect_fallible_with<F, E>(
-        &self,
-        options: ConnectOptions,
-        f: F,
-    ) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        self.connect_callback(options, fallible(f))
-    }
-
-    /// Connects a listener that is called only for events `filter` accepts
-    /// (a per-listener filter; [`add_filter`](Self::add_filter) filters for
-    /// every listener).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<i32>::new();
-    /// signal.connect_filtered(|v: &i32| *v > 0, |v: &i32| assert!(*v > 0));
-    /// signal.emit(&-1); // filtered out for that listener
-    /// signal.emit(&1);
-    /// ```
-    pub fn connect_filtered<P, F>(&self, filter: P, f: F) -> Connection
-    where
-        P: Fn(&T) -> bool + Send + Sync + 'static,
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_unkeyed(ConnectOptions::new(), filtered(filter, f))
-    }
-
-    /// Adds a signal-level filter: an event it rejects reaches no listener
-    /// (under every emit variant). Filters run on the emitting thread, in
-    /// the order they were added, before the first listener.
-    ///
-    /// # Examples
-    ///
-    /// See [`FilterHandle`].
-    pub fn add_filter<P>(&self, filter: P) -> FilterHandle
-    where
-        P: Fn(&T) -> bool + Send + Sync + 'static,
-    {
-        let id = self.base.add_filter(ErasedArc::new(filter));
-        FilterHandle::new(&self.base, id)
     }
 
     /// Turns on this signal's delivery counters (read them with
@@ -358,7 +125,7 @@ impl<T: 'static> SyncSignal<T> {
     /// assert_eq!((stats.emitted, stats.delivered, stats.failed), (4, 6, 1));
     /// ```
     pub fn enable_stats(&self) {
-        self.base.enable_stats();
+        self.listeners.base().enable_stats();
     }
 
     /// The delivery counters: all zero unless
@@ -377,142 +144,19 @@ impl<T: 'static> SyncSignal<T> {
     ///
     /// See [`enable_stats`](Self::enable_stats).
     pub fn stats(&self) -> crate::Stats {
-        self.base.counters().map(|c| c.read()).unwrap_or_default()
+        self.listeners
+            .base()
+            .counters()
+            .map(|c| c.read())
+            .unwrap_or_default()
     }
 
     /// Counts an event that a wrapper (a `HeldSignal` that is full) turned
     /// away, if the counters are on.
     pub(crate) fn note_rejected(&self) {
-        if let Some(counters) = self.base.counters() {
+        if let Some(counters) = self.listeners.base().counters() {
             counters.reject();
         }
-    }
-
-    /// Disconnects the listener connected under `key`; `true` if there was one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// signal.connect_keyed("k", |_: &()| {}).unwrap();
-    /// assert!(signal.disconnect_key("k"));
-    /// assert!(!signal.disconnect_key("k"));
-    /// ```
-    pub fn disconnect_key(&self, key: &str) -> bool {
-        self.base.disconnect_key(key)
-    }
-
-    /// Whether a listener is connected under `key`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// assert!(!signal.contains_key("k"));
-    /// signal.connect_keyed("k", |_: &()| {}).unwrap();
-    /// assert!(signal.contains_key("k"));
-    /// ```
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.base.contains_key(key)
-    }
-
-    /// The number of connected listeners (blocked ones included).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// signal.connect(|_: &()| {});
-    /// assert_eq!(signal.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.base.live_len()
-    }
-
-    /// Whether no listener is connected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// assert!(SyncSignal::<()>::new().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.base.live_len() == 0
-    }
-
-    /// Disconnects every listener.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// let conn = signal.connect(|_: &()| {});
-    /// signal.clear();
-    /// assert!(signal.is_empty());
-    /// assert!(!conn.is_connected());
-    /// ```
-    pub fn clear(&self) {
-        self.base.clear();
-    }
-
-    /// Sends the errors of fallible listeners under [`emit`](Self::emit) to
-    /// `handler` instead of the default handler (which only counts them and,
-    /// with the `tracing` feature, logs them). Errors are counted in
-    /// [`error_count`](Self::error_count) either way. The handler runs on the
-    /// emitting thread, like the listener.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use sigwire::SyncSignal;
-    ///
-    /// let signal = SyncSignal::<()>::new();
-    /// let seen = Arc::new(Mutex::new(Vec::new()));
-    /// let s = seen.clone();
-    /// signal.set_error_handler(move |e| s.lock().unwrap().push(e.to_string()));
-    /// let conn = signal.connect_fallible(|_: &()| Err("boom"));
-    /// signal.emit(&());
-    /// assert_eq!(*seen.lock().unwrap(), [format!("listener {} failed: boom", conn.id())]);
-    /// ```
-    pub fn set_error_handler<F>(&self, handler: F)
-    where
-        F: Fn(EmitError) + Send + Sync + 'static,
-    {
-        self.base.set_error_handler(Some(ErasedArc::new(handler)));
-    }
-
-    /// How many errors went to the error handler since the signal was made:
-    /// those returned under [`emit`](Self::emit), [`emit_until`](Self::emit_until)
-    /// and [`Emitter::emit`]. [`try_emit`](Self::try_emit) and
-    /// [`emit_collect`](Self::emit_collect) hand their errors to the caller
-    /// instead.
-    ///
-    /// Also counted: a panic caught while dropping the closure of a
-    /// disconnected (or fired once-) listener, or a replaced filter or
-    /// error handler. Writes free those (`connect`, `disconnect`, `clear`,
-    /// ...), on whatever thread makes the write, so the panic is caught
-    /// there and reported to the error handler as an [`EmitError`] whose
-    /// source is a [`ListenerPanic`](crate::ListenerPanic) (id 0 for a
-    /// handler); the write completes and returns its result.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<()>::new();
-    /// signal.connect_fallible(|_: &()| Err("boom"));
-    /// signal.emit(&());
-    /// signal.emit(&());
-    /// assert_eq!(signal.error_count(), 2);
-    /// ```
-    pub fn error_count(&self) -> u64 {
-        self.base.error_count()
     }
 
     /// Calls every active listener with `value`, in order. Errors of fallible
@@ -528,7 +172,7 @@ impl<T: 'static> SyncSignal<T> {
     /// ```
     #[inline]
     pub fn emit(&self, value: &T) {
-        let _ = self.emit_with(value, go_on::<()>, reporting(&self.base));
+        let _ = self.emit_with(value, go_on::<()>, reporting(self.listeners.base()));
     }
 
     /// Calls the listeners in order until one fails.
@@ -625,7 +269,7 @@ impl<T: 'static> SyncSignal<T> {
                 ControlFlow::Continue(())
             }
         };
-        let flow = self.emit_with(value, before, reporting(&self.base));
+        let flow = self.emit_with(value, before, reporting(self.listeners.base()));
         match flow {
             ControlFlow::Continue(_) => Ok(()),
             ControlFlow::Break(cancelled) => Err(cancelled),
@@ -642,10 +286,10 @@ impl<T: 'static> SyncSignal<T> {
         before: impl FnMut(usize) -> ControlFlow<B>,
         after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
     ) -> ControlFlow<B> {
-        if self.base.len() == 0 {
+        if self.listeners.base().len() == 0 {
             return ControlFlow::Continue(());
         }
-        let base = &*self.base;
+        let base = &**self.listeners.base();
         base.with_current(move |list| run(base, list, value, before, after))
     }
 
@@ -672,8 +316,8 @@ impl<T: 'static> SyncSignal<T> {
     /// ```
     pub fn emitter(&self) -> Emitter<'_, T> {
         Emitter {
-            base: &self.base,
-            cache: Cache::new(self.base.swap_cell()),
+            base: self.listeners.base(),
+            cache: Cache::new(self.listeners.base().swap_cell()),
         }
     }
 }
@@ -815,8 +459,8 @@ impl<T: 'static> Default for SyncSignal<T> {
 impl<T: 'static> fmt::Debug for SyncSignal<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SyncSignal")
-            .field("id", &self.base.id())
-            .field("len", &self.base.len())
+            .field("id", &self.listeners.base().id())
+            .field("len", &self.listeners.base().len())
             .finish()
     }
 }

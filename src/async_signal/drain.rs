@@ -11,10 +11,11 @@ use smallvec::SmallVec;
 
 use super::{Ordering, Shared, state, waits};
 use crate::base::List;
+use crate::callback::skipped;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::slot::Slot;
 use crate::sync::{self, Arc, Ordering as Memory, exec};
-use crate::sync_signal::skipped;
+use crate::unwind::contain;
 
 /// Events taken off the queue per delivery round: enough to spread over the
 /// pool and to pay one list load, one split and one count update per round.
@@ -31,20 +32,6 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
         // rayon job aborts the process.
         contain(move || drop(shared));
     });
-}
-
-/// Runs `f`, catching a panic; the panic's payload is dropped under a
-/// catch too (its `Drop` is user code). `None` if `f` panicked.
-pub(crate) fn contain<R>(f: impl FnOnce() -> R) -> Option<R> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(dispose).ok()
-}
-
-/// Drops a panic payload whose `Drop` may itself panic; a second payload is
-/// leaked rather than dropped (it could panic again, without end).
-pub(crate) fn dispose(payload: Box<dyn std::any::Any + Send>) {
-    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(payload))) {
-        std::mem::forget(again);
-    }
 }
 
 /// Delivers batches until no event is pending, then clears `SCHEDULED`.

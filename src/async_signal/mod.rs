@@ -4,23 +4,23 @@
 
 mod builder;
 mod drain;
-pub(crate) use drain::{contain, dispose};
 mod state;
 mod waits;
+// For `bus::topics` until it names `crate::unwind` itself.
+pub(crate) use crate::unwind::dispose;
 
 use std::fmt;
+use std::ops::Deref;
 use std::time::{Duration, Instant};
 
 pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
 
 use crate::base::BaseSignal;
-use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{
-    BoxError, DuplicateKey, EmitError, EmitErrors, ListenerPanic, RejectReason, Rejected,
-    ShutdownTimeout, WouldDeadlock,
+    EmitErrors, ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
 };
+use crate::listeners::Listeners;
 use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue, exec};
-use crate::sync_signal::{fallible, filtered, plain};
 use state::{Accepted, Refusal, Snapshot, State};
 
 /// Called with every caught listener panic.
@@ -64,7 +64,7 @@ pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + '
 ///
 /// A listener connected after an emit but before that event's delivery
 /// receives it; a listener disconnected before the delivery reaches it does
-/// not. [`Connection::disconnect_wait`] waits for running deliveries too.
+/// not. [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) waits for running deliveries too.
 ///
 /// # Examples
 ///
@@ -88,7 +88,21 @@ pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + '
 /// assert_eq!(fills.stats().delivered, 100); // 100 events × 1 listener
 /// ```
 pub struct AsyncSignal<T: Send + Sync + 'static> {
+    listeners: Listeners<T>,
     shared: Arc<Shared<T>>,
+}
+
+/// The connect family, filters, keys, `len` / `is_empty` / `clear` and the
+/// error handler: shared by every signal kind, documented on
+/// [`Listeners`]. An `AsyncSignal`'s listeners run on its pool: a listener
+/// connected after an event was emitted but before it was delivered
+/// receives it.
+impl<T: Send + Sync + 'static> Deref for AsyncSignal<T> {
+    type Target = Listeners<T>;
+
+    fn deref(&self) -> &Listeners<T> {
+        &self.listeners
+    }
 }
 
 /// What the signal, its drainer and its waiters share.
@@ -265,9 +279,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             on_panic,
             ..
         } = builder;
+        let listeners = Listeners::new();
         Self {
             shared: Arc::new(Shared {
-                base: Arc::new(BaseSignal::new()),
+                base: Arc::clone(listeners.base()),
                 queue,
                 state: State::new(),
                 capacity,
@@ -285,335 +300,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 panicked: AtomicU64::new(0),
                 rejected: AtomicU64::new(0),
             }),
+            listeners,
         }
-    }
-
-    fn connect_callback(
-        &self,
-        options: ConnectOptions,
-        callback: crate::slot::Callback<T>,
-    ) -> Result<Connection, DuplicateKey> {
-        BaseSignal::connect(&self.shared.base, options.into_options(), callback)
-    }
-
-    fn connect_unkeyed(
-        &self,
-        options: ConnectOptions,
-        callback: crate::slot::Callback<T>,
-    ) -> Connection {
-        BaseSignal::connect_unkeyed(&self.shared.base, options.into_options(), callback)
-    }
-
-    /// Connects a listener; it runs on the pool, for every event delivered
-    /// from now on.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<u8>::new();
-    /// let conn = signal.connect(|v: &u8| assert_eq!(*v, 7));
-    /// signal.emit(7).unwrap();
-    /// signal.flush().unwrap();
-    /// # drop(conn);
-    /// ```
-    pub fn connect<F>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_unkeyed(ConnectOptions::new(), plain(f))
-    }
-
-    /// Connects a listener that may fail. Its errors are counted in
-    /// [`Stats::failed`] and go to the error handler; under
-    /// [`emit_join`](Self::emit_join) they are returned instead.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<i32>::new();
-    /// signal.connect_fallible(|v: &i32| if *v < 0 { Err("negative") } else { Ok(()) });
-    /// assert!(signal.emit_join(1).is_ok());
-    /// assert!(signal.emit_join(-1).is_err());
-    /// ```
-    pub fn connect_fallible<F, E>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        self.connect_unkeyed(ConnectOptions::new(), fallible(f))
-    }
-
-    /// Connects a listener that runs at most once, even when events are
-    /// delivered in parallel, and then removes itself.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::atomic::{AtomicUsize, Ordering};
-    /// # use std::sync::Arc;
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<()>::new();
-    /// let calls = Arc::new(AtomicUsize::new(0));
-    /// let c = calls.clone();
-    /// signal.connect_once(move |_: &()| { c.fetch_add(1, Ordering::Relaxed); });
-    /// for _ in 0..10 {
-    ///     signal.emit(()).unwrap();
-    /// }
-    /// signal.flush().unwrap();
-    /// assert_eq!(calls.load(Ordering::Relaxed), 1);
-    /// ```
-    pub fn connect_once<F>(&self, f: F) -> Connection
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_unkeyed(ConnectOptions::new().once(), plain(f))
-    }
-
-    /// Connects a listener under `key`; at most one listener per key.
-    ///
-    /// # Errors
-    ///
-    /// [`DuplicateKey`] if a listener with this key is connected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<()>::new();
-    /// signal.connect_keyed("audit", |_: &()| {}).unwrap();
-    /// assert!(signal.connect_keyed("audit", |_: &()| {}).is_err());
-    /// ```
-    pub fn connect_keyed<F>(&self, key: impl AsRef<str>, f: F) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_callback(ConnectOptions::new().key(key), plain(f))
-    }
-
-    /// Connects a listener with [`ConnectOptions`] (priority, key, once).
-    /// Priorities order the listener list; listeners of one event may run
-    /// in parallel, so they order starts only where calls run on one thread.
-    ///
-    /// # Errors
-    ///
-    /// [`DuplicateKey`] if the options carry a key that is taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::{AsyncSignal, ConnectOptions};
-    /// let signal = AsyncSignal::<()>::new();
-    /// signal.connect_with(ConnectOptions::new().key("k").priority(1), |_: &()| {}).unwrap();
-    /// assert!(signal.contains_key("k"));
-    /// ```
-    pub fn connect_with<F>(&self, options: ConnectOptions, f: F) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_callback(options, plain(f))
-    }
-
-    /// Connects a fallible listener with [`ConnectOptions`].
-    ///
-    /// # Errors
-    ///
-    /// [`DuplicateKey`] if the options carry a key that is taken.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::{AsyncSignal, ConnectOptions};
-    /// let signal = AsyncSignal::<()>::new();
-    /// signal
-    ///     .connect_fallible_with(ConnectOptions::new().key("db"), |_: &()| Err("down"))
-    ///     .unwrap();
-    /// let errors = signal.emit_join(()).unwrap_err();
-    /// assert_eq!(errors.iter().next().unwrap().key(), Some("db"));
-    /// ```
-    pub fn connect_fallible_with<F, E>(
-        &self,
-        options: ConnectOptions,
-        f: F,
-    ) -> Result<Connection, DuplicateKey>
-    where
-        F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
-        E: Into<BoxError>,
-    {
-        self.connect_callback(options, fallible(f))
-    }
-
-    /// Connects a listener that is called only for events `filter` accepts
-    /// (a per-listener filter, run on the pool).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<i32>::new();
-    /// signal.connect_filtered(|v: &i32| *v > 0, |v: &i32| assert!(*v > 0));
-    /// signal.emit(-1).unwrap();
-    /// signal.emit(1).unwrap();
-    /// signal.flush().unwrap();
-    /// ```
-    pub fn connect_filtered<P, F>(&self, filter: P, f: F) -> Connection
-    where
-        P: Fn(&T) -> bool + Send + Sync + 'static,
-        F: Fn(&T) + Send + Sync + 'static,
-    {
-        self.connect_unkeyed(ConnectOptions::new(), filtered(filter, f))
-    }
-
-    /// Adds a signal-level filter: an event it rejects reaches no listener.
-    /// Filters run on the pool, once per event, before its listeners (an
-    /// event it rejects is still accepted and counted in `emitted`, with no
-    /// delivery); a panicking filter rejects the event and counts as a
-    /// panic.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use std::sync::atomic::{AtomicU32, Ordering};
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<u32>::new();
-    /// let seen = Arc::new(AtomicU32::new(0));
-    /// let s = seen.clone();
-    /// signal.connect(move |v: &u32| { s.fetch_add(*v, Ordering::Relaxed); });
-    /// let _large = signal.add_filter(|v: &u32| *v >= 10);
-    /// for v in [1, 10, 2, 20] {
-    ///     signal.emit(v).unwrap();
-    /// }
-    /// signal.flush().unwrap();
-    /// assert_eq!(seen.load(Ordering::Relaxed), 30);
-    /// ```
-    pub fn add_filter<P>(&self, filter: P) -> FilterHandle
-    where
-        P: Fn(&T) -> bool + Send + Sync + 'static,
-    {
-        let id = self.shared.base.add_filter(ErasedArc::new(filter));
-        FilterHandle::new(&self.shared.base, id)
-    }
-
-    /// Disconnects the listener connected under `key`; `true` if there was one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<()>::new();
-    /// signal.connect_keyed("k", |_: &()| {}).unwrap();
-    /// assert!(signal.disconnect_key("k"));
-    /// assert!(!signal.disconnect_key("k"));
-    /// ```
-    pub fn disconnect_key(&self, key: &str) -> bool {
-        self.shared.base.disconnect_key(key)
-    }
-
-    /// Whether a listener is connected under `key`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<()>::new();
-    /// assert!(!signal.contains_key("k"));
-    /// ```
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.shared.base.contains_key(key)
-    }
-
-    /// The number of connected listeners (blocked ones included).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<()>::new();
-    /// signal.connect(|_: &()| {});
-    /// assert_eq!(signal.len(), 1);
-    /// ```
-    pub fn len(&self) -> usize {
-        self.shared.base.live_len()
-    }
-
-    /// Whether no listener is connected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// assert!(AsyncSignal::<()>::new().is_empty());
-    /// ```
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Disconnects every listener. Pending events are still delivered, to
-    /// no one.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<()>::new();
-    /// let conn = signal.connect(|_: &()| {});
-    /// signal.clear();
-    /// assert!(!conn.is_connected());
-    /// ```
-    pub fn clear(&self) {
-        self.shared.base.clear();
-    }
-
-    /// Sends the errors of fallible listeners (outside
-    /// [`emit_join`](Self::emit_join)) to `handler`, on the pool thread,
-    /// instead of the default handler (which logs them through `tracing`
-    /// when that feature is on). They are counted in [`Stats::failed`]
-    /// either way.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::sync::{Arc, Mutex};
-    /// use sigwire::AsyncSignal;
-    ///
-    /// let signal = AsyncSignal::<u32>::new();
-    /// let seen = Arc::new(Mutex::new(Vec::new()));
-    /// let s = seen.clone();
-    /// signal.set_error_handler(move |e| s.lock().unwrap().push(e.to_string()));
-    /// let conn = signal.connect_fallible(|_: &u32| Err("disk full"));
-    /// signal.emit(1).unwrap();
-    /// signal.flush().unwrap();
-    /// assert_eq!(*seen.lock().unwrap(), [format!("listener {} failed: disk full", conn.id())]);
-    /// ```
-    pub fn set_error_handler<F>(&self, handler: F)
-    where
-        F: Fn(EmitError) + Send + Sync + 'static,
-    {
-        self.shared
-            .base
-            .set_error_handler(Some(ErasedArc::new(handler)));
-    }
-
-    /// How many errors went to the error handler since the signal was made:
-    /// those of fallible listeners, and panics caught while dropping the
-    /// closures of disconnected listeners (see
-    /// [`SyncSignal::error_count`](crate::SyncSignal::error_count)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::AsyncSignal;
-    /// let signal = AsyncSignal::<u32>::new();
-    /// signal.connect_fallible(|_: &u32| Err("boom"));
-    /// signal.emit(1).unwrap();
-    /// signal.emit(2).unwrap();
-    /// signal.flush().unwrap();
-    /// assert_eq!(signal.error_count(), 2);
-    /// ```
-    pub fn error_count(&self) -> u64 {
-        self.shared.base.error_count()
     }
 
     /// Sends caught listener panics to `handler` (see
@@ -763,7 +451,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// # Errors
     ///
     /// [`EmitErrors`] with every error of a fallible listener and every
-    /// panic (as an [`EmitError`] whose source is a [`ListenerPanic`]).
+    /// panic (as an [`EmitError`](crate::EmitError) whose source is a [`ListenerPanic`]).
     /// These go to the caller, not to the handlers; they are counted in
     /// [`Stats::failed`] and [`Stats::panicked`].
     ///
@@ -1068,7 +756,7 @@ impl<T> Shared<T> {
             Some(handler) => handler(panic),
             None => default_panic_handler(panic),
         };
-        if drain::contain(report).is_none() {
+        if crate::unwind::contain(report).is_none() {
             // Relaxed: a statistic.
             self.panicked.fetch_add(1, sync::Ordering::Relaxed);
         }

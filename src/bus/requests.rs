@@ -7,9 +7,9 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
-use crate::async_signal::contain;
 use crate::error::{BoxError, ListenerPanic};
 use crate::sync::{self, Arc, ArcSwap, AtomicUsize, Condvar, ErasedArc, Mutex, Ordering, exec};
+use crate::unwind::contain;
 
 /// What a responder returns: an answer, no answer (the request is not for
 /// it), or an error.
