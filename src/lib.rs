@@ -96,9 +96,7 @@ mod sync;
 mod sync_signal;
 mod unwind;
 
-pub use async_signal::{
-    AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow, Stats,
-};
+pub use async_signal::{AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
 pub use cancel::Cancel;
 pub use connection::{BlockGuard, ConnectOptions, Connection, FilterHandle, ScopedConnection};
 pub use error::{
@@ -107,6 +105,7 @@ pub use error::{
 };
 pub use listeners::Listeners;
 pub use signal::Signal;
+pub use stats::Stats;
 pub use sync_signal::{Emitter, SyncSignal};
 
 /// The README's example, compiled and run as a doctest.

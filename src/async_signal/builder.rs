@@ -4,15 +4,14 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::state::MAX_CAPACITY;
-use super::{AsyncSignal, PanicHandler};
-use crate::error::{BuildError, ListenerPanic};
-use crate::sync::{self, ErasedArc, exec};
+use super::shared::PanicHandler;
+use crate::error::ListenerPanic;
+use crate::sync::{ErasedArc, exec};
 
-/// The capacity of [`AsyncSignal::new`], and of a builder not told otherwise.
+/// The capacity of [`AsyncSignal::new`](crate::AsyncSignal::new), and of a builder not told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
-/// What [`AsyncSignal::emit`] does when `capacity` events are pending.
+/// What [`AsyncSignal::emit`](crate::AsyncSignal::emit) does when `capacity` events are pending.
 ///
 /// # Examples
 ///
@@ -66,7 +65,7 @@ pub enum Overflow {
     BlockFor(Duration),
 }
 
-/// In what order an [`AsyncSignal`]'s listeners see its events.
+/// In what order an [`AsyncSignal`](crate::AsyncSignal)'s listeners see its events.
 ///
 /// # Examples
 ///
@@ -92,8 +91,8 @@ pub enum Ordering {
     PerListener,
 }
 
-/// Settings for an [`AsyncSignal`]: its pool, capacity, overflow policy,
-/// ordering and panic handler. Made by [`AsyncSignal::builder`].
+/// Settings for an [`AsyncSignal`](crate::AsyncSignal): its pool, capacity, overflow policy,
+/// ordering and panic handler. Made by [`AsyncSignal::builder`](crate::AsyncSignal::builder).
 ///
 /// # Examples
 ///
@@ -207,48 +206,6 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
     {
         self.on_panic = Some(ErasedArc::new(handler));
         self
-    }
-
-    /// The signal.
-    ///
-    /// # Errors
-    ///
-    /// [`BuildError::ZeroCapacity`] for a capacity of 0,
-    /// [`BuildError::CapacityTooLarge`] above the largest capacity the
-    /// signal can count (about four million events), and
-    /// [`BuildError::OutOfMemory`] when the queue cannot be allocated: more
-    /// bytes than a process can address, or more than the allocator grants
-    /// (on Linux's default overcommit, more than RAM and swap). Memory the
-    /// system grants lazily and cannot supply when the queue first touches
-    /// it (a stamp per slot, at `build`) is beyond the reach of any error:
-    /// the system's out-of-memory handling decides.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::{AsyncSignal, BuildError};
-    /// assert!(AsyncSignal::<u8>::builder().build().is_ok());
-    /// assert!(matches!(
-    ///     AsyncSignal::<u8>::builder().capacity(usize::MAX).build(),
-    ///     Err(BuildError::CapacityTooLarge { .. })
-    /// ));
-    /// assert!(matches!(
-    ///     AsyncSignal::<[u8; 1 << 40]>::builder().capacity(1 << 20).build(),
-    ///     Err(BuildError::OutOfMemory { .. })
-    /// ));
-    /// ```
-    pub fn build(self) -> Result<AsyncSignal<T>, BuildError> {
-        if self.capacity == 0 {
-            return Err(BuildError::ZeroCapacity);
-        }
-        if self.capacity > MAX_CAPACITY {
-            return Err(BuildError::CapacityTooLarge {
-                requested: self.capacity,
-                max: MAX_CAPACITY,
-            });
-        }
-        let queue = sync::bounded_queue(self.capacity)?;
-        Ok(AsyncSignal::from_builder(self, queue))
     }
 }
 

@@ -9,7 +9,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
-use super::{Ordering, Shared, state, waits};
+use super::shared::Shared;
+use super::{Ordering, state, waits};
 use crate::base::List;
 use crate::callback::skipped;
 use crate::error::{BoxError, EmitError, ListenerPanic};

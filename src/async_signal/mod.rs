@@ -4,6 +4,7 @@
 
 mod builder;
 mod drain;
+mod shared;
 mod state;
 mod waits;
 // For `bus::topics` until it names `crate::unwind` itself.
@@ -15,16 +16,14 @@ use std::time::{Duration, Instant};
 
 pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
 
-use crate::base::BaseSignal;
 use crate::error::{
-    EmitErrors, ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
+    BuildError, EmitErrors, ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
 };
 use crate::listeners::Listeners;
-use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue, exec};
-use state::{Accepted, Refusal, Snapshot, State};
-
-/// Called with every caught listener panic.
-pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + 'static>;
+use crate::stats::Stats;
+use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue};
+use shared::Shared;
+use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 
 /// A signal whose listeners run on a rayon pool, so that `emit` returns at
 /// once.
@@ -105,121 +104,47 @@ impl<T: Send + Sync + 'static> Deref for AsyncSignal<T> {
     }
 }
 
-/// What the signal, its drainer and its waiters share.
-pub(crate) struct Shared<T> {
-    base: Arc<BaseSignal<T>>,
-    /// Accepted events not yet taken by the drainer, each with the epoch
-    /// parity it is counted in.
-    queue: Queue<(T, u8)>,
-    state: State,
-    capacity: usize,
-    overflow: Overflow,
-    ordering: Ordering,
-    pool: exec::Pool,
-    /// The drainer's batch buffer (see `drain`).
-    batch: Mutex<Vec<(T, u8)>>,
-    /// Where flushers, `shutdown` and blocked emitters sleep.
-    sleep: Mutex<()>,
-    wakeup: Condvar,
-    on_panic: Mutex<Option<PanicHandler>>,
-    /// Events whose listeners all returned (`emit_join`'s included): with
-    /// `pending`, the events emitted.
-    completed: AtomicU64,
-    /// Calls of a listener that returned.
-    delivered: AtomicU64,
-    /// Odd while the drainer moves a batch from `pending` to `completed`
-    /// (`drain::count`), so that `stats` never counts a batch in both, or
-    /// in neither: written only by the drainer, which runs alone.
-    stamp: AtomicU64,
-    failed: AtomicU64,
-    panicked: AtomicU64,
-    rejected: AtomicU64,
-}
-
-/// Delivery counters, from [`AsyncSignal::stats`], [`SyncSignal::stats`]
-/// (once [`enable_stats`](crate::SyncSignal::enable_stats) was called) and the
-/// bus's aggregates. Stats add up with `+`.
-///
-/// Every kind counts in the same units: `emitted` and `rejected` count
-/// events; `delivered`, `failed` and `panicked` count deliveries, one event
-/// handed to one listener. With 4 listeners and 50 000 events all
-/// delivered, `delivered` is 200 000. A listener that is not called for an
-/// event (blocked, disconnected, a once-listener that fired, or filtered
-/// out by its own `connect_filtered` filter) makes no delivery, and an
-/// event a signal-level filter turns away makes none at all.
-///
-/// A snapshot: while events flow, the fields are read at slightly different
-/// moments. The field docs give the `AsyncSignal` meaning; for a
-/// `SyncSignal` see [`SyncSignal::stats`].
-///
-/// [`SyncSignal::stats`]: crate::SyncSignal::stats
-/// [`SyncSignal`]: crate::SyncSignal
-///
-/// # Examples
-///
-/// ```
-/// use sigwire::AsyncSignal;
-///
-/// let signal = AsyncSignal::<u32>::new();
-/// signal.set_error_handler(|_| {});
-/// signal.connect(|_: &u32| {});
-/// signal.connect_fallible(|v: &u32| if *v % 2 == 0 { Ok(()) } else { Err("odd") });
-/// for v in 0..10 {
-///     signal.emit(v).unwrap();
-/// }
-/// signal.flush().unwrap();
-/// let stats = signal.stats();
-/// // 10 events, each handed to 2 listeners; 5 of the calls failed.
-/// assert_eq!((stats.emitted, stats.delivered, stats.failed, stats.pending), (10, 20, 5, 0));
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Stats {
-    /// Events accepted by `emit`, plus calls of `emit_join`: the events
-    /// the drainer completed (every listener done), plus `pending` (counting
-    /// each emit would cost it an atomic increment). While events flow, an
-    /// event being completed may count in both.
-    pub emitted: u64,
-    /// Deliveries: one event handed to one listener whose call returned,
-    /// with or without an error.
-    pub delivered: u64,
-    /// Deliveries whose listener returned an error.
-    pub failed: u64,
-    /// Deliveries whose listener panicked (caught), plus, one each, caught
-    /// panics of the code around the deliveries: a signal-level filter, an
-    /// error or panic handler, an event's drop.
-    pub panicked: u64,
-    /// Events handed back by `emit`.
-    pub rejected: u64,
-    /// Events accepted and not yet delivered to every listener.
-    pub pending: usize,
-}
-
-impl std::ops::Add for Stats {
-    type Output = Stats;
-
-    /// Field by field.
-    fn add(self, other: Stats) -> Stats {
-        Stats {
-            emitted: self.emitted + other.emitted,
-            delivered: self.delivered + other.delivered,
-            failed: self.failed + other.failed,
-            panicked: self.panicked + other.panicked,
-            rejected: self.rejected + other.rejected,
-            pending: self.pending + other.pending,
+impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
+    /// The signal.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError::ZeroCapacity`] for a capacity of 0,
+    /// [`BuildError::CapacityTooLarge`] above the largest capacity the
+    /// signal can count (about four million events), and
+    /// [`BuildError::OutOfMemory`] when the queue cannot be allocated: more
+    /// bytes than a process can address, or more than the allocator grants
+    /// (on Linux's default overcommit, more than RAM and swap). Memory the
+    /// system grants lazily and cannot supply when the queue first touches
+    /// it (a stamp per slot, at `build`) is beyond the reach of any error:
+    /// the system's out-of-memory handling decides.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::{AsyncSignal, BuildError};
+    /// assert!(AsyncSignal::<u8>::builder().build().is_ok());
+    /// assert!(matches!(
+    ///     AsyncSignal::<u8>::builder().capacity(usize::MAX).build(),
+    ///     Err(BuildError::CapacityTooLarge { .. })
+    /// ));
+    /// assert!(matches!(
+    ///     AsyncSignal::<[u8; 1 << 40]>::builder().capacity(1 << 20).build(),
+    ///     Err(BuildError::OutOfMemory { .. })
+    /// ));
+    /// ```
+    pub fn build(self) -> Result<AsyncSignal<T>, BuildError> {
+        if self.capacity == 0 {
+            return Err(BuildError::ZeroCapacity);
         }
-    }
-}
-
-impl std::ops::AddAssign for Stats {
-    fn add_assign(&mut self, other: Stats) {
-        *self = *self + other;
-    }
-}
-
-impl std::iter::Sum for Stats {
-    fn sum<I: Iterator<Item = Stats>>(iter: I) -> Stats {
-        iter.fold(Stats::default(), |a, b| a + b)
+        if self.capacity > MAX_CAPACITY {
+            return Err(BuildError::CapacityTooLarge {
+                requested: self.capacity,
+                max: MAX_CAPACITY,
+            });
+        }
+        let queue = sync::bounded_queue(self.capacity)?;
+        Ok(AsyncSignal::from_builder(self, queue))
     }
 }
 
@@ -700,75 +625,6 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     pub fn capacity(&self) -> usize {
         self.shared.capacity
     }
-}
-
-impl<T> Shared<T> {
-    /// Waits until `done` holds for the state word, or until `deadline`
-    /// (then `false`). A pool thread runs pool jobs meanwhile; another
-    /// thread sleeps on the condvar (see `docs/ordering.md`, "Waiters").
-    fn wait_until(&self, deadline: Option<Instant>, done: impl Fn(Snapshot) -> bool) -> bool {
-        let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
-        // Spin and yield a little first: room usually appears within a
-        // batch's delivery, and a sleep costs two context switches.
-        #[cfg(not(loom))]
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            if done(self.state.load()) {
-                return true;
-            }
-            if expired() {
-                return false;
-            }
-            if exec::help() {
-                continue;
-            }
-            #[cfg(not(loom))]
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            break;
-        }
-        let mut guard = sync::lock(&self.sleep);
-        loop {
-            if done(self.state.add_waiter()) {
-                return true;
-            }
-            let Ok(timeout) = sync::left_until(deadline) else {
-                return false;
-            };
-            guard = sync::wait(&self.wakeup, guard, timeout).0;
-        }
-    }
-
-    /// Wakes every sleeping waiter, to test its condition again.
-    fn wake(&self) {
-        let _guard = sync::lock(&self.sleep);
-        self.state.clear_waiters();
-        self.wakeup.notify_all();
-    }
-
-    /// Hands a caught panic to the panic handler; a panic of the handler
-    /// itself is caught and counted.
-    fn report_panic(&self, panic: ListenerPanic) {
-        let handler = sync::lock(&self.on_panic).clone();
-        let report = move || match handler {
-            Some(handler) => handler(panic),
-            None => default_panic_handler(panic),
-        };
-        if crate::unwind::contain(report).is_none() {
-            // Relaxed: a statistic.
-            self.panicked.fetch_add(1, sync::Ordering::Relaxed);
-        }
-    }
-}
-
-#[cold]
-fn default_panic_handler(panic: ListenerPanic) {
-    #[cfg(feature = "tracing")]
-    tracing::error!(listener = panic.id(), key = panic.key(), %panic, "sigwire listener panicked");
-    #[cfg(not(feature = "tracing"))]
-    drop(panic);
 }
 
 /// [`AsyncSignal::new`]: it panics where `new` does.
