@@ -15,11 +15,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::error::{DuplicateKey, EmitError, ListenerPanic, WouldDeadlock};
-use crate::handle::{ConnectionHandle, Handle};
 use crate::slot::{Callback, Slot};
 use crate::stats::Counters;
 use crate::sync::{
-    self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering,
+    self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering, Weak,
 };
 use crate::{inflight, unwind};
 
@@ -333,7 +332,7 @@ impl<T: 'static> BaseSignal<T> {
         this: &Arc<Self>,
         options: Options,
         callback: Callback<T>,
-    ) -> ErasedArc<dyn Handle> {
+    ) -> (u64, Weak<Slot<T>>) {
         match Self::connect(this, options, callback) {
             Ok(connection) => connection,
             // Only a keyed connect can collide, and these options have no key.
@@ -346,7 +345,7 @@ impl<T: 'static> BaseSignal<T> {
         this: &Arc<Self>,
         options: Options,
         callback: Callback<T>,
-    ) -> Result<ErasedArc<dyn Handle>, DuplicateKey> {
+    ) -> Result<(u64, Weak<Slot<T>>), DuplicateKey> {
         let id = next_id();
         let Options {
             key,
@@ -354,7 +353,9 @@ impl<T: 'static> BaseSignal<T> {
             once,
         } = options;
         let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
-        let handle = ConnectionHandle::erased(this, &slot);
+        // Taken before the slot is published: a write on another thread may
+        // remove it at once, and the caller's handle must still name it.
+        let weak = sync::downgrade(&slot);
         let mut garbage = Vec::new();
         {
             let mut writer = sync::lock(&this.writer);
@@ -383,7 +384,7 @@ impl<T: 'static> BaseSignal<T> {
             this.publish(&mut writer, slots, config, dropped, scan_now, &mut garbage);
         }
         this.dispose(garbage);
-        Ok(handle)
+        Ok((id, weak))
     }
 
     /// Removes the slot with `id` from the list (it is already marked

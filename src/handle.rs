@@ -30,14 +30,17 @@ pub(crate) struct ConnectionHandle<T> {
 }
 
 impl<T: 'static> ConnectionHandle<T> {
+    /// The handle of the slot `id` of `signal`, which `connect` handed
+    /// back as `slot`.
     pub(crate) fn erased(
         signal: &Arc<BaseSignal<T>>,
-        slot: &Arc<Slot<T>>,
+        id: u64,
+        slot: Weak<Slot<T>>,
     ) -> ErasedArc<dyn Handle> {
         ErasedArc::new(Self {
-            id: slot.id,
+            id,
             signal: sync::downgrade(signal),
-            slot: sync::downgrade(slot),
+            slot,
         })
     }
 }

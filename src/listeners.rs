@@ -11,6 +11,7 @@ use crate::base::BaseSignal;
 use crate::callback::{fallible, filtered, plain};
 use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{BoxError, DuplicateKey, EmitError};
+use crate::handle::ConnectionHandle;
 use crate::slot::Callback;
 use crate::sync::{Arc, ErasedArc};
 
@@ -63,15 +64,15 @@ impl<T: 'static> Listeners<T> {
         options: ConnectOptions,
         callback: Callback<T>,
     ) -> Result<Connection, DuplicateKey> {
-        BaseSignal::connect(&self.base, options.into_options(), callback).map(Connection::new)
+        let (id, slot) = BaseSignal::connect(&self.base, options.into_options(), callback)?;
+        Ok(Connection::new(ConnectionHandle::erased(
+            &self.base, id, slot,
+        )))
     }
 
     fn connect_unkeyed(&self, options: ConnectOptions, callback: Callback<T>) -> Connection {
-        Connection::new(BaseSignal::connect_unkeyed(
-            &self.base,
-            options.into_options(),
-            callback,
-        ))
+        let (id, slot) = BaseSignal::connect_unkeyed(&self.base, options.into_options(), callback);
+        Connection::new(ConnectionHandle::erased(&self.base, id, slot))
     }
 
     /// Connects a listener. It is first called by the next event emitted
