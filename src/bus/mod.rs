@@ -20,7 +20,6 @@
 mod held;
 mod history;
 mod requests;
-mod topic_cache;
 mod topics;
 
 use std::any::{Any, TypeId};

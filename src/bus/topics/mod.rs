@@ -1,0 +1,445 @@
+//! `Topics<T>`: events on dot-separated topic strings, with NATS-style
+//! wildcard subscriptions, each topic's listeners resolved once and cached.
+//!
+//! This file holds the public fronts (`Topics`, `Subscription`,
+//! `Publisher`) and their docs; the parts are:
+//!
+//! - `registry.rs`: who is subscribed to what. The subscriber list
+//!   (copy-on-write), resolving a topic's subscribers, the generation a
+//!   `Publisher` checks, the per-topic counters.
+//! - `cache.rs`: the cache of resolved topics, a fixed set-associative
+//!   table with CLOCK eviction.
+//! - `pattern.rs`: the grammar of topics and patterns, matching, and the
+//!   errors `PatternError` and `TopicError`.
+//! - `hash.rs`: the topic hash that keys the cache.
+//!
+//! The design is in `docs/bus.md`, the orderings in `docs/ordering.md`
+//! ("The bus", `Topics`).
+
+mod cache;
+mod hash;
+mod pattern;
+mod registry;
+
+use std::fmt;
+
+pub use pattern::{PatternError, TopicError};
+
+use crate::Stats;
+use crate::sync::{Arc, ErasedArc, Ordering};
+use hash::hash;
+use pattern::{Pattern, check_topic};
+use registry::{Registry, Resolved, Subscriber};
+
+/// Events published on topic strings such as `"user.created"`, to
+/// listeners subscribed with patterns: `*` matches one dot-separated
+/// segment, `>` at the end matches one or more remaining segments (NATS's
+/// grammar). An invalid pattern is an error at subscribe time.
+///
+/// The first emit on a topic matches it against every pattern and caches
+/// the list of matching subscribers; later emits on that topic do one hash
+/// look-up and no string matching, then call each subscriber (one flag
+/// test and one indirect call each). Subscribing and unsubscribing
+/// invalidate the cache. The cache holds up to 2 048 topics; past that,
+/// new topics replace cached ones (CLOCK eviction), and a miss copies
+/// nothing, so the cost of an emit grows gently with the number of topics.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::bus::Topics;
+///
+/// let topics = Topics::<u64>::new();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let s = seen.clone();
+/// topics
+///     .subscribe("user.*", move |topic: &str, id: &u64| s.lock().unwrap().push(format!("{topic} {id}")))
+///     .unwrap();
+/// topics.subscribe("audit.>", |_: &str, _: &u64| {}).unwrap();
+///
+/// topics.emit("user.created", &7).unwrap();
+/// topics.emit("user.deleted", &8).unwrap();
+/// topics.emit("user.created.twice", &9).unwrap(); // `*` is one segment only
+/// assert_eq!(*seen.lock().unwrap(), ["user.created 7", "user.deleted 8"]);
+/// assert!(topics.subscribe("user.>.x", |_: &str, _: &u64| {}).is_err());
+/// ```
+pub struct Topics<T: 'static> {
+    inner: ErasedArc<Registry<T>>,
+}
+
+/// A subscription made by [`Topics::subscribe`]; dropping it does not
+/// unsubscribe.
+///
+/// # Examples
+///
+/// ```
+/// # use sigwire::bus::Topics;
+/// let topics = Topics::<()>::new();
+/// let sub = topics.subscribe("a.b", |_: &str, _: &()| panic!("unsubscribed")).unwrap();
+/// assert!(sub.unsubscribe());
+/// topics.emit("a.b", &()).unwrap();
+/// ```
+pub struct Subscription<T: 'static> {
+    subscriber: ErasedArc<Subscriber<T>>,
+    topics: std::sync::Weak<Registry<T>>,
+}
+
+impl<T: 'static> Topics<T> {
+    /// No subscriptions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let topics = sigwire::bus::Topics::<String>::new();
+    /// assert_eq!(topics.subscription_count(), 0);
+    /// ```
+    pub fn new() -> Self {
+        Self {
+            inner: ErasedArc::new(Registry::new()),
+        }
+    }
+
+    /// Subscribes `f` to every topic `pattern` matches. It is called with
+    /// the topic and the event, after the subscriptions made before it.
+    ///
+    /// # Errors
+    ///
+    /// [`PatternError`] for an empty pattern, an empty segment (`a..b`), a
+    /// wildcard inside a segment (`a*`), or `>` anywhere but last.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// assert!(topics.subscribe("orders.*.filled", |_: &str, _: &u8| {}).is_ok());
+    /// let err = topics.subscribe("orders..filled", |_: &str, _: &u8| {}).unwrap_err();
+    /// assert_eq!(err.to_string(), "invalid topic pattern \"orders..filled\": empty segment");
+    /// ```
+    pub fn subscribe<F>(&self, pattern: &str, f: F) -> Result<Subscription<T>, PatternError>
+    where
+        F: Fn(&str, &T) + Send + Sync + 'static,
+    {
+        let pattern = Pattern::parse(pattern)?;
+        let subscriber = self.inner.subscribe(pattern, Box::new(f));
+        Ok(Subscription {
+            subscriber,
+            topics: ErasedArc::downgrade(&self.inner),
+        })
+    }
+
+    /// Calls every listener whose pattern matches `topic`, in subscription
+    /// order. A topic seen before costs one hash look-up, then an emit.
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError`] for a topic that is empty, has an empty segment, or
+    /// contains a wildcard (topics name one thing; patterns match many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// assert!(topics.emit("orders.new", &1).is_ok());
+    /// assert!(topics.emit("orders.*", &1).is_err());
+    /// ```
+    pub fn emit(&self, topic: &str, event: &T) -> Result<(), TopicError> {
+        let hash = hash(topic);
+        if let Some(()) = self.inner.cache.get(hash, topic, |r| r.emit(event)) {
+            return Ok(());
+        }
+        self.inner.miss(topic, hash, event)
+    }
+
+    /// A handle for emitting on one topic from a hot loop: it keeps the
+    /// topic's resolved signal and checks one counter per emit, so it costs
+    /// no hash look-up. It sees subscriptions made anywhere.
+    ///
+    /// # Errors
+    ///
+    /// [`TopicError`] for an invalid topic, as [`emit`](Self::emit).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u64>::new();
+    /// let mut trades = topics.publisher("market.AAPL.trade").unwrap();
+    /// trades.emit(&1); // nobody subscribed yet
+    /// let sum = Arc::new(AtomicU64::new(0));
+    /// let s = sum.clone();
+    /// topics.subscribe("market.*.trade", move |_: &str, v: &u64| { s.fetch_add(*v, Ordering::Relaxed); }).unwrap();
+    /// for v in 0..10 {
+    ///     trades.emit(&v);
+    /// }
+    /// assert_eq!(sum.load(Ordering::Relaxed), 45);
+    /// ```
+    pub fn publisher(&self, topic: &str) -> Result<Publisher<T>, TopicError> {
+        check_topic(topic)?;
+        let (resolved, generation) = self.inner.resolve(topic, hash(topic));
+        Ok(Publisher {
+            inner: ErasedArc::clone(&self.inner),
+            resolved,
+            generation,
+        })
+    }
+
+    /// How many topics have their listener set cached (at most 2 048).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// topics.emit("a", &1).unwrap();
+    /// topics.emit("b", &1).unwrap();
+    /// assert_eq!(topics.cached_topics(), 2);
+    /// ```
+    pub fn cached_topics(&self) -> usize {
+        self.inner.cached_topics()
+    }
+
+    /// How many panics were caught while dropping subscribers' closures. A
+    /// subscriber's closure is dropped where its last reference goes: its
+    /// [`Subscription`]'s drop, a subscription change that published a
+    /// list without it, or an emit (or a [`Publisher`] refreshing) whose
+    /// cached topic was replaced while it ran. A panicking `Drop` there is
+    /// caught and counted here, so it never unwinds out of that call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// struct Bomb;
+    /// impl Drop for Bomb {
+    ///     fn drop(&mut self) { panic!("bomb") }
+    /// }
+    /// let topics = Topics::<u8>::new();
+    /// let bomb = Bomb;
+    /// let sub = topics.subscribe(">", move |_: &str, _: &u8| { let _ = &bomb; }).unwrap();
+    /// sub.unsubscribe();
+    /// drop(sub); // the last reference: the closure's panic is caught
+    /// assert_eq!(topics.error_count(), 1);
+    /// ```
+    pub fn error_count(&self) -> u64 {
+        self.inner.error_count()
+    }
+
+    /// How many subscriptions are active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// let sub = topics.subscribe(">", |_: &str, _: &u8| {}).unwrap();
+    /// assert_eq!(topics.subscription_count(), 1);
+    /// sub.unsubscribe();
+    /// assert_eq!(topics.subscription_count(), 0);
+    /// ```
+    pub fn subscription_count(&self) -> usize {
+        self.inner.subscription_count()
+    }
+
+    /// Turns on per-topic delivery counters (a second call does nothing).
+    /// Off by default. Each topic counts in [`Stats`], events and
+    /// deliveries (one event to one subscriber) apart: `emitted` counts its
+    /// emits (an emit that no subscriber matched too: it is emitted, with
+    /// no delivery, as the spec counts an event nobody receives),
+    /// `delivered` the subscriber calls that returned and `panicked` those
+    /// that panicked (the panic unwinds out of the emit, and the later
+    /// subscribers are not called). So an emit that reaches 3 subscribers
+    /// adds 1 to `emitted` and 3 to `delivered`. The first 4 096 topics seen
+    /// get counters of their own; later topics share one set, reported
+    /// under the topic `"*"`.
+    ///
+    /// The counters are sharded by thread (one cache line per shard, at
+    /// most 8 shards: up to 1 KiB per counted topic), so emitting threads
+    /// rarely contend on them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u32>::new();
+    /// topics.enable_stats();
+    /// topics.subscribe("orders.*", |_: &str, _: &u32| {}).unwrap();
+    /// topics.subscribe("orders.>", |_: &str, _: &u32| {}).unwrap();
+    /// topics.emit("orders.new", &1).unwrap();
+    /// topics.emit("orders.new", &2).unwrap();
+    /// topics.emit("users.new", &3).unwrap(); // nobody listens
+    ///
+    /// let orders = topics.topic_stats("orders.new").unwrap();
+    /// assert_eq!((orders.emitted, orders.delivered), (2, 4)); // 2 events, 2 subscribers each
+    /// let users = topics.topic_stats("users.new").unwrap();
+    /// assert_eq!((users.emitted, users.delivered, users.rejected), (1, 0, 0));
+    /// assert_eq!(topics.topic_stats("never.used"), None);
+    /// assert_eq!(topics.stats().emitted, 3);
+    /// let by_topic = topics.stats_by_topic();
+    /// assert_eq!(by_topic[0].0, "orders.new");
+    /// ```
+    pub fn enable_stats(&self) {
+        self.inner.enable_stats();
+    }
+
+    /// The counters of one topic: `None` if it has none of its own (it was
+    /// not emitted on since [`enable_stats`](Self::enable_stats), or it
+    /// came after the first 4 096 counted topics and counts under `"*"` in
+    /// [`stats_by_topic`](Self::stats_by_topic)).
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn topic_stats(&self, topic: &str) -> Option<Stats> {
+        self.inner.topic_stats(topic)
+    }
+
+    /// Every counted topic's counters, sorted by topic (topics past the
+    /// first 4 096 are added up under `"*"`).
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn stats_by_topic(&self) -> Vec<(String, Stats)> {
+        self.inner.stats_by_topic()
+    }
+
+    /// Every topic's counters, added up.
+    ///
+    /// # Examples
+    ///
+    /// See [`enable_stats`](Self::enable_stats).
+    pub fn stats(&self) -> Stats {
+        self.stats_by_topic().into_iter().map(|(_, s)| s).sum()
+    }
+}
+
+impl<T: 'static> Subscription<T> {
+    /// Stops the subscription: no emit that starts afterwards calls it.
+    /// `true` if it was active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// let sub = topics.subscribe("x", |_: &str, _: &u8| {}).unwrap();
+    /// assert!(sub.unsubscribe());
+    /// assert!(!sub.unsubscribe());
+    /// ```
+    pub fn unsubscribe(&self) -> bool {
+        // AcqRel: the swap decides which caller unsubscribes; Release pairs
+        // with the listeners' Acquire load.
+        let was_active = self.subscriber.active.swap(false, Ordering::AcqRel);
+        if let Some(inner) = self.topics.upgrade() {
+            inner.unsubscribe(&self.subscriber);
+        }
+        was_active
+    }
+
+    /// The pattern this subscription was made with.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// let sub = topics.subscribe("a.*.c", |_: &str, _: &u8| {}).unwrap();
+    /// assert_eq!(sub.pattern(), "a.*.c");
+    /// ```
+    pub fn pattern(&self) -> &str {
+        &self.subscriber.pattern.text
+    }
+}
+
+/// A handle for one topic's hot loop; see [`Topics::publisher`].
+pub struct Publisher<T: 'static> {
+    inner: ErasedArc<Registry<T>>,
+    resolved: Arc<Resolved<T>>,
+    /// The generation `resolved` was resolved for.
+    generation: u64,
+}
+
+impl<T: 'static> Publisher<T> {
+    /// Calls every listener whose pattern matches the topic, like
+    /// [`Topics::emit`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Topics::publisher`].
+    #[inline]
+    pub fn emit(&mut self, event: &T) {
+        // Acquire: pairs with `Registry::change`; a newer generation means the
+        // subscriptions changed, and the resolve below sees them.
+        if self.inner.generation.load(Ordering::Acquire) != self.generation {
+            self.refresh();
+        }
+        self.resolved.emit(event);
+    }
+
+    #[cold]
+    fn refresh(&mut self) {
+        // The topic was checked when the publisher was made.
+        let topic = &self.resolved.topic;
+        (self.resolved, self.generation) = self.inner.resolve(topic, hash(topic));
+    }
+
+    /// The topic this publisher emits on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// let topics = Topics::<u8>::new();
+    /// assert_eq!(topics.publisher("a.b").unwrap().topic(), "a.b");
+    /// ```
+    pub fn topic(&self) -> &str {
+        &self.resolved.topic
+    }
+}
+
+impl<T: 'static> fmt::Debug for Publisher<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Publisher")
+            .field("topic", &self.resolved.topic)
+            .field("listeners", &self.resolved.subscribers.len())
+            .finish()
+    }
+}
+
+impl<T: 'static> Default for Topics<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: 'static> Clone for Topics<T> {
+    /// Another handle to the same topics.
+    fn clone(&self) -> Self {
+        Self {
+            inner: ErasedArc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Topics<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topics")
+            .field("subscriptions", &self.subscription_count())
+            .field("cached_topics", &self.cached_topics())
+            .finish()
+    }
+}
+
+impl<T: 'static> fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("pattern", &self.pattern())
+            .field("active", &self.subscriber.active.load(Ordering::Relaxed))
+            .finish()
+    }
+}

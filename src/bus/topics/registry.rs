@@ -1,0 +1,345 @@
+//! Who is subscribed to what: the subscriber list (published copy-on-write),
+//! each topic's subscribers resolved from it and cached, the generation a
+//! [`Publisher`](super::Publisher) checks, and the per-topic counters. The
+//! cache table itself is in `cache.rs`; the orderings are in
+//! `docs/ordering.md` ("The bus", `Topics`).
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::cache::{Cache, Ledger};
+use super::pattern::{Pattern, TopicError, check_topic};
+use crate::Stats;
+use crate::stats::{Counters, Counting};
+use crate::sync::{self, Arc, ArcSwap, AtomicBool, AtomicU64, ErasedArc, Mutex, Ordering};
+
+/// A subscriber's callback: the topic, then the event.
+pub(super) type Callback<T> = Box<dyn Fn(&str, &T) + Send + Sync + 'static>;
+
+/// How many topics get counters of their own; later ones share one set.
+const MAX_COUNTED: usize = 4096;
+
+/// At most this many counter shards per topic (a signal may have up to 64):
+/// topics are many, and each shard is a cache line.
+const TOPIC_SHARDS: usize = 8;
+
+/// One topic's subscribers, resolved once: an emit calls them in order.
+pub(super) struct Resolved<T: 'static> {
+    /// The topic, as handed to the callbacks.
+    pub(super) topic: Box<str>,
+    pub(super) subscribers: Box<[ErasedArc<Subscriber<T>>]>,
+    /// The topic's counters, once `Topics::enable_stats` was called.
+    stats: Option<ErasedArc<Counters>>,
+}
+
+impl<T: 'static> AsRef<str> for Resolved<T> {
+    fn as_ref(&self) -> &str {
+        &self.topic
+    }
+}
+
+impl<T: 'static> Resolved<T> {
+    #[inline]
+    pub(super) fn emit(&self, event: &T) {
+        if let Some(counters) = &self.stats {
+            return self.emit_counted(counters, event);
+        }
+        for subscriber in self.subscribers.iter() {
+            // Acquire: pairs with `Subscription::unsubscribe`'s swap. An
+            // unsubscribe that happens-before this emit is seen (coherence);
+            // one racing it may or may not be, like `disconnect`.
+            if subscriber.active.load(Ordering::Acquire) {
+                (subscriber.callback)(&self.topic, event);
+            }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn emit_counted(&self, counters: &Counters, event: &T) {
+        // An emit that no subscriber matched is emitted with no delivery,
+        // as an event a signal's filter turns away: `emit` did not refuse it.
+        // Dropped unfinished if a subscriber's panic unwinds out of the
+        // emit: then it counts the event, the deliveries before, and one
+        // panicked delivery.
+        let mut counting = Counting::new(counters);
+        for subscriber in self.subscribers.iter() {
+            // Acquire: as in `emit`.
+            if subscriber.active.load(Ordering::Acquire) {
+                (subscriber.callback)(&self.topic, event);
+                counting.returned();
+            }
+        }
+        counting.finish();
+    }
+}
+
+/// What a `Topics` and its handles share.
+pub(super) struct Registry<T: 'static> {
+    pub(super) cache: Cache<Resolved<T>>,
+    /// The subscribers, published copy-on-write under the subscriber lock:
+    /// a miss the cache does not admit reads them without the lock.
+    subscribers: ArcSwap<Subscribers<T>>,
+    /// Bumped (under the subscriber lock) by every invalidation, so that a
+    /// [`Publisher`] knows when its resolved signal is stale.
+    pub(super) generation: AtomicU64,
+    /// The cache's book-keeping and the per-topic counters; publishing
+    /// subscribers, caching and invalidating happen under this lock, so a
+    /// cached topic never misses a subscriber that was added before the
+    /// cache was cleared.
+    state: Mutex<State>,
+    /// Panics caught while dropping subscribers' closures (see
+    /// [`Topics::error_count`]).
+    drop_panics: ErasedArc<AtomicU64>,
+}
+
+struct Subscribers<T: 'static> {
+    /// In subscription order.
+    list: Vec<ErasedArc<Subscriber<T>>>,
+    /// Whether `enable_stats` was called: a miss then resolves under the
+    /// lock, which holds the counters.
+    counted: bool,
+}
+
+/// What a subscription change replaced: to be dropped after the lock is
+/// released (the subscribers' closures are user code).
+type Retired<T> = (Arc<Subscribers<T>>, Vec<Arc<Resolved<T>>>);
+
+struct State {
+    cached: Ledger,
+    /// Topic → counters, once `enable_stats` was called; the first
+    /// `MAX_COUNTED` topics each have their own, later ones share `others`.
+    stats: Option<TopicStats>,
+}
+
+struct TopicStats {
+    topics: HashMap<Box<str>, ErasedArc<Counters>>,
+    others: ErasedArc<Counters>,
+}
+
+impl TopicStats {
+    fn counters(&mut self, topic: &str) -> ErasedArc<Counters> {
+        if let Some(counters) = self.topics.get(topic) {
+            return ErasedArc::clone(counters);
+        }
+        if self.topics.len() >= MAX_COUNTED {
+            return ErasedArc::clone(&self.others);
+        }
+        let counters = ErasedArc::new(Counters::with_at_most(TOPIC_SHARDS));
+        self.topics
+            .insert(topic.into(), ErasedArc::clone(&counters));
+        counters
+    }
+}
+
+pub(super) struct Subscriber<T: 'static> {
+    pub(super) pattern: Pattern,
+    callback: Callback<T>,
+    /// Cleared by `unsubscribe`: cached signals that still hold the
+    /// listener skip it from then on.
+    pub(super) active: AtomicBool,
+    /// The topics' count of panics caught while dropping closures.
+    drop_panics: ErasedArc<AtomicU64>,
+}
+
+impl<T: 'static> Drop for Subscriber<T> {
+    /// The last reference to a subscriber can go on any thread that held
+    /// one: a write, or an emit whose cached entry was evicted meanwhile.
+    /// Its closure's `Drop` is user code, so a panic there is caught and
+    /// counted, never unwinding out of that unrelated call.
+    fn drop(&mut self) {
+        // A no-op closure is zero-sized: boxing it allocates nothing.
+        let callback = std::mem::replace(&mut self.callback, Box::new(|_: &str, _: &T| {}));
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(callback))) {
+            // Relaxed: a statistic.
+            self.drop_panics.fetch_add(1, Ordering::Relaxed);
+            crate::async_signal::dispose(payload);
+        }
+    }
+}
+
+impl<T: 'static> Registry<T> {
+    pub(super) fn new() -> Self {
+        Self {
+            cache: Cache::new(),
+            subscribers: ArcSwap::new(Arc::new(Subscribers {
+                list: Vec::new(),
+                counted: false,
+            })),
+            generation: AtomicU64::new(0),
+            state: Mutex::new(State {
+                cached: Ledger::new(),
+                stats: None,
+            }),
+            drop_panics: ErasedArc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Adds a subscriber after the others, and returns it.
+    pub(super) fn subscribe(
+        &self,
+        pattern: Pattern,
+        callback: Callback<T>,
+    ) -> ErasedArc<Subscriber<T>> {
+        let subscriber = ErasedArc::new(Subscriber {
+            pattern,
+            callback,
+            active: AtomicBool::new(true),
+            drop_panics: ErasedArc::clone(&self.drop_panics),
+        });
+        let mut state = sync::lock(&self.state);
+        let retired = self.change(&mut state, |subscribers| {
+            subscribers.list.push(ErasedArc::clone(&subscriber));
+        });
+        drop(state);
+        drop(retired);
+        subscriber
+    }
+
+    /// Removes `subscriber` from the list (its flag is the caller's).
+    pub(super) fn unsubscribe(&self, subscriber: &ErasedArc<Subscriber<T>>) {
+        let mut state = sync::lock(&self.state);
+        let retired = self.change(&mut state, |subscribers| {
+            subscribers
+                .list
+                .retain(|s| !ErasedArc::ptr_eq(s, subscriber));
+        });
+        drop(state);
+        drop(retired);
+    }
+
+    pub(super) fn subscription_count(&self) -> usize {
+        self.subscribers.load().list.len()
+    }
+
+    pub(super) fn cached_topics(&self) -> usize {
+        sync::lock(&self.state).cached.len()
+    }
+
+    pub(super) fn error_count(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.drop_panics.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the subscribers as `edit` changes them and empties the
+    /// cache; call with the subscriber lock held (`state`), and drop what
+    /// it returns after releasing the lock.
+    #[must_use]
+    fn change(&self, state: &mut State, edit: impl FnOnce(&mut Subscribers<T>)) -> Retired<T> {
+        let current = self.subscribers.load();
+        let mut next = Subscribers {
+            list: current.list.clone(),
+            counted: current.counted,
+        };
+        drop(current);
+        edit(&mut next);
+        let old = self.subscribers.swap(Arc::new(next));
+        // Release: a publisher that reads the new generation (Acquire)
+        // resolves again, and sees the subscribers published above.
+        self.generation.fetch_add(1, Ordering::Release);
+        (old, self.cache.clear(&mut state.cached))
+    }
+
+    /// An emit on `topic` (whose hash is `hash`) that missed the cache. A
+    /// miss the cache admits resolves and caches the topic under the lock;
+    /// another (most misses, once the topic's bucket is full) matches the
+    /// published subscribers without the lock, allocating nothing.
+    #[inline(never)]
+    pub(super) fn miss(&self, topic: &str, hash: u64, event: &T) -> Result<(), TopicError> {
+        check_topic(topic)?;
+        let subscribers = self.subscribers.load();
+        if subscribers.counted || self.cache.admits(hash) {
+            drop(subscribers);
+            self.resolve(topic, hash).0.emit(event);
+            return Ok(());
+        }
+        for subscriber in subscribers.list.iter() {
+            // Acquire: as in `Resolved::emit`.
+            if subscriber.pattern.matches(topic) && subscriber.active.load(Ordering::Acquire) {
+                (subscriber.callback)(topic, event);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves (under the subscriber lock) the subscribers of `topic`
+    /// (checked by `check_topic`), whose hash is `hash`, and caches them.
+    /// Also returns the generation they are current for.
+    #[cold]
+    pub(super) fn resolve(&self, topic: &str, hash: u64) -> (Arc<Resolved<T>>, u64) {
+        let mut state = sync::lock(&self.state);
+        // Relaxed: the lock orders it with every invalidation.
+        let generation = self.generation.load(Ordering::Relaxed);
+        if let Some(resolved) = self.cache.get(hash, topic, Arc::clone) {
+            // Another thread resolved it.
+            return (resolved, generation);
+        }
+        let resolved = Arc::new(Resolved {
+            topic: topic.into(),
+            subscribers: self
+                .subscribers
+                .load()
+                .list
+                .iter()
+                .filter(|s| s.pattern.matches(topic))
+                .cloned()
+                .collect(),
+            stats: state.stats.as_mut().map(|stats| stats.counters(topic)),
+        });
+        let evicted = self.cache.insert(&mut state.cached, hash, &resolved);
+        drop(state);
+        drop(evicted); // after the lock, as in `change`
+        (resolved, generation)
+    }
+}
+
+// The per-topic counters (see `Topics::enable_stats`).
+impl<T: 'static> Registry<T> {
+    pub(super) fn enable_stats(&self) {
+        let mut state = sync::lock(&self.state);
+        if state.stats.is_some() {
+            return;
+        }
+        state.stats = Some(TopicStats {
+            topics: HashMap::new(),
+            others: ErasedArc::new(Counters::with_at_most(usize::MAX)),
+        });
+        // Topics resolved from now on carry their counters.
+        let retired = self.change(&mut state, |subscribers| subscribers.counted = true);
+        drop(state);
+        drop(retired);
+    }
+
+    pub(super) fn topic_stats(&self, topic: &str) -> Option<Stats> {
+        let state = sync::lock(&self.state);
+        let counters = state
+            .stats
+            .as_ref()
+            .and_then(|s| s.topics.get(topic).cloned());
+        drop(state);
+        counters.map(|c| c.read())
+    }
+
+    /// Sorted by topic; the topics past the first `MAX_COUNTED` are added
+    /// up under `"*"` (left out while they count nothing).
+    pub(super) fn stats_by_topic(&self) -> Vec<(String, Stats)> {
+        let state = sync::lock(&self.state);
+        let Some(stats) = &state.stats else {
+            return Vec::new();
+        };
+        let mut counters: Vec<(String, ErasedArc<Counters>)> = stats
+            .topics
+            .iter()
+            .map(|(topic, c)| (topic.to_string(), ErasedArc::clone(c)))
+            .collect();
+        counters.push(("*".to_string(), ErasedArc::clone(&stats.others)));
+        drop(state);
+        let mut by_topic: Vec<(String, Stats)> = counters
+            .into_iter()
+            .map(|(topic, c)| (topic, c.read()))
+            .filter(|(topic, s)| topic != "*" || *s != Stats::default())
+            .collect();
+        by_topic.sort_by(|a, b| a.0.cmp(&b.0));
+        by_topic
+    }
+}
