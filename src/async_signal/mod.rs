@@ -7,8 +7,6 @@ mod drain;
 mod shared;
 mod state;
 mod waits;
-// For `bus::topics` until it names `crate::unwind` itself.
-pub(crate) use crate::unwind::dispose;
 
 use std::fmt;
 use std::ops::Deref;

@@ -153,7 +153,7 @@ impl<T: 'static> Drop for Subscriber<T> {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(callback))) {
             // Relaxed: a statistic.
             self.drop_panics.fetch_add(1, Ordering::Relaxed);
-            crate::async_signal::dispose(payload);
+            crate::unwind::dispose(payload);
         }
     }
 }
