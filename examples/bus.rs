@@ -74,7 +74,7 @@ impl App {
     fn change_config(&self, change: ConfigChange) -> Vec<String> {
         let replies = self.validators.gather(
             change.clone(),
-            self.validators.responder_count(),
+            self.validators.len(),
             Duration::from_secs(5),
         );
         let mut objections: Vec<String> = replies
@@ -191,8 +191,8 @@ fn main() -> ExitCode {
     settings_store(&app, &seen);
     println!(
         "start-up: {} plugin subscriptions, {} validators, {} configuration change(s) held",
-        app.topics.subscription_count(),
-        app.validators.responder_count(),
+        app.topics.len(),
+        app.validators.len(),
         app.config.held()
     );
     app.config.start();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sigwire::{AsyncSignal, ConnectOptions, EmitError, Ordering as Delivery, SyncSignal};
+use sigwire::{AsyncSignal, ConnectOptions, DeliveryOrder, EmitError, SyncSignal};
 
 const SYMBOLS: [&str; 4] = ["AAPL", "MSFT", "NVDA", "TSLA"];
 const START_CENTS: [u64; 4] = [18_700, 41_500, 46_500, 24_800];
@@ -92,7 +92,7 @@ impl Engine {
             fills: SyncSignal::new(),
             settlements: AsyncSignal::builder()
                 .capacity(4096)
-                .ordering(Delivery::PerListener)
+                .ordering(DeliveryOrder::PerListener)
                 .build()
                 .expect("a valid capacity"),
         }

@@ -414,7 +414,7 @@ impl ConnectOptions {
 
 /// A signal-level filter added by
 /// [`add_filter`](crate::Listeners::add_filter) (on any kind of signal); it
-/// stays until [`remove`](Self::remove) (dropping the handle does not
+/// stays until [`disconnect`](Self::disconnect) (dropping the handle does not
 /// remove it).
 ///
 /// # Examples
@@ -429,7 +429,7 @@ impl ConnectOptions {
 /// signal.connect(move |v: &u32| { s.fetch_add(*v, Ordering::Relaxed); });
 /// let even_only = signal.add_filter(|v: &u32| v % 2 == 0);
 /// (1..=4).for_each(|v| signal.emit(&v)); // 2 + 4
-/// assert!(even_only.remove());
+/// assert!(even_only.disconnect());
 /// signal.emit(&5);
 /// assert_eq!(seen.load(Ordering::Relaxed), 11);
 /// ```
@@ -455,7 +455,7 @@ impl FilterHandle {
     /// # Examples
     ///
     /// See [`FilterHandle`].
-    pub fn remove(&self) -> bool {
+    pub fn disconnect(&self) -> bool {
         (self.remove)()
     }
 }

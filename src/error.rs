@@ -691,7 +691,7 @@ impl Error for ShutdownTimeout {}
 /// was caught: the pool, the signal and the other listeners carry on.
 ///
 /// Handed to the signal's panic handler, and returned inside an
-/// [`EmitError`] by [`emit_join`](crate::AsyncSignal::emit_join).
+/// [`EmitError`] by [`emit_collect`](crate::AsyncSignal::emit_collect).
 ///
 /// # Examples
 ///

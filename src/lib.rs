@@ -96,7 +96,9 @@ mod sync;
 mod sync_signal;
 mod unwind;
 
-pub use async_signal::{AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
+pub use async_signal::{
+    AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, DeliveryOrder, Overflow,
+};
 pub use cancel::Cancel;
 pub use connection::{BlockGuard, ConnectOptions, Connection, FilterHandle, ScopedConnection};
 pub use error::{

@@ -96,7 +96,7 @@ impl<T: 'static> Listeners<T> {
 
     /// Connects a listener that may fail. Its errors are counted and go to
     /// the [error handler](Self::set_error_handler) under plain emits;
-    /// `try_emit`, `emit_collect` and `emit_join` return them instead.
+    /// `try_emit`, `emit_collect` and `emit_collect` return them instead.
     ///
     /// # Examples
     ///
@@ -109,7 +109,7 @@ impl<T: 'static> Listeners<T> {
     ///
     /// let pooled = AsyncSignal::<i32>::new();
     /// pooled.connect_fallible(|v: &i32| if *v < 0 { Err("negative") } else { Ok(()) });
-    /// assert!(pooled.emit_join(-1).is_err());
+    /// assert!(pooled.emit_collect(-1).is_err());
     /// ```
     pub fn connect_fallible<F, E>(&self, f: F) -> Connection
     where
@@ -365,7 +365,7 @@ impl<T: 'static> Listeners<T> {
     /// How many errors went to the error handler since the signal was made:
     /// those fallible listeners returned under plain emits (`emit`,
     /// `emit_until`, `Emitter::emit`, and an `AsyncSignal`'s deliveries);
-    /// `try_emit`, `emit_collect` and `emit_join` hand theirs to the caller
+    /// `try_emit`, `emit_collect` and `emit_collect` hand theirs to the caller
     /// instead.
     ///
     /// Also counted: a panic caught while dropping the closure of a

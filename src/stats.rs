@@ -50,7 +50,7 @@ use crate::sync::{AtomicU64, Ordering};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
-    /// Events accepted by `emit`, plus calls of `emit_join`: the events
+    /// Events accepted by `emit`, plus calls of `emit_collect`: the events
     /// the drainer completed (every listener done), plus `pending` (counting
     /// each emit would cost it an atomic increment), read so that each
     /// event counts once, in one or the other.

@@ -9,7 +9,7 @@ use std::alloc::System;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sigwire::{AsyncSignal, Ordering as Delivery, Overflow};
+use sigwire::{AsyncSignal, DeliveryOrder, Overflow};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -29,7 +29,7 @@ enum Pace {
 }
 
 /// Emits `events` events (after a warm-up) and returns allocations per event.
-fn allocations_per_emit(listeners: usize, ordering: Delivery, pace: Pace, events: u64) -> f64 {
+fn allocations_per_emit(listeners: usize, ordering: DeliveryOrder, pace: Pace, events: u64) -> f64 {
     let signal = AsyncSignal::<u64>::builder()
         .capacity(1024)
         .overflow(Overflow::Block)
@@ -73,11 +73,11 @@ fn allocations_per_emit(listeners: usize, ordering: Delivery, pace: Pace, events
 #[test]
 fn steady_state_emit_allocates_at_most_0_05_per_event() {
     for (listeners, ordering, pace) in [
-        (1, Delivery::Unordered, Pace::Flat),
-        (4, Delivery::Unordered, Pace::Flat),
-        (4, Delivery::PerListener, Pace::Flat),
-        (4, Delivery::Unordered, Pace::Yielding),
-        (16, Delivery::Unordered, Pace::Flat),
+        (1, DeliveryOrder::Unordered, Pace::Flat),
+        (4, DeliveryOrder::Unordered, Pace::Flat),
+        (4, DeliveryOrder::PerListener, Pace::Flat),
+        (4, DeliveryOrder::Unordered, Pace::Yielding),
+        (16, DeliveryOrder::Unordered, Pace::Flat),
     ] {
         let per_emit = allocations_per_emit(listeners, ordering, pace, EVENTS);
         println!(
@@ -93,7 +93,7 @@ fn steady_state_emit_allocates_at_most_0_05_per_event() {
     // delivered finds the drainer idle and starts one. `rayon::spawn` boxes
     // its job, and rayon's injector queue allocates a block per 63 jobs:
     // at most 1 + 1/63 allocations per event, and nothing of sigwire's.
-    let per_emit = allocations_per_emit(4, Delivery::Unordered, Pace::Trickle, 2_000);
+    let per_emit = allocations_per_emit(4, DeliveryOrder::Unordered, Pace::Trickle, 2_000);
     println!("4 listener(s), Unordered, Trickle: {per_emit:.4} allocations per emit");
     assert!(
         per_emit <= 1.0 + 1.0 / 63.0 + 0.005,

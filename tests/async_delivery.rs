@@ -1,27 +1,27 @@
-//! `AsyncSignal<T>`, continued from `async_signal.rs`: emit_join, panic and
+//! `AsyncSignal<T>`, continued from `async_signal.rs`: emit_collect, panic and
 //! error isolation, both orderings, drop with pending deliveries,
 //! connections, stats and Debug.
 
 use std::collections::HashSet;
 use std::panic;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering as Mem};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::Duration;
 
 use sigwire::{
-    AsyncSignal, ConnectOptions, Connection, EmitError, ListenerPanic, Ordering, Overflow,
+    AsyncSignal, ConnectOptions, Connection, DeliveryOrder, EmitError, ListenerPanic, Overflow,
     RejectReason, Signal,
 };
 
 mod async_support;
 use async_support::*;
 
-// ---------------------------------------------------------------- emit_join
+// ---------------------------------------------------------------- emit_collect
 
-/// `emit_join` runs every listener on the pool and returns `Ok` when all
+/// `emit_collect` runs every listener on the pool and returns `Ok` when all
 /// succeed, and otherwise every error: fallible errors and panics (as
 /// `EmitError`s whose source is a `ListenerPanic`), bypassing the handlers.
 /// All are counted in `stats`.
@@ -40,14 +40,14 @@ fn emit_join_returns_every_error_and_panic() {
     let bomb = |v: &u32| assert!(*v < 2, "{INTENDED}: join {v}");
     let bomb = signal.connect(bomb);
 
-    assert!(signal.emit_join(0).is_ok());
-    let errors = signal.emit_join(1).unwrap_err();
+    assert!(signal.emit_collect(0).is_ok());
+    let errors = signal.emit_collect(1).unwrap_err();
     assert_eq!(errors.len(), 1);
     let error = errors.iter().next().unwrap();
     assert_eq!((error.id(), error.key()), (db.id(), Some("db")));
     assert_eq!(error.source_error().to_string(), "down");
 
-    let errors = signal.emit_join(2).unwrap_err().into_vec();
+    let errors = signal.emit_collect(2).unwrap_err().into_vec();
     let ids: HashSet<u64> = errors.iter().map(|e| e.id()).collect();
     assert_eq!(ids, HashSet::from([db.id(), bomb.id()]));
     fn as_panic(e: &EmitError) -> Option<&ListenerPanic> {
@@ -62,7 +62,7 @@ fn emit_join_returns_every_error_and_panic() {
     let values: Vec<u32> = seen.iter().map(|(v, ..)| *v).collect();
     assert_eq!(values, [0, 1, 2]);
     assert!(seen.iter().all(|(_, i, _)| i.is_some()), "off the pool");
-    assert_eq!(load(&handled), 0, "emit_join errors reached a handler");
+    assert_eq!(load(&handled), 0, "emit_collect errors reached a handler");
     // Deliveries: 3 calls for 0 and for 1, 2 for 2 (the bomb panicked).
     assert_eq!(stats(&signal), [3, 8, 2, 1, 0, 0]);
 }
@@ -262,20 +262,20 @@ struct Probe {
 
 impl Probe {
     fn observe(&self, (thread, seq): (usize, u64)) {
-        let now = self.inside.fetch_add(1, Mem::SeqCst) + 1;
-        self.max_inside.fetch_max(now, Mem::SeqCst);
-        if self.next[thread].swap(seq + 1, Mem::SeqCst) != seq {
+        let now = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_inside.fetch_max(now, Ordering::SeqCst);
+        if self.next[thread].swap(seq + 1, Ordering::SeqCst) != seq {
             bump(&self.out_of_order);
         }
         (0..50).for_each(|_| std::hint::spin_loop());
         bump(&self.calls);
-        self.inside.fetch_sub(1, Mem::SeqCst);
+        self.inside.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Emits `(thread, seq)` for `seq in 0..PER` from each of 4 threads into a
 /// signal with 3 probe listeners on a 4-thread pool, then flushes.
-fn run_ordering(ordering: Ordering) -> (Vec<Arc<Probe>>, [u64; 6]) {
+fn run_ordering(ordering: DeliveryOrder) -> (Vec<Arc<Probe>>, [u64; 6]) {
     let signal = on_pool(4, "order").ordering(ordering).build().unwrap();
     let probes: Vec<Arc<Probe>> = (0..3).map(|_| Arc::default()).collect();
     for probe in &probes {
@@ -296,12 +296,12 @@ fn run_ordering(ordering: Ordering) -> (Vec<Arc<Probe>>, [u64; 6]) {
 /// order, without gaps, and never runs concurrently with itself.
 #[test]
 fn per_listener_keeps_emit_order_and_never_overlaps() {
-    let (probes, stats) = bounded(|| run_ordering(Ordering::PerListener));
+    let (probes, stats) = bounded(|| run_ordering(DeliveryOrder::PerListener));
     for (l, probe) in probes.iter().enumerate() {
         assert_eq!(load(&probe.calls), EMITTERS * PER as usize, "{l}");
         assert_eq!(load(&probe.out_of_order), 0, "{l}: out of order");
         assert_eq!(load(&probe.max_inside), 1, "{l}: ran concurrently");
-        assert!(probe.next.iter().all(|n| n.load(Mem::SeqCst) == PER));
+        assert!(probe.next.iter().all(|n| n.load(Ordering::SeqCst) == PER));
     }
     let total = EMITTERS as u64 * PER;
     assert_eq!(stats, [total, 3 * total, 0, 0, 0, 0]);
@@ -310,7 +310,7 @@ fn per_listener_keeps_emit_order_and_never_overlaps() {
 /// `Unordered`: exact delivery counts with several emitters.
 #[test]
 fn unordered_delivers_exact_counts() {
-    let (probes, stats) = bounded(|| run_ordering(Ordering::Unordered));
+    let (probes, stats) = bounded(|| run_ordering(DeliveryOrder::Unordered));
     for probe in &probes {
         assert_eq!(load(&probe.calls), EMITTERS * PER as usize);
     }
@@ -476,12 +476,12 @@ fn disconnect_wait_inside_and_outside_a_delivery() {
     let f = Arc::clone(&finished);
     let held = signal.connect(move |_: &u32| {
         gate.pass();
-        f.store(true, Mem::SeqCst);
+        f.store(true, Ordering::SeqCst);
     });
     signal.emit(2).unwrap();
     opener.wait_started();
     let (tx, rx) = mpsc::channel();
-    let finished = move || finished.load(Mem::SeqCst);
+    let finished = move || finished.load(Ordering::SeqCst);
     let waited = move || held.disconnect_wait().map(|c| (c, finished()));
     thread::spawn(move || tx.send(waited()));
     still_blocked(&rx);
@@ -539,7 +539,10 @@ fn debug_impls_and_rejected_without_debug() {
     let block_for = Overflow::BlockFor(Duration::from_millis(1));
     let timed_out = RejectReason::TimedOut;
     let shutdown = AsyncSignal::<u8>::new().shutdown(TIMEOUT);
-    let others = format!("{block_for:?} {:?} {timed_out:?}", Ordering::PerListener);
+    let others = format!(
+        "{block_for:?} {:?} {timed_out:?}",
+        DeliveryOrder::PerListener
+    );
     let others = format!("{others} {} {shutdown:?}", RejectReason::Full);
     assert!(others.contains("BlockFor") && others.contains("Ok(())"));
 }

@@ -1,19 +1,19 @@
 //! `AsyncSignal<T>`: the builder, delivery, the overflow policies,
 //! close/shutdown and flush (also from pool threads). `async_delivery.rs`
-//! has the rest: emit_join, panic and error isolation, both orderings, drop
+//! has the rest: emit_collect, panic and error isolation, both orderings, drop
 //! with pending deliveries, connections, stats and Debug.
 //!
 //! A listener that must stay blocked waits at a gate; every wait that a
 //! bug could turn into a hang is bounded (see `async_support`).
 
 use std::panic;
-use std::sync::atomic::{AtomicUsize, Ordering as Mem};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use sigwire::{AsyncSignal, BuildError, DEFAULT_CAPACITY, Ordering, Overflow, RejectReason};
+use sigwire::{AsyncSignal, BuildError, DEFAULT_CAPACITY, DeliveryOrder, Overflow, RejectReason};
 
 mod async_support;
 use async_support::*;
@@ -50,19 +50,19 @@ fn defaults() {
         assert_eq!(stats(&signal), [0; 6]);
     }
     assert_eq!(Overflow::default(), Overflow::Block);
-    assert_eq!(Ordering::default(), Ordering::Unordered);
+    assert_eq!(DeliveryOrder::default(), DeliveryOrder::Unordered);
     let custom = AsyncSignal::<u8>::builder().capacity(7).build();
     assert_eq!(custom.unwrap().capacity(), 7);
 }
 
-/// Listeners run on the builder's pool, for `emit` and `emit_join` alike.
+/// Listeners run on the builder's pool, for `emit` and `emit_collect` alike.
 #[test]
 fn custom_pool_runs_the_listeners() {
     let signal = signal(3, "custom");
     let seen = record_where(&signal);
     (0..20).for_each(|v| signal.emit(v).unwrap());
     signal.flush().unwrap();
-    signal.emit_join(20).unwrap();
+    signal.emit_collect(20).unwrap();
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 21);
     for (v, index, name) in seen.iter() {
@@ -73,7 +73,7 @@ fn custom_pool_runs_the_listeners() {
 
 /// Without a pool of its own, a signal follows `rayon::spawn`'s rule
 /// (documented on `AsyncSignal`): emitted from a thread of another rayon
-/// pool, its drainer (and `emit_join`) runs on that pool; emitted from a
+/// pool, its drainer (and `emit_collect`) runs on that pool; emitted from a
 /// plain thread, on rayon's global pool.
 #[test]
 fn global_pool_signal_follows_rayon_spawn() {
@@ -84,7 +84,7 @@ fn global_pool_signal_follows_rayon_spawn() {
     other.install(move || {
         s.emit(1).unwrap();
         s.flush().unwrap();
-        s.emit_join(2).unwrap();
+        s.emit_collect(2).unwrap();
     });
     signal.emit(3).unwrap();
     signal.flush().unwrap();
@@ -113,7 +113,7 @@ fn emit_delivers_each_value_once_to_every_listener_by_reference() {
         let (c, a) = (Arc::clone(counts), Arc::clone(addrs));
         signal.connect(move |t: &Tracked| {
             bump(&c[t.0 as usize]);
-            a[t.0 as usize].store(t as *const Tracked as usize, Mem::SeqCst);
+            a[t.0 as usize].store(t as *const Tracked as usize, Ordering::SeqCst);
         });
     }
     thread::scope(|scope| {
@@ -139,7 +139,7 @@ fn emit_delivers_each_value_once_to_every_listener_by_reference() {
     assert_eq!(stats(&signal), [total, listeners * total, 0, 0, 0, 0]);
 }
 
-/// Values are dropped exactly once on every path: delivered, `emit_join`,
+/// Values are dropped exactly once on every path: delivered, `emit_collect`,
 /// and rejected (handed back to the caller, who drops it).
 #[test]
 fn values_are_dropped_exactly_once_on_every_path() {
@@ -152,7 +152,7 @@ fn values_are_dropped_exactly_once_on_every_path() {
     }
     signal.flush().unwrap();
     assert_eq!((load(&calls), load(&drops)), (100, 100));
-    assert!(signal.emit_join(Tracked::new(100, &drops)).is_ok());
+    assert!(signal.emit_collect(Tracked::new(100, &drops)).is_ok());
     assert_eq!((load(&calls), load(&drops)), (101, 101));
     signal.close();
     let rejected = signal.emit(Tracked::new(7, &drops));
@@ -249,7 +249,7 @@ fn block_from_own_listener_when_full_is_rejected() {
 // ---------------------------------------------------------------- close / shutdown
 
 /// After `close`, emits are refused with `Closed` (closing twice is
-/// harmless); what was accepted is still delivered; documented: `emit_join`
+/// harmless); what was accepted is still delivered; documented: `emit_collect`
 /// bypasses the queue and still runs.
 #[test]
 fn close_refuses_later_emits_and_delivers_accepted_ones() {
@@ -263,7 +263,7 @@ fn close_refuses_later_emits_and_delivers_accepted_ones() {
     drop(opener);
     signal.flush().unwrap();
     assert_eq!(*seen.lock().unwrap(), [1]);
-    signal.emit_join(3).unwrap();
+    signal.emit_collect(3).unwrap();
     assert_eq!(*seen.lock().unwrap(), [1, 3]);
     assert_eq!(stats(&signal), [2, 2, 0, 0, 1, 0]);
 }
@@ -497,9 +497,9 @@ fn flushes_in_a_circle_are_refused_not_hung() {
     );
 }
 
-/// A thread inside an `emit_join` listener of X holds up no delivery of X's
+/// A thread inside an `emit_collect` listener of X holds up no delivery of X's
 /// queue: its wait for Y must not make Y's listener's `flush` of X look like
-/// a circle. (Found by review: the emit_join's record entry counted as a
+/// a circle. (Found by review: the emit_collect's record entry counted as a
 /// delivery.) The pauses only make the wrong order likely; the test passes
 /// in every order when the check is right.
 #[test]
@@ -533,12 +533,12 @@ fn a_wait_inside_emit_join_is_not_part_of_a_circle() {
     y_opener.wait_started();
     let join = {
         let x = Arc::clone(&x);
-        thread::spawn(move || x.emit_join(100))
+        thread::spawn(move || x.emit_collect(100))
     };
-    expect(&inside_join, "the emit_join listener never ran");
+    expect(&inside_join, "the emit_collect listener never ran");
     x.emit(1).unwrap();
     x_opener.wait_started();
-    thread::sleep(STILL_BLOCKED); // the emit_join listener now waits for Y
+    thread::sleep(STILL_BLOCKED); // the emit_collect listener now waits for Y
     drop(y_opener);
     still_blocked(&flushes); // Y's listener now waits for X's event
     drop(x_opener);

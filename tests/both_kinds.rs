@@ -133,7 +133,7 @@ fn filters_turn_events_away_for_everyone_or_for_one<K: Kind>() {
     for v in [1, 2, 20, 4] {
         signal.deliver(v);
     }
-    assert!(small.remove());
+    assert!(small.disconnect());
     signal.deliver(30);
     assert_eq!(*seen.lock().unwrap(), [1, 2, 4, 30]);
     assert_eq!(*evens.lock().unwrap(), [2, 4, 30]);

@@ -33,12 +33,12 @@ fn one_signal_per_type_shared_by_clones() {
     bus.emit(&B); // another type: reaches nobody
     bus.signal::<A>().emit(&A(2));
     assert_eq!(calls.load(Ordering::SeqCst), 7);
-    assert_eq!(bus.signal_count(), 2);
+    assert_eq!(bus.len(), 2);
     assert!(
         bus.async_signal::<A>().is_empty(),
         "async signals are separate"
     );
-    assert_eq!(bus.signal_count(), 3);
+    assert_eq!(bus.len(), 3);
     // A separate bus is separate.
     assert!(!Arc::ptr_eq(
         &EventBus::new().signal::<A>(),
@@ -139,7 +139,7 @@ fn topics_match_cache_and_invalidate() {
         taken(&log).iter().map(|e| e.0).collect::<Vec<_>>(),
         ["all", "created"]
     );
-    assert_eq!(topics.subscription_count(), 2);
+    assert_eq!(topics.len(), 2);
     assert!(all.unsubscribe() && created.unsubscribe());
     topics.emit("user.created", &6).unwrap();
     assert!(taken(&log).is_empty());
@@ -175,7 +175,7 @@ fn bad_patterns_and_topics_are_errors() {
         let err = topics.emit(topic, &1).unwrap_err();
         assert_eq!(err.topic(), topic);
     }
-    assert_eq!(topics.subscription_count(), 0);
+    assert_eq!(topics.len(), 0);
 }
 
 /// Emitters on several topics race subscribes and unsubscribes: a
@@ -210,7 +210,7 @@ fn concurrent_emits_and_subscriptions_lose_nothing() {
         });
     });
     assert_eq!(steady.load(Ordering::Relaxed), 2 * EMITS as usize);
-    assert_eq!(topics.subscription_count(), 1);
+    assert_eq!(topics.len(), 1);
 }
 
 /// A publisher follows subscriptions made and removed after it was made,
@@ -406,13 +406,13 @@ mod requests {
         assert_eq!(named(replies.answers()), [("double", 24)]);
         assert_eq!(replies.errors().len(), 1);
         assert_eq!(replies.errors()[0].1.to_string(), "12 too big");
-        assert!(double.stop());
-        assert!(!double.stop());
+        assert!(double.disconnect());
+        assert!(!double.disconnect());
         assert_eq!(
             named(&requests.request(&1).into_answers()),
             [("odd-only", 1)]
         );
-        assert_eq!(requests.responder_count(), 2);
+        assert_eq!(requests.len(), 2);
     }
 
     /// A responder may make a request and register a responder; neither
@@ -455,8 +455,8 @@ mod requests {
                 let _ = &guard;
                 Ok(Some(1))
             });
-            assert!(responding.stop());
-            tx.send(requests.responder_count()).unwrap();
+            assert!(responding.disconnect());
+            tx.send(requests.len()).unwrap();
         });
         let count = rx.recv_timeout(std::time::Duration::from_secs(10));
         assert_eq!(
@@ -489,11 +489,11 @@ mod requests {
             s.spawn(|| {
                 for _ in 0..200 {
                     let r = requests.respond("churn", |_: &u32| Ok(None));
-                    assert!(r.stop());
+                    assert!(r.disconnect());
                 }
             });
         });
-        assert_eq!(requests.responder_count(), 1);
+        assert_eq!(requests.len(), 1);
     }
 }
 
@@ -829,7 +829,7 @@ mod gather {
             let stop = stop.clone();
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    requests.respond("churn", |_: &u32| Ok(None)).stop();
+                    requests.respond("churn", |_: &u32| Ok(None)).disconnect();
                 }
             })
         };

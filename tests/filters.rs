@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use sigwire::{AsyncSignal, Ordering as Delivery, SyncSignal};
+use sigwire::{AsyncSignal, DeliveryOrder, SyncSignal};
 
 fn summing() -> (Arc<AtomicU64>, impl Fn(&u64) + Send + Sync + 'static) {
     let sum = Arc::new(AtomicU64::new(0));
@@ -42,15 +42,15 @@ fn sync_filters_apply_to_every_emit_variant() {
     }
     // Only 2 and 4 pass both filters: 5 variants x 6.
     assert_eq!((load(&sum), load(&second)), (30, 30));
-    assert!(even.remove());
-    assert!(!even.remove());
+    assert!(even.disconnect());
+    assert!(!even.disconnect());
     signal.emit(&3);
     assert_eq!(load(&sum), 33);
-    assert!(small.clone().remove());
+    assert!(small.clone().disconnect());
     signal.emit(&500);
     assert_eq!(load(&sum), 533);
     drop(signal);
-    assert!(!small.remove(), "the signal is gone");
+    assert!(!small.disconnect(), "the signal is gone");
 }
 
 #[test]
@@ -68,11 +68,11 @@ fn per_listener_filters() {
 }
 
 /// Async filters run once per event, before its listeners, under both
-/// orderings and `emit_join`; rejected events still count as emitted, with
+/// orderings and `emit_collect`; rejected events still count as emitted, with
 /// no delivery; a panicking filter rejects its event and counts as a panic.
 #[test]
 fn async_filters_run_once_per_event() {
-    for ordering in [Delivery::Unordered, Delivery::PerListener] {
+    for ordering in [DeliveryOrder::Unordered, DeliveryOrder::PerListener] {
         let signal = AsyncSignal::<u64>::builder()
             .ordering(ordering)
             .panic_handler(|_| {})
@@ -94,8 +94,8 @@ fn async_filters_run_once_per_event() {
             signal.emit(v).unwrap();
         }
         signal.flush().unwrap();
-        signal.emit_join(6).unwrap();
-        signal.emit_join(7).unwrap();
+        signal.emit_collect(6).unwrap();
+        signal.emit_collect(7).unwrap();
         assert_eq!((load(&sum), load(&other)), (12, 12), "{ordering:?}");
         assert_eq!(load(&calls), 7, "one filter call per event");
         let stats = signal.stats();

@@ -7,7 +7,7 @@
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as Mem};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
@@ -326,7 +326,7 @@ fn closure_drop_reenters_the_signal() {
             let s = weak.upgrade().unwrap();
             let c = Arc::clone(&calls);
             let _kept = s.connect(move |_: &u32| {
-                c.fetch_add(1, Mem::Relaxed);
+                c.fetch_add(1, Ordering::Relaxed);
             });
             s.emit(&1);
             if let Some(v) = victim.lock().unwrap().take() {
@@ -344,7 +344,7 @@ fn closure_drop_reenters_the_signal() {
         conn.disconnect();
         s.emit(&3);
     });
-    assert_eq!(calls.load(Mem::Relaxed), 1);
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
     assert_eq!(signal.len(), 0);
 }
 
@@ -414,10 +414,10 @@ fn handler_drop_panic_goes_to_the_new_handler() {
     let g = Arc::clone(&got);
     signal.set_error_handler(move |e| {
         assert!(e.source_error().is::<sigwire::ListenerPanic>());
-        g.fetch_add(1, Mem::Relaxed);
+        g.fetch_add(1, Ordering::Relaxed);
     });
     assert_eq!(signal.error_count(), 1);
-    assert_eq!(got.load(Mem::Relaxed), 1);
+    assert_eq!(got.load(Ordering::Relaxed), 1);
 }
 
 /// Dropping the signal with several panicking closures (and a panicking
@@ -511,7 +511,7 @@ fn reclamation_stress() {
         let stop = Arc::clone(&stop);
         threads.push(thread::spawn(move || {
             let mut emitter = signal.emitter();
-            while !stop.load(Mem::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 match kind {
                     0 => signal.emit(&0),
                     1 => signal.emit(&2), // nested twice
@@ -539,7 +539,7 @@ fn reclamation_stress() {
         let bad2 = Arc::clone(&bad);
         let c = signal.connect(move |_: &u32| {
             if *boxed != CANARY ^ i as u64 {
-                bad2.fetch_add(1, Mem::Relaxed);
+                bad2.fetch_add(1, Ordering::Relaxed);
             }
         });
         if i % 3 == 0 {
@@ -550,11 +550,11 @@ fn reclamation_stress() {
         }
     }
     drop(nested);
-    stop.store(true, Mem::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     for t in threads {
         t.join().unwrap();
     }
-    assert_eq!(bad.load(Mem::Relaxed), 0);
+    assert_eq!(bad.load(Ordering::Relaxed), 0);
 }
 
 /// Async stress: writers race a drainer whose fan-out is stolen.
@@ -575,9 +575,9 @@ fn async_reclamation_stress() {
         let signal = Arc::clone(&signal);
         let stop = Arc::clone(&stop);
         thread::spawn(move || {
-            while !stop.load(Mem::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 let _ = signal.emit(1);
-                let _ = signal.emit_join(2);
+                let _ = signal.emit_collect(2);
             }
         })
     };
@@ -590,14 +590,14 @@ fn async_reclamation_stress() {
         let bad2 = Arc::clone(&bad);
         let c = signal.connect(move |_: &u32| {
             if *boxed != CANARY ^ i as u64 {
-                bad2.fetch_add(1, Mem::Relaxed);
+                bad2.fetch_add(1, Ordering::Relaxed);
             }
         });
         c.disconnect();
     }
-    stop.store(true, Mem::Relaxed);
+    stop.store(true, Ordering::Relaxed);
     emitter.join().unwrap();
     let s = Arc::clone(&signal);
     bounded("final", move || s.flush().unwrap());
-    assert_eq!(bad.load(Mem::Relaxed), 0);
+    assert_eq!(bad.load(Ordering::Relaxed), 0);
 }

@@ -338,7 +338,7 @@ fn b_sync_snapshot_consistency() {
 
 /// AsyncSignal: `emitted = completed + pending` with `pending` read first.
 /// A snapshot taken while a batch completes may count it twice; does a
-/// later snapshot then show emitted going back? And does `emit_join`
+/// later snapshot then show emitted going back? And does `emit_collect`
 /// (delivered added before completed) show delivered > emitted?
 #[test]
 fn b_async_snapshot_consistency() {
@@ -387,7 +387,7 @@ fn b_async_emit_join_snapshot() {
         let (signal, stop) = (signal.clone(), stop.clone());
         thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                signal.emit_join(1).unwrap();
+                signal.emit_collect(1).unwrap();
             }
         })
     };
@@ -493,7 +493,7 @@ fn b_async_listener_kinds() {
     signal.emit(-1).unwrap(); // e (failed), p = 2
     signal.emit(7).unwrap(); // f, e, p panicked = 2 delivered, 1 panicked
     signal.flush().unwrap();
-    let errs = signal.emit_join(-2).unwrap_err(); // e failed, p = 2
+    let errs = signal.emit_collect(-2).unwrap_err(); // e failed, p = 2
     assert_eq!(errs.len(), 1, "{errs:?}");
     let s = signal.stats();
     assert_eq!(

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use sigwire::bus::{EventBus, HeldSignal, HistorySignal, SignalKind, Topics};
-use sigwire::{AsyncSignal, Ordering, Stats, SyncSignal};
+use sigwire::{AsyncSignal, DeliveryOrder, Stats, SyncSignal};
 
 fn counts(s: Stats) -> (u64, u64, u64, u64, u64) {
     (s.emitted, s.delivered, s.failed, s.panicked, s.rejected)
@@ -37,7 +37,7 @@ fn sync_signal_counts_every_outcome() {
     assert!(signal.emit_collect(&-3).is_err()); // delivered, one failure
     let filter = signal.add_filter(|v: &i32| *v != 99);
     signal.emit(&99); // emitted, delivered to no listener
-    filter.remove();
+    filter.disconnect();
     signal.connect(|v: &i32| assert!(*v != 7, "seven"));
     let panicked = catch_unwind(AssertUnwindSafe(|| signal.emit(&7)));
     assert!(panicked.is_err()); // one delivery returned, one panicked
@@ -368,7 +368,7 @@ fn sync_skipped_listeners_are_not_deliveries() {
 /// 4 listeners × N events on an `AsyncSignal`, under both orderings.
 #[test]
 fn async_signal_counts_deliveries() {
-    for ordering in [Ordering::Unordered, Ordering::PerListener] {
+    for ordering in [DeliveryOrder::Unordered, DeliveryOrder::PerListener] {
         let signal = AsyncSignal::<u64>::builder()
             .ordering(ordering)
             .build()
@@ -404,7 +404,7 @@ fn async_panics_count_per_delivery() {
     assert_eq!(counts(signal.stats()), (N, 4 * N - N / 10, 0, N / 10, 0));
 }
 
-/// `emit_join` counts like `emit`: one event, one delivery per listener
+/// `emit_collect` counts like `emit`: one event, one delivery per listener
 /// that returned, one panic per listener that panicked.
 #[test]
 fn emit_join_counts_deliveries() {
@@ -413,7 +413,7 @@ fn emit_join_counts_deliveries() {
     signal.connect_fallible(|_: &u64| Err("no"));
     signal.connect(|_: &u64| panic!("always"));
     signal.connect(|_: &u64| {});
-    assert_eq!(signal.emit_join(1).unwrap_err().len(), 2);
+    assert_eq!(signal.emit_collect(1).unwrap_err().len(), 2);
     assert_eq!(counts(signal.stats()), (1, 3, 1, 1, 0));
 }
 
@@ -432,7 +432,7 @@ fn async_skipped_listeners_are_not_deliveries() {
         signal.emit(v).unwrap();
     }
     signal.flush().unwrap();
-    assert!(signal.emit_join(2).is_ok());
+    assert!(signal.emit_collect(2).is_ok());
     assert_eq!(counts(signal.stats()), (2 * N + 1, N + N / 2 + 2, 0, 0, 0));
 }
 

@@ -406,7 +406,7 @@ fn disconnect_wait_races_deeply_nested_emits() {
 #[test]
 #[ignore = "stress test: run with --ignored in release"]
 fn async_signal_under_load() {
-    use sigwire::{AsyncSignal, Ordering as Delivery, Overflow};
+    use sigwire::{AsyncSignal, DeliveryOrder, Overflow};
 
     const EMITTERS: usize = 3;
     const PANIC_EVERY: u64 = 11;
@@ -421,7 +421,7 @@ fn async_signal_under_load() {
             .pool(pool)
             .capacity(64)
             .overflow(Overflow::Block)
-            .ordering(Delivery::PerListener)
+            .ordering(DeliveryOrder::PerListener)
             .panic_handler(|_| {})
             .build()
             .unwrap(),
@@ -690,7 +690,7 @@ fn bus_under_load() {
                 let (m, d) = (m.clone(), d.clone());
                 let churn = requests.respond("churn", move |v: &u64| answer(&m, &d, *v));
                 thread::yield_now();
-                assert!(churn.stop());
+                assert!(churn.disconnect());
             }
         });
         for t in 0..2u64 {

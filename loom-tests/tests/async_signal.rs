@@ -202,7 +202,7 @@ fn per_listener_keeps_emit_order() {
     loom::model(|| {
         let signal = AsyncSignal::<usize>::builder()
             .capacity(2)
-            .ordering(sigwire::Ordering::PerListener)
+            .ordering(sigwire::DeliveryOrder::PerListener)
             .build()
             .unwrap();
         let last = Arc::new(AtomicUsize::new(0));

@@ -57,7 +57,7 @@ pub enum Overflow {
     /// waits for; and a pool whose every thread is blocked in listeners
     /// (of any signal), so that no thread is left to run the delivery that
     /// would make room. Only deliveries of a signal's queue count: a wait
-    /// from inside an `emit_join` or a sync emit holds no queue up.
+    /// from inside an `emit_collect` or a sync emit holds no queue up.
     #[default]
     Block,
     /// Wait up to the given time, then hand the event back with
@@ -70,23 +70,23 @@ pub enum Overflow {
 /// # Examples
 ///
 /// ```
-/// use sigwire::{AsyncSignal, Ordering};
+/// use sigwire::{AsyncSignal, DeliveryOrder};
 ///
 /// let journal = AsyncSignal::<u64>::builder()
-///     .ordering(Ordering::PerListener)
+///     .ordering(DeliveryOrder::PerListener)
 ///     .build()
 ///     .unwrap();
 /// # drop(journal);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Ordering {
+pub enum DeliveryOrder {
     /// Any order: a listener may run for several events at once (the
     /// default, and the most parallel).
     #[default]
     Unordered,
     /// Each listener sees the events of one emitting thread in emit order,
     /// and never runs concurrently with itself; different listeners run in
-    /// parallel. This covers events sent with `emit`, not `emit_join`, which
+    /// parallel. This covers events sent with `emit`, not `emit_collect`, which
     /// runs at once, outside the queue.
     PerListener,
 }
@@ -98,14 +98,14 @@ pub enum Ordering {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use sigwire::{AsyncSignal, Ordering, Overflow};
+/// use sigwire::{AsyncSignal, DeliveryOrder, Overflow};
 ///
 /// let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap());
 /// let fills = AsyncSignal::<u64>::builder()
 ///     .pool(pool)
 ///     .capacity(4096)
 ///     .overflow(Overflow::Reject)
-///     .ordering(Ordering::PerListener)
+///     .ordering(DeliveryOrder::PerListener)
 ///     .build()
 ///     .unwrap();
 /// assert_eq!(fills.capacity(), 4096);
@@ -114,7 +114,7 @@ pub struct AsyncSignalBuilder<T> {
     pub(super) pool: exec::Pool,
     pub(super) capacity: usize,
     pub(super) overflow: Overflow,
-    pub(super) ordering: Ordering,
+    pub(super) ordering: DeliveryOrder,
     pub(super) on_panic: Option<PanicHandler>,
     _event: PhantomData<fn(T)>,
 }
@@ -125,7 +125,7 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
             pool: None,
             capacity: DEFAULT_CAPACITY,
             overflow: Overflow::default(),
-            ordering: Ordering::default(),
+            ordering: DeliveryOrder::default(),
             on_panic: None,
             _event: PhantomData,
         }
@@ -178,16 +178,16 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
         self
     }
 
-    /// The delivery order; default [`Ordering::Unordered`].
+    /// The delivery order; default [`DeliveryOrder::Unordered`].
     ///
     /// # Examples
     ///
     /// ```
-    /// # use sigwire::{AsyncSignal, Ordering};
-    /// let signal = AsyncSignal::<u8>::builder().ordering(Ordering::PerListener).build().unwrap();
+    /// # use sigwire::{AsyncSignal, DeliveryOrder};
+    /// let signal = AsyncSignal::<u8>::builder().ordering(DeliveryOrder::PerListener).build().unwrap();
     /// # drop(signal);
     /// ```
-    pub fn ordering(mut self, ordering: Ordering) -> Self {
+    pub fn ordering(mut self, ordering: DeliveryOrder) -> Self {
         self.ordering = ordering;
         self
     }

@@ -1,5 +1,5 @@
 //! The drainer: the one job per signal that takes accepted events off the
-//! queue and delivers them, and the fork-join fan-out it (and `emit_join`)
+//! queue and delivers them, and the fork-join fan-out it (and `emit_collect`)
 //! uses. See `docs/architecture.md`, "AsyncSignal".
 
 use std::ops::Range;
@@ -10,12 +10,12 @@ use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
 use super::shared::Shared;
-use super::{Ordering, state, waits};
+use super::{DeliveryOrder, state, waits};
 use crate::base::List;
 use crate::callback::skipped;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::slot::Slot;
-use crate::sync::{self, Arc, Ordering as Memory, exec};
+use crate::sync::{self, Arc, Ordering, exec};
 use crate::unwind::contain;
 
 /// Events taken off the queue per delivery round: enough to spread over the
@@ -89,7 +89,7 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
             for event in batch.drain(..) {
                 if contain(|| drop(event)).is_none() {
                     // Relaxed: a statistic.
-                    shared.panicked.fetch_add(1, Memory::Relaxed);
+                    shared.panicked.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -114,18 +114,18 @@ fn count_completed<T>(
 ) -> state::Snapshot {
     // Relaxed: only this drainer writes the stamp; an earlier drainer's
     // stores happen before (the batch lock).
-    let stamp = shared.stamp.load(Memory::Relaxed);
+    let stamp = shared.stamp.load(Ordering::Relaxed);
     // Relaxed: ordered before the counts by their Release below (a reader
     // that reads a count written after it sees it).
-    shared.stamp.store(stamp + 1, Memory::Relaxed);
+    shared.stamp.store(stamp + 1, Ordering::Relaxed);
     // Release (all three): a `stats` that reads one of them (Acquire) then
     // reads the odd stamp, or a later one, and retries.
-    shared.delivered.fetch_add(deliveries, Memory::Release);
-    shared.completed.fetch_add(count, Memory::Release);
+    shared.delivered.fetch_add(deliveries, Ordering::Release);
+    shared.completed.fetch_add(count, Ordering::Release);
     let now = shared.state.complete(by_parity);
     // Release: a `stats` that reads the even stamp (Acquire) sees the three
     // counts above.
-    shared.stamp.store(stamp + 2, Memory::Release);
+    shared.stamp.store(stamp + 2, Ordering::Release);
     now
 }
 
@@ -153,16 +153,18 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
         let passes = |event: usize| !filtered || passes[event];
         match shared.ordering {
             // Every (event, listener) pair is independent.
-            Ordering::Unordered => fan_out(shared, true, 0..batch.len() * listeners, &|range| {
-                let mut delivered = 0;
-                for at in range.filter(|at| passes(at / listeners)) {
-                    let (value, _) = &batch[at / listeners];
-                    delivered += call(shared, list, &list.slots[at % listeners], value);
-                }
-                delivered
-            }),
+            DeliveryOrder::Unordered => {
+                fan_out(shared, true, 0..batch.len() * listeners, &|range| {
+                    let mut delivered = 0;
+                    for at in range.filter(|at| passes(at / listeners)) {
+                        let (value, _) = &batch[at / listeners];
+                        delivered += call(shared, list, &list.slots[at % listeners], value);
+                    }
+                    delivered
+                })
+            }
             // Each listener takes the batch in order, on one thread.
-            Ordering::PerListener => fan_out(shared, true, 0..listeners, &|range| {
+            DeliveryOrder::PerListener => fan_out(shared, true, 0..listeners, &|range| {
                 let mut delivered = 0;
                 for slot in &list.slots[range] {
                     for (event, (value, _)) in batch.iter().enumerate() {
@@ -182,7 +184,7 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
 fn passes_filters<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, value: &T) -> bool {
     contain(|| list.config.passes(value)).unwrap_or_else(|| {
         // Relaxed: a statistic.
-        shared.panicked.fetch_add(1, Memory::Relaxed);
+        shared.panicked.fetch_add(1, Ordering::Relaxed);
         false
     })
 }
@@ -193,7 +195,7 @@ fn passes_filters<T: Send + Sync + 'static>(shared: &Shared<T>, list: &List<T>, 
 /// the pieces returned (their deliveries: one counter update per batch,
 /// not per call). Called inside `with_current`, whose record entry covers
 /// the calling thread; `draining` when it delivers the queue (not for
-/// `emit_join`), so that stolen halves count as part of that delivery for
+/// `emit_collect`), so that stolen halves count as part of that delivery for
 /// `waits`.
 pub(super) fn fan_out<T: Send + Sync + 'static>(
     shared: &Shared<T>,
@@ -249,11 +251,11 @@ fn call<T: Send + Sync + 'static>(
     };
     if let Err(error) = result {
         // Relaxed: a statistic.
-        shared.failed.fetch_add(1, Memory::Relaxed);
+        shared.failed.fetch_add(1, Ordering::Relaxed);
         // The handler is user code too.
         if contain(|| shared.base.report(list, slot, error)).is_none() {
             // Relaxed: a statistic.
-            shared.panicked.fetch_add(1, Memory::Relaxed);
+            shared.panicked.fetch_add(1, Ordering::Relaxed);
         }
     }
     1
@@ -289,7 +291,7 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
         Ok(result) => Some(result),
         Err(payload) => {
             // Relaxed: a statistic.
-            shared.panicked.fetch_add(1, Memory::Relaxed);
+            shared.panicked.fetch_add(1, Ordering::Relaxed);
             on_panic(ListenerPanic::caught(slot.id, slot.key().cloned(), payload));
             None
         }
@@ -297,7 +299,7 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
 }
 
 /// Runs every listener for `value` spread over the pool and waits: the body
-/// of `emit_join`. Returns every error, panics included, and the number of
+/// of `emit_collect`. Returns every error, panics included, and the number of
 /// deliveries (calls that returned).
 pub(super) fn join_all<T: Send + Sync + 'static>(
     shared: &Shared<T>,
@@ -321,7 +323,7 @@ pub(super) fn join_all<T: Send + Sync + 'static>(
                         let error: BoxError = match (result, panicked) {
                             (Some(Err(error)), _) => {
                                 // Relaxed: a statistic.
-                                shared.failed.fetch_add(1, Memory::Relaxed);
+                                shared.failed.fetch_add(1, Ordering::Relaxed);
                                 error
                             }
                             (_, Some(panic)) => Box::new(panic),

@@ -12,7 +12,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::time::{Duration, Instant};
 
-pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, Ordering, Overflow};
+pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, DeliveryOrder, Overflow};
 
 use crate::error::{
     BuildError, EmitErrors, ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
@@ -29,7 +29,7 @@ use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 /// **Which pool.** The one given to [`AsyncSignalBuilder::pool`]; otherwise
 /// rayon's global pool, with `rayon::spawn`'s rule: an emit made on a thread
 /// of another rayon pool starts the drainer on that pool (and
-/// [`emit_join`](Self::emit_join) runs there too). rayon offers no handle
+/// [`emit_collect`](Self::emit_collect) runs there too). rayon offers no handle
 /// to its global pool to do otherwise; give the signal a pool of its own
 /// where that matters.
 ///
@@ -54,9 +54,9 @@ use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 ///   [`Stats::panicked`] and handed to the panic handler; the pool, the
 ///   signal and the other listeners carry on. Errors of fallible listeners
 ///   are counted in [`Stats::failed`] and go to the error handler.
-/// * Under [`Ordering::PerListener`], each listener sees one emitting
+/// * Under [`DeliveryOrder::PerListener`], each listener sees one emitting
 ///   thread's events in emit order and never runs concurrently with itself
-///   (this covers `emit`; [`emit_join`](Self::emit_join) runs at once,
+///   (this covers `emit`; [`emit_collect`](Self::emit_collect) runs at once,
 ///   outside the queue).
 ///
 /// A listener connected after an emit but before that event's delivery
@@ -149,7 +149,7 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
 impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// A signal on rayon's global pool, with the default settings:
     /// capacity [`DEFAULT_CAPACITY`], [`Overflow::Block`],
-    /// [`Ordering::Unordered`].
+    /// [`DeliveryOrder::Unordered`].
     ///
     /// # Examples
     ///
@@ -367,7 +367,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// Runs every listener with `value` in parallel on the pool (fork-join)
     /// and returns when all have returned. It does not go through the queue,
     /// so it is neither bounded by the capacity nor refused after `close`,
-    /// and it is outside [`Ordering::PerListener`]'s promise: its calls may
+    /// and it is outside [`DeliveryOrder::PerListener`]'s promise: its calls may
     /// run while queued events are delivered, and before events emitted
     /// earlier.
     ///
@@ -387,12 +387,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// signal.connect_fallible(|v: &u32| if *v > 5 { Err("too big") } else { Ok(()) });
     /// signal.connect(|v: &u32| if *v > 8 { panic!("way too big") });
     ///
-    /// assert!(signal.emit_join(1).is_ok());
-    /// let errors = signal.emit_join(9).unwrap_err();
+    /// assert!(signal.emit_collect(1).is_ok());
+    /// let errors = signal.emit_collect(9).unwrap_err();
     /// assert_eq!(errors.len(), 2);
     /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
     /// ```
-    pub fn emit_join(&self, value: T) -> Result<(), EmitErrors> {
+    pub fn emit_collect(&self, value: T) -> Result<(), EmitErrors> {
         let (errors, delivered) = drain::join_all(&self.shared, &value);
         drop(value);
         // Release (both), the event first: a `stats` that reads these
@@ -418,7 +418,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     ///
     /// [`WouldDeadlock`] when the calling thread is inside a delivery of
     /// this signal: in one of its listeners (under [`emit`](Self::emit) or
-    /// [`emit_join`](Self::emit_join)), in the drop of one of its events,
+    /// [`emit_collect`](Self::emit_collect)), in the drop of one of its events,
     /// or in any pool job that the thread runs while it waits inside such a
     /// delivery. The delivery can only complete after the caller returns.
     /// Also when the wait would close a circle of waits between deliveries
@@ -448,7 +448,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// waits for; and a pool whose every thread is blocked in listeners
     /// (of any signal), so that no thread is left to run the delivery that
     /// would make room. Only deliveries of a signal's queue count: a wait
-    /// from inside an `emit_join` or a sync emit holds no queue up.
+    /// from inside an `emit_collect` or a sync emit holds no queue up.
     ///
     /// # Examples
     ///
@@ -569,7 +569,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// See [`Stats`].
     pub fn stats(&self) -> Stats {
         let shared = &*self.shared;
-        // Acquire (all four): pairs with the drainer's and `emit_join`'s
+        // Acquire (all four): pairs with the drainer's and `emit_collect`'s
         // Release writes (`drain::count`, `docs/ordering.md`): reading a
         // value one of them wrote makes the stamp it changed before that
         // visible to the second read of the stamp.
@@ -580,7 +580,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 sync::spin(); // the drainer is between the two counts
                 continue;
             }
-            // `delivered` before `completed`: `emit_join` adds its event
+            // `delivered` before `completed`: `emit_collect` adds its event
             // to `completed` before its deliveries to `delivered`.
             let delivered = read(&shared.delivered);
             let completed = read(&shared.completed);

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::builder::{Ordering, Overflow};
+use super::builder::{DeliveryOrder, Overflow};
 use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
@@ -22,7 +22,7 @@ pub(crate) struct Shared<T> {
     pub(super) state: State,
     pub(super) capacity: usize,
     pub(super) overflow: Overflow,
-    pub(super) ordering: Ordering,
+    pub(super) ordering: DeliveryOrder,
     pub(super) pool: exec::Pool,
     /// The drainer's batch buffer (see `drain`).
     pub(super) batch: Mutex<Vec<(T, u8)>>,
@@ -30,7 +30,7 @@ pub(crate) struct Shared<T> {
     pub(super) sleep: Mutex<()>,
     pub(super) wakeup: Condvar,
     pub(super) on_panic: Mutex<Option<PanicHandler>>,
-    /// Events whose listeners all returned (`emit_join`'s included): with
+    /// Events whose listeners all returned (`emit_collect`'s included): with
     /// `pending`, the events emitted.
     pub(super) completed: AtomicU64,
     /// Calls of a listener that returned.

@@ -43,7 +43,7 @@ static WAITS: Mutex<Vec<Wait>> = Mutex::new(Vec::new());
 #[cfg(not(loom))]
 std::thread_local! {
     /// The signals whose queue deliveries run on this thread, outermost
-    /// first. Not the record: an `emit_join` or a sync emit holds up no
+    /// first. Not the record: an `emit_collect` or a sync emit holds up no
     /// queue, and counting them would refuse waits that end.
     static DRAINING: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }

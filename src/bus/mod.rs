@@ -248,10 +248,22 @@ impl EventBus {
     /// let bus = EventBus::new();
     /// bus.signal::<u8>();
     /// bus.async_signal::<u16>();
-    /// assert_eq!(bus.signal_count(), 2);
+    /// assert_eq!(bus.len(), 2);
     /// ```
-    pub fn signal_count(&self) -> usize {
+    pub fn len(&self) -> usize {
         sync::lock(&self.inner.signals).len() + sync::lock(&self.inner.async_signals).len()
+    }
+
+    /// Whether no event type has a signal on this bus yet.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::EventBus;
+    /// assert!(EventBus::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Turns on the delivery counters of every `SyncSignal` of this bus,

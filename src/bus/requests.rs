@@ -143,7 +143,7 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     ///
     /// ```
     /// let requests = sigwire::bus::Requests::<u32, u32>::new();
-    /// assert_eq!(requests.responder_count(), 0);
+    /// assert_eq!(requests.len(), 0);
     /// ```
     pub fn new() -> Self {
         Self::on(None)
@@ -190,7 +190,7 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// let prices = Requests::<&str, f64>::new();
     /// let venue = prices.respond("venue-a", |symbol: &&str| Ok((*symbol == "AAPL").then_some(187.5)));
     /// assert_eq!(prices.request(&"AAPL").answers()[0].1, 187.5);
-    /// assert!(venue.stop());
+    /// assert!(venue.disconnect());
     /// assert!(prices.request(&"AAPL").answers().is_empty());
     /// ```
     pub fn respond<F>(&self, name: impl AsRef<str>, f: F) -> Responding
@@ -380,8 +380,20 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
     /// # Examples
     ///
     /// See [`new`](Self::new).
-    pub fn responder_count(&self) -> usize {
+    pub fn len(&self) -> usize {
         self.inner.responders.load().len()
+    }
+
+    /// Whether no responder is registered.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Requests;
+    /// assert!(Requests::<u32, u32>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -453,7 +465,7 @@ impl Responding {
     /// # Examples
     ///
     /// See [`Requests::respond`].
-    pub fn stop(&self) -> bool {
+    pub fn disconnect(&self) -> bool {
         (self.remove)()
     }
 }
@@ -549,7 +561,7 @@ impl<Req: 'static, Resp: 'static> Clone for Requests<Req, Resp> {
 impl<Req: 'static, Resp: 'static> fmt::Debug for Requests<Req, Resp> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Requests")
-            .field("responders", &self.responder_count())
+            .field("responders", &self.len())
             .finish()
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fmt::Debug;
 use std::panic;
-use std::sync::atomic::{AtomicUsize, Ordering as Mem};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, Once};
 use std::thread;
@@ -75,11 +75,11 @@ pub(crate) fn bounded<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static)
 }
 
 pub(crate) fn bump(counter: &AtomicUsize) {
-    counter.fetch_add(1, Mem::SeqCst);
+    counter.fetch_add(1, Ordering::SeqCst);
 }
 
 pub(crate) fn load(counter: &AtomicUsize) -> usize {
-    counter.load(Mem::SeqCst)
+    counter.load(Ordering::SeqCst)
 }
 
 /// A call counter and a listener that bumps it.

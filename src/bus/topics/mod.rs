@@ -92,7 +92,7 @@ impl<T: 'static> Topics<T> {
     ///
     /// ```
     /// let topics = sigwire::bus::Topics::<String>::new();
-    /// assert_eq!(topics.subscription_count(), 0);
+    /// assert_eq!(topics.len(), 0);
     /// ```
     pub fn new() -> Self {
         Self {
@@ -237,12 +237,24 @@ impl<T: 'static> Topics<T> {
     /// # use sigwire::bus::Topics;
     /// let topics = Topics::<u8>::new();
     /// let sub = topics.subscribe(">", |_: &str, _: &u8| {}).unwrap();
-    /// assert_eq!(topics.subscription_count(), 1);
+    /// assert_eq!(topics.len(), 1);
     /// sub.unsubscribe();
-    /// assert_eq!(topics.subscription_count(), 0);
+    /// assert_eq!(topics.len(), 0);
     /// ```
-    pub fn subscription_count(&self) -> usize {
-        self.inner.subscription_count()
+    pub fn len(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Whether no subscription is active.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::bus::Topics;
+    /// assert!(Topics::<u8>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Turns on per-topic delivery counters (a second call does nothing).
@@ -429,7 +441,7 @@ impl<T: 'static> Clone for Topics<T> {
 impl<T: 'static> fmt::Debug for Topics<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Topics")
-            .field("subscriptions", &self.subscription_count())
+            .field("subscriptions", &self.len())
             .field("cached_topics", &self.cached_topics())
             .finish()
     }

@@ -208,7 +208,7 @@ impl<T: 'static> Registry<T> {
         drop(retired);
     }
 
-    pub(super) fn subscription_count(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.subscribers.load().list.len()
     }
 
