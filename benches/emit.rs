@@ -12,8 +12,9 @@
 //!   outside the timed loop.
 //!
 //! Every listener does the same work, [`work`]. Run with
-//! `cargo bench --bench emit`; `benches/summarize.py` turns the output into
-//! the tables of `docs/benchmarks.md`.
+//! `cargo bench --bench emit`; criterion prints each median. The report
+//! (`cargo bench --bench report`) measures the same variants, shorter, and
+//! turns them into the tables and goals of `docs/benchmarks.md`.
 
 use std::hint::black_box;
 use std::sync::{Arc, RwLock};

@@ -1,5 +1,5 @@
 //! Emitters under contention and the writer's side: the workloads of
-//! `benches/contention.rs`, shared with `examples/bench_report.rs`.
+//! `benches/contention.rs`, shared with the report (`benches/report/`).
 
 #![allow(dead_code)] // each user takes what it needs
 

@@ -1,5 +1,5 @@
 //! Fan-out to several listeners on other threads: the workloads of
-//! `benches/async.rs`, shared with `examples/bench_report.rs`.
+//! `benches/async.rs`, shared with the report (`benches/report/`).
 
 #![allow(dead_code)] // each user takes what it needs
 

@@ -1,5 +1,5 @@
-//! Workloads shared by the benches and `examples/bench_report.rs` (which
-//! includes these files with `#[path]`).
+//! Workloads shared by the benches (`mod support;`) and the report
+//! (`benches/report/`, which includes this file with `#[path]`).
 
 pub(crate) mod contention;
 pub(crate) mod fanout;

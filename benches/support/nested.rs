@@ -1,5 +1,5 @@
 //! Nested emits: the workload of `benches/nested.rs`, shared with
-//! `examples/bench_report.rs`.
+//! the report (`benches/report/`).
 
 #![allow(dead_code)] // each user takes what it needs
 

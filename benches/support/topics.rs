@@ -1,5 +1,5 @@
 //! The topics workload of `benches/bus.rs`, shared with
-//! `examples/bench_report.rs`: 100 patterns subscribed, 10 of which match
+//! the report (`benches/report/`): 100 patterns subscribed, 10 of which match
 //! [`TOPIC`], and a bare signal holding the same 10 listeners.
 
 #![allow(dead_code)] // each user takes what it needs
