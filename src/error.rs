@@ -342,15 +342,14 @@ impl fmt::Display for DuplicateKey {
 
 impl Error for DuplicateKey {}
 
-/// A wait was asked for from inside an emit (or an asynchronous delivery)
-/// of the same signal, where waiting would wait for the caller itself:
-/// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) or
-/// [`AsyncSignal::flush`](crate::AsyncSignal::flush).
+/// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) was
+/// called from inside an emit (or an asynchronous delivery) of the same
+/// signal, where waiting for running calls would wait for the caller
+/// itself.
 ///
-/// After `disconnect_wait`, the listener *is* disconnected: no emit that has
-/// not yet reached it will call it. Calls already running (the caller's
-/// own, perhaps others) may still be finishing. After `flush`, nothing
-/// changed: the events pending are delivered as usual.
+/// The listener *is* disconnected: no emit that has not yet reached it
+/// will call it. Calls already running (the caller's own, perhaps others)
+/// may still be finishing.
 ///
 /// # Examples
 ///
@@ -374,62 +373,78 @@ impl Error for DuplicateKey {}
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WouldDeadlock {
-    cause: Cause,
-}
-
-/// Which wait was refused, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cause {
-    DisconnectWait,
-    /// `flush` inside a delivery of the same signal.
-    Flush,
-    /// `flush` closing a circle of waits between deliveries.
-    FlushCircle,
+    _private: (),
 }
 
 impl WouldDeadlock {
-    pub(crate) fn disconnect_wait() -> Self {
-        Self {
-            cause: Cause::DisconnectWait,
-        }
-    }
-
-    pub(crate) fn flush() -> Self {
-        Self {
-            cause: Cause::Flush,
-        }
-    }
-
-    pub(crate) fn flush_circle() -> Self {
-        Self {
-            cause: Cause::FlushCircle,
-        }
+    pub(crate) fn new() -> Self {
+        Self { _private: () }
     }
 }
 
 impl fmt::Display for WouldDeadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.cause {
-            Cause::Flush => {
+        f.write_str(
+            "disconnect_wait called from inside an emit of the same signal: \
+             the listener is disconnected, but waiting for running calls would \
+             wait for this thread itself",
+        )
+    }
+}
+
+impl Error for WouldDeadlock {}
+
+/// [`AsyncSignal::flush`](crate::AsyncSignal::flush) refused a wait that
+/// could never end. Nothing changed: the pending events are delivered as
+/// usual.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use sigwire::{AsyncSignal, FlushError};
+///
+/// let signal = Arc::new(AsyncSignal::<u32>::new());
+/// let outcome: Arc<Mutex<Option<Result<(), FlushError>>>> = Arc::default();
+/// let (weak, o) = (Arc::downgrade(&signal), outcome.clone());
+/// signal.connect(move |_: &u32| {
+///     *o.lock().unwrap() = Some(weak.upgrade().unwrap().flush());
+/// });
+/// signal.emit(1).unwrap();
+/// signal.flush().unwrap();
+/// assert_eq!(*outcome.lock().unwrap(), Some(Err(FlushError::InsideDelivery)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// Called from inside a delivery of the same signal (a listener, an
+    /// event's drop, or a pool job run while waiting inside one): the
+    /// event being delivered can only complete after the caller returns.
+    InsideDelivery,
+    /// Called from inside a delivery of another signal, while a delivery
+    /// of the flushed signal waits, directly or through other signals, for
+    /// that one (see the "Deadlocks" section of `flush`).
+    Circle,
+}
+
+impl fmt::Display for FlushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::InsideDelivery => {
                 "flush called from inside a delivery of the same signal: \
                  the event being delivered can only complete after this listener \
                  returns, so waiting for it would wait for this thread itself"
             }
-            Cause::FlushCircle => {
+            Self::Circle => {
                 "flush called from inside a delivery of another signal, while a \
                  delivery of the flushed signal waits, directly or through other \
                  signals, for that delivery: neither wait could ever end"
-            }
-            Cause::DisconnectWait => {
-                "disconnect_wait called from inside an emit of the same signal: \
-                 the listener is disconnected, but waiting for running calls would \
-                 wait for this thread itself"
             }
         })
     }
 }
 
-impl Error for WouldDeadlock {}
+impl Error for FlushError {}
 
 /// Why [`AsyncSignal::emit`](crate::AsyncSignal::emit) handed an event back.
 ///
@@ -575,7 +590,7 @@ impl<T> Error for Rejected<T> {}
 ///
 /// let err = AsyncSignal::<u32>::builder().capacity(0).build().unwrap_err();
 /// assert_eq!(err, BuildError::ZeroCapacity);
-/// assert_eq!(err.to_string(), "an AsyncSignal needs a capacity of at least 1");
+/// assert_eq!(err.to_string(), "a capacity of 0 can hold no event: it must be at least 1");
 ///
 /// // A million 1 GiB events: more memory than a process can address.
 /// let err = AsyncSignal::<[u8; 1 << 30]>::builder().capacity(1 << 20).build().unwrap_err();
@@ -619,10 +634,12 @@ impl BuildError {
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ZeroCapacity => f.write_str("an AsyncSignal needs a capacity of at least 1"),
+            Self::ZeroCapacity => {
+                f.write_str("a capacity of 0 can hold no event: it must be at least 1")
+            }
             Self::CapacityTooLarge { requested, max } => write!(
                 f,
-                "an AsyncSignal capacity of {requested} is too large (at most {max})"
+                "a capacity of {requested} events is more than the signal can count (at most {max})"
             ),
             Self::OutOfMemory { capacity, bytes } => write!(
                 f,

@@ -655,7 +655,7 @@ impl Readers {
 /// itself inside an emit of `signal`.
 pub(crate) fn wait_for(signal: u64, overflow: &AtomicUsize) -> Result<(), WouldDeadlock> {
     if is_inside(signal, overflow) {
-        return Err(WouldDeadlock::disconnect_wait());
+        return Err(WouldDeadlock::new());
     }
     let mut readers = scan(signal);
     wait_until(|| readers.done());

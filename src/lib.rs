@@ -102,8 +102,8 @@ pub use async_signal::{
 pub use cancel::Cancel;
 pub use connection::{BlockGuard, ConnectOptions, Connection, FilterHandle, ScopedConnection};
 pub use error::{
-    BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, ListenerPanic,
-    RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
+    BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, FlushError,
+    ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
 };
 pub use listeners::Listeners;
 pub use signal::Signal;

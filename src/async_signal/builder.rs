@@ -41,13 +41,13 @@ pub enum Overflow {
     /// ever end:
     ///
     /// * inside a delivery of the same signal (`Full`, or
-    ///   [`WouldDeadlock`](crate::WouldDeadlock) from `flush`): room and the
+    ///   [`FlushError`](crate::FlushError) from `flush`): room and the
     ///   flushed events only come once that delivery returns;
     /// * inside a delivery of another `AsyncSignal` X, when a delivery of
     ///   this signal is itself waiting in one of these three calls, directly
     ///   or through a chain of them across other signals, for X
     ///   ([`RejectReason::WouldDeadlock`](crate::RejectReason::WouldDeadlock),
-    ///   `WouldDeadlock` from `flush`, and `shutdown` returns at once with
+    ///   [`FlushError::Circle`](crate::FlushError::Circle) from `flush`, and `shutdown` returns at once with
     ///   the pending count): A's listener emitting into B while B's emits
     ///   into A, both full; or A's listener flushing B while B's flushes A.
     ///

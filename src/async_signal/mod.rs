@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, DeliveryOrder, Overflow};
 
 use crate::error::{
-    BuildError, EmitErrors, ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
+    BuildError, EmitErrors, FlushError, ListenerPanic, RejectReason, Rejected, ShutdownTimeout,
 };
 use crate::listeners::Listeners;
 use crate::stats::Stats;
@@ -416,12 +416,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     ///
     /// # Errors
     ///
-    /// [`WouldDeadlock`] when the calling thread is inside a delivery of
+    /// [`FlushError::InsideDelivery`] when the calling thread is inside a delivery of
     /// this signal: in one of its listeners (under [`emit`](Self::emit) or
     /// [`emit_collect`](Self::emit_collect)), in the drop of one of its events,
     /// or in any pool job that the thread runs while it waits inside such a
     /// delivery. The delivery can only complete after the caller returns.
-    /// Also when the wait would close a circle of waits between deliveries
+    /// [`FlushError::Circle`] when the wait would close a circle of waits between deliveries
     /// of different signals (below).
     ///
     /// # Deadlocks
@@ -432,13 +432,13 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// ever end:
     ///
     /// * inside a delivery of the same signal (`Full`, or
-    ///   [`WouldDeadlock`](crate::WouldDeadlock) from `flush`): room and the
+    ///   [`FlushError`](crate::FlushError) from `flush`): room and the
     ///   flushed events only come once that delivery returns;
     /// * inside a delivery of another `AsyncSignal` X, when a delivery of
     ///   this signal is itself waiting in one of these three calls, directly
     ///   or through a chain of them across other signals, for X
     ///   ([`RejectReason::WouldDeadlock`](crate::RejectReason::WouldDeadlock),
-    ///   `WouldDeadlock` from `flush`, and `shutdown` returns at once with
+    ///   [`FlushError::Circle`](crate::FlushError::Circle) from `flush`, and `shutdown` returns at once with
     ///   the pending count): A's listener emitting into B while B's emits
     ///   into A, both full; or A's listener flushing B while B's flushes A.
     ///
@@ -465,10 +465,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// signal.flush().unwrap();
     /// assert_eq!(sum.load(Ordering::Relaxed), 42);
     /// ```
-    pub fn flush(&self) -> Result<(), WouldDeadlock> {
+    pub fn flush(&self) -> Result<(), FlushError> {
         let shared = &*self.shared;
         if shared.base.is_emitting_here() {
-            return Err(WouldDeadlock::flush());
+            return Err(FlushError::InsideDelivery);
         }
         let flush = shared.state.begin_flush();
         let mut listed = None;
@@ -480,7 +480,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             if listed.is_none() {
                 let listed_now = self
                     .list_wait(move |now| flush.is_done(now))
-                    .map_err(|waits::Circle| WouldDeadlock::flush_circle())?;
+                    .map_err(|waits::Circle| FlushError::Circle)?;
                 listed = Some(listed_now);
             }
             if !shared.state.flip(flush, now) {
