@@ -24,6 +24,11 @@ use crate::{inflight, unwind};
 
 /// Ids for signals and slots. 0 is never handed out (it marks a free record
 /// entry in `inflight`).
+///
+/// This counter and the next are std's atomics under loom too, not the
+/// shim's: a `static` needs a `const` constructor, which loom's atomics lack,
+/// and an id is only ever unique, never ordered with anything, so a model
+/// would have nothing to explore in it.
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 pub(crate) fn next_id() -> u64 {

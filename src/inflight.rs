@@ -431,7 +431,7 @@ pub(crate) fn enter(signal: u64, overflow: &AtomicUsize, reads: usize) -> Record
                 local.push(&record.entries[depth], signal, reads);
                 // membarrier is registered: the light barrier is a
                 // compiler fence.
-                std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+                sync::compiler_fence(Ordering::SeqCst);
                 return Some(storage::entry(record, depth));
             }
             if let Some(entry) = push_slow(local, signal, depth, reads) {

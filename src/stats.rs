@@ -242,8 +242,8 @@ fn shard_count() -> usize {
 #[cfg(not(loom))]
 #[inline]
 fn thread_index() -> usize {
+    use crate::sync::{AtomicUsize, Ordering};
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     std::thread_local! {

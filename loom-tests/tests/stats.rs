@@ -97,3 +97,28 @@ fn async_snapshots_count_each_event_once() {
         assert_eq!((last.emitted, last.delivered, last.pending), (1, 1, 0));
     });
 }
+
+/// `EventBus::enable_stats` racing the first `EventBus::signal` of a type
+/// on another thread: the bus stores its flag under the registry's lock and
+/// a new signal reads it under the same lock, so the signal either sees the
+/// flag or is among those `enable_stats` collects. Either way, an emit
+/// after both returned is counted.
+#[test]
+fn bus_enable_stats_races_a_new_signal() {
+    loom::model(|| {
+        let bus = sigwire::bus::EventBus::new();
+        let maker = {
+            let bus = bus.clone();
+            thread::spawn(move || drop(bus.signal::<u32>()))
+        };
+        bus.enable_stats();
+        maker.join().unwrap();
+        let _c = bus.connect(|_: &u32| {});
+        bus.emit(&1u32);
+        assert_eq!(
+            bus.stats().delivered,
+            1,
+            "a signal made meanwhile missed enable_stats"
+        );
+    });
+}

@@ -340,8 +340,6 @@ pub(super) fn join_all<T: Send + Sync + 'static>(
             })
         });
     }
-    let errors = errors
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let errors = sync::into_inner(errors);
     (errors, delivered)
 }

@@ -75,7 +75,9 @@ pub enum SignalKind {
 }
 
 /// Signals by event type, each with its event type's name.
-type Map = Mutex<HashMap<TypeId, (&'static str, std::sync::Arc<dyn Registered>)>>;
+/// `ErasedArc`: the entries are `dyn`, and they are the `Arc`s the public
+/// `EventBus::signal` hands out, std's by contract.
+type Map = Mutex<HashMap<TypeId, (&'static str, ErasedArc<dyn Registered>)>>;
 
 /// A registry of signals keyed by event type: [`signal::<E>()`] returns
 /// the one `SyncSignal<E>` of this bus, created on first use (and
@@ -122,13 +124,13 @@ struct Registry {
 }
 
 /// The signal `V` of event type `E` in `map`, made by `make` on first use.
-fn entry<E: 'static, V: Registered>(map: &Map, make: impl FnOnce() -> V) -> std::sync::Arc<V> {
+fn entry<E: 'static, V: Registered>(map: &Map, make: impl FnOnce() -> V) -> ErasedArc<V> {
     let registered = sync::lock(map)
         .entry(TypeId::of::<V>())
-        .or_insert_with(|| (std::any::type_name::<E>(), std::sync::Arc::new(make())))
+        .or_insert_with(|| (std::any::type_name::<E>(), ErasedArc::new(make())))
         .1
         .clone();
-    let any: std::sync::Arc<dyn Any + Send + Sync> = registered;
+    let any: ErasedArc<dyn Any + Send + Sync> = registered;
     match any.downcast::<V>() {
         Ok(signal) => signal,
         // Entries are keyed by the `TypeId` of the value they hold.
@@ -384,6 +386,10 @@ impl fmt::Debug for EventBus {
 /// # drop(conn);
 /// ```
 pub fn global() -> &'static EventBus {
+    // std's `OnceLock` under loom too: a `static` needs a `const`
+    // constructor, and loom has no `OnceLock`. No model uses the global bus
+    // (a loom object cannot outlive the model run that made it; each model
+    // makes its own `EventBus`).
     static GLOBAL: std::sync::OnceLock<EventBus> = std::sync::OnceLock::new();
     GLOBAL.get_or_init(EventBus::new)
 }

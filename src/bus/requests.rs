@@ -134,6 +134,7 @@ pub struct Replies<Resp> {
 }
 
 /// A responder's name, shared (a reply costs no string copy).
+// std's `Arc` (not the shim's): a public type, and never part of a protocol.
 pub type Name = std::sync::Arc<str>;
 
 impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {

@@ -1,0 +1,142 @@
+//! Lock-free publication of an `Arc`: `arc-swap`'s `ArcSwap`,
+//! `ArcSwapOption` and `Cache` normally (a signal's listener list, a topic
+//! cache entry). Under loom, stand-ins with the same interface over a loom
+//! `RwLock`: arc-swap's internal std atomics are invisible to loom, so a
+//! model over the real `ArcSwap` would explore nothing, while a lock makes
+//! every publication and load a point where the model can switch threads.
+
+pub(crate) use imp::{ArcSwap, ArcSwapOption, Cache, Guard};
+
+#[cfg(not(loom))]
+mod imp {
+    use crate::sync::Arc;
+
+    /// The published listener list: a thin wrapper over `arc_swap::ArcSwap`.
+    pub(crate) struct ArcSwap<T>(arc_swap::ArcSwap<T>);
+
+    /// What [`ArcSwap::load`] returns: derefs to the `Arc<T>`.
+    pub(crate) type Guard<T> = arc_swap::Guard<Arc<T>>;
+
+    impl<T> ArcSwap<T> {
+        pub(crate) fn new(value: Arc<T>) -> Self {
+            Self(arc_swap::ArcSwap::new(value))
+        }
+
+        /// Lock-free load of the current value.
+        #[inline]
+        pub(crate) fn load(&self) -> Guard<T> {
+            self.0.load()
+        }
+
+        /// Publishes `value`, returning the previous one.
+        pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
+            self.0.swap(value)
+        }
+    }
+
+    /// An [`ArcSwap`] that may be empty: a `Topics` cache entry.
+    pub(crate) struct ArcSwapOption<T>(arc_swap::ArcSwapOption<T>);
+
+    /// What [`ArcSwapOption::load`] returns: derefs to the `Option<Arc<T>>`.
+    pub(crate) type OptionGuard<T> = arc_swap::Guard<Option<Arc<T>>>;
+
+    impl<T> ArcSwapOption<T> {
+        pub(crate) fn empty() -> Self {
+            Self(arc_swap::ArcSwapOption::empty())
+        }
+
+        /// Lock-free load of the current value.
+        #[inline]
+        pub(crate) fn load(&self) -> OptionGuard<T> {
+            self.0.load()
+        }
+
+        /// Publishes `value`, returning the previous one.
+        pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
+            self.0.swap(value)
+        }
+    }
+
+    /// A per-thread cache of an [`ArcSwap`]: `load` costs one relaxed load
+    /// and a compare while the value is unchanged.
+    pub(crate) struct Cache<'a, T>(arc_swap::Cache<&'a arc_swap::ArcSwap<T>, Arc<T>>);
+
+    impl<'a, T> Cache<'a, T> {
+        pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
+            Self(arc_swap::Cache::new(&swap.0))
+        }
+
+        #[inline]
+        pub(crate) fn load(&mut self) -> &Arc<T> {
+            self.0.load()
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    use crate::sync::Arc;
+    use loom::sync::RwLock;
+
+    /// Loom stand-in for `arc_swap::ArcSwap`: the same interface over a loom
+    /// `RwLock<Arc<T>>`, so that loom sees every publication and load.
+    pub(crate) struct ArcSwap<T>(RwLock<Arc<T>>);
+
+    pub(crate) type Guard<T> = Arc<T>;
+
+    impl<T> ArcSwap<T> {
+        pub(crate) fn new(value: Arc<T>) -> Self {
+            Self(RwLock::new(value))
+        }
+
+        pub(crate) fn load(&self) -> Guard<T> {
+            Arc::clone(&self.0.read().unwrap())
+        }
+
+        pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
+            std::mem::replace(&mut *self.0.write().unwrap(), value)
+        }
+    }
+
+    /// Loom stand-in for `arc_swap::ArcSwapOption`, as [`ArcSwap`].
+    pub(crate) struct ArcSwapOption<T>(RwLock<Option<Arc<T>>>);
+
+    pub(crate) type OptionGuard<T> = Option<Arc<T>>;
+
+    impl<T> ArcSwapOption<T> {
+        pub(crate) fn empty() -> Self {
+            Self(RwLock::new(None))
+        }
+
+        pub(crate) fn load(&self) -> OptionGuard<T> {
+            self.0.read().unwrap().clone()
+        }
+
+        pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
+            std::mem::replace(&mut *self.0.write().unwrap(), value)
+        }
+    }
+
+    /// Loom stand-in for `arc_swap::Cache`: revalidates on every load.
+    pub(crate) struct Cache<'a, T> {
+        swap: &'a ArcSwap<T>,
+        current: Arc<T>,
+    }
+
+    impl<'a, T> Cache<'a, T> {
+        pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
+            Self {
+                swap,
+                current: swap.load(),
+            }
+        }
+
+        pub(crate) fn load(&mut self) -> &Arc<T> {
+            let latest = self.swap.load();
+            if !Arc::ptr_eq(&latest, &self.current) {
+                self.current = latest;
+            }
+            &self.current
+        }
+    }
+}
