@@ -37,7 +37,11 @@ fn builder_rejects_bad_capacities() {
     assert_eq!(above.unwrap_err(), too_large);
     let largest = AsyncSignal::<()>::builder().capacity(max).build();
     assert_eq!(largest.unwrap().capacity(), max);
-    assert!(too_large.to_string().contains("more than the signal can count"));
+    assert!(
+        too_large
+            .to_string()
+            .contains("more than the signal can count")
+    );
 }
 
 /// `new`, `default` and a bare builder share the documented defaults.

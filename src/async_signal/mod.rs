@@ -141,7 +141,11 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
                 max: MAX_CAPACITY,
             });
         }
-        let queue = sync::bounded_queue(self.capacity)?;
+        let capacity = self.capacity;
+        let queue = sync::bounded_queue(capacity).map_err(|no| BuildError::OutOfMemory {
+            capacity,
+            bytes: no.bytes,
+        })?;
         Ok(AsyncSignal::from_builder(self, queue))
     }
 }

@@ -7,12 +7,23 @@
 
 pub(crate) use imp::{Queue, bounded};
 
+/// The queue's buffer could not be allocated: it needs `bytes`.
+#[derive(Debug)]
+pub(crate) struct NoMemory {
+    pub(crate) bytes: u128,
+}
+
+/// What `capacity` values of type `E` take.
+fn bytes_of<E>(capacity: usize) -> u128 {
+    capacity as u128 * std::mem::size_of::<E>() as u128
+}
+
 #[cfg(not(loom))]
 mod imp {
     use std::cell::UnsafeCell;
     use std::mem::MaybeUninit;
 
-    use crate::error::BuildError;
+    use super::{NoMemory, bytes_of};
 
     /// The bounded lock-free queue of an `AsyncSignal`'s accepted events.
     pub(crate) type Queue<T> = crossbeam_queue::ArrayQueue<T>;
@@ -29,8 +40,8 @@ mod imp {
     #[cfg(not(target_has_atomic = "64"))]
     type Stamp = std::sync::atomic::AtomicUsize;
 
-    /// A queue of `capacity` slots (`capacity` ≥ 1), or
-    /// [`BuildError::OutOfMemory`] if their buffer cannot be allocated.
+    /// A queue of `capacity` slots (`capacity` ≥ 1), or [`NoMemory`] if
+    /// their buffer cannot be allocated.
     ///
     /// `ArrayQueue::new` allocates infallibly (an abort, or a panic past
     /// `isize::MAX` bytes), so the same buffer is first allocated fallibly,
@@ -38,10 +49,12 @@ mod imp {
     /// size the allocator refuses; it cannot catch memory granted lazily
     /// and missing when touched, nor memory taken by another thread between
     /// the probe and the real allocation.
-    pub(crate) fn bounded<T>(capacity: usize) -> Result<Queue<T>, BuildError> {
+    pub(crate) fn bounded<T>(capacity: usize) -> Result<Queue<T>, NoMemory> {
         Vec::<Slot<T>>::new()
             .try_reserve_exact(capacity)
-            .map_err(|_| BuildError::out_of_memory::<Slot<T>>(capacity))?;
+            .map_err(|_| NoMemory {
+                bytes: bytes_of::<Slot<T>>(capacity),
+            })?;
         Ok(Queue::new(capacity))
     }
 }
@@ -50,15 +63,15 @@ mod imp {
 mod imp {
     use std::collections::VecDeque;
 
-    use crate::error::BuildError;
+    use super::{NoMemory, bytes_of};
     use crate::sync::{Mutex, lock};
 
-    /// A queue of `capacity` slots, or [`BuildError::OutOfMemory`].
-    pub(crate) fn bounded<T>(capacity: usize) -> Result<Queue<T>, BuildError> {
+    /// A queue of `capacity` slots, or [`NoMemory`].
+    pub(crate) fn bounded<T>(capacity: usize) -> Result<Queue<T>, NoMemory> {
         let mut items = VecDeque::new();
-        items
-            .try_reserve_exact(capacity)
-            .map_err(|_| BuildError::out_of_memory::<T>(capacity))?;
+        items.try_reserve_exact(capacity).map_err(|_| NoMemory {
+            bytes: bytes_of::<T>(capacity),
+        })?;
         Ok(Queue {
             items: Mutex::new(items),
             capacity,
