@@ -5,8 +5,8 @@
 
 use std::fmt;
 
+use crate::base::slot::Callback;
 use crate::error::BoxError;
-use crate::slot::Callback;
 
 /// Wraps a plain listener in the one callback shape slots store.
 pub(crate) fn plain<T, F>(f: F) -> Callback<T>

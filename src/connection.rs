@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use crate::base::handle::Handle;
 use crate::base::{BaseSignal, Options};
 use crate::error::WouldDeadlock;
-use crate::handle::Handle;
 use crate::sync::{self, Arc, ErasedArc};
 
 /// A handle to one connected listener. Cheap to clone; every clone controls

@@ -8,11 +8,11 @@
 use std::fmt;
 
 use crate::base::BaseSignal;
+use crate::base::handle::ConnectionHandle;
+use crate::base::slot::Callback;
 use crate::callback::{fallible, filtered, plain};
 use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{BoxError, DuplicateKey, EmitError};
-use crate::handle::ConnectionHandle;
-use crate::slot::Callback;
 use crate::sync::{Arc, ErasedArc};
 
 /// The listeners of a signal. Every signal kind derefs to its `Listeners`,

@@ -3,12 +3,12 @@
 use std::fmt;
 use std::ops::{ControlFlow, Deref};
 
+use crate::base::slot::Slot;
 use crate::base::{BaseSignal, List};
 use crate::callback::skipped;
 use crate::cancel::Cancel;
 use crate::error::{BoxError, Cancelled, EmitError, EmitErrors};
 use crate::listeners::Listeners;
-use crate::slot::Slot;
 use crate::stats::Counting;
 use crate::sync::{Arc, Cache};
 

@@ -12,9 +12,9 @@ use smallvec::SmallVec;
 use super::shared::Shared;
 use super::{DeliveryOrder, state, waits};
 use crate::base::List;
+use crate::base::slot::Slot;
 use crate::callback::skipped;
 use crate::error::{BoxError, EmitError, ListenerPanic};
-use crate::slot::Slot;
 use crate::sync::{self, Arc, Ordering, exec};
 use crate::unwind::contain;
 

@@ -62,7 +62,7 @@ mod imp {
 
     /// A full fence on this thread only, whatever the mode: for the rare
     /// paths whose partner may skip the heavy barrier (see
-    /// `inflight::overflowed` and `inflight::scan`).
+    /// `base::record::overflowed` and `base::record::scan`).
     pub(crate) fn full_fence() {
         fence(Ordering::SeqCst);
     }

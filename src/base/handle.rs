@@ -4,8 +4,8 @@
 //! one; the core hands out only this, so it knows no public handle type.
 
 use crate::base::BaseSignal;
+use crate::base::slot::Slot;
 use crate::error::WouldDeadlock;
-use crate::slot::Slot;
 use crate::sync::{self, Arc, ErasedArc, Weak};
 use crate::unwind;
 

@@ -2,7 +2,7 @@
 //!
 //! Readers (emits) read the current [`List`] without a lock and without a
 //! reference count: through the raw `current` pointer, while their thread's
-//! record (`inflight`) shows them running. Writers take `writer`, build a new
+//! record (`record`) shows them running. Writers take `writer`, build a new
 //! list, swap it in (`ArcSwap`, then `current`) and update `len`. The writer
 //! keeps the lists it swapped out until a scan of the records shows that no
 //! emit can read them and no `Arc` holder is left, then frees them after
@@ -10,20 +10,36 @@
 //! listener's destructor on the hot path. Nothing user-provided runs while
 //! `writer` is held. See `docs/architecture.md`, "Emit reads the list
 //! through a raw pointer".
+//!
+//! The core's parts: `list` (one version of the list), `slot` (one
+//! listener and its state word), `record` (the per-thread records of
+//! running emits), `handle` (the erased handle a `Connection` wraps),
+//! `dispose` (dropping what writes free). This file is the writers'
+//! protocol, one concept, and is over 600 lines because its every step
+//! (connect, remove, compact, publish, scan, reclaim) reads against the
+//! others.
 
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::error::{DuplicateKey, EmitError, ListenerPanic, WouldDeadlock};
-use crate::slot::{Callback, Slot};
+use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
+
+mod dispose;
+pub(crate) mod handle;
+mod list;
+pub(crate) mod record;
+pub(crate) mod slot;
+
+pub(crate) use list::{Config, ErrorHandler, Filter, List};
+
+use crate::base::slot::{Callback, Slot};
 use crate::stats::Counters;
 use crate::sync::{
     self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering, Weak,
 };
-use crate::{inflight, unwind};
 
 /// Ids for signals and slots. 0 is never handed out (it marks a free record
-/// entry in `inflight`).
+/// entry in `record`).
 ///
 /// This counter and the next are std's atomics under loom too, not the
 /// shim's: a `static` needs a `const` constructor, which loom's atomics lack,
@@ -36,7 +52,7 @@ pub(crate) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Signal ids have their own counter: `inflight` packs them into 40 bits,
+/// Signal ids have their own counter: `record` packs them into 40 bits,
 /// which a process would need 2^40 signals to exhaust (two signals sharing
 /// an id after that only make waits and scans more conservative).
 static NEXT_SIGNAL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -44,120 +60,7 @@ static NEXT_SIGNAL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU
 fn next_signal_id() -> u64 {
     // Relaxed: only uniqueness matters, which the RMW gives.
     let id = NEXT_SIGNAL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    (id & inflight::MAX_SIGNAL_ID).max(1)
-}
-
-/// Called with every error a fallible listener returns under plain `emit`.
-pub(crate) type ErrorHandler = ErasedArc<dyn Fn(EmitError) + Send + Sync + 'static>;
-
-/// A signal-level filter: an event it returns `false` for reaches no
-/// listener.
-pub(crate) type Filter<T> = ErasedArc<dyn Fn(&T) -> bool + Send + Sync + 'static>;
-
-/// What a list carries besides its slots; copied by every write.
-pub(crate) struct Config<T> {
-    pub(crate) on_error: Option<ErrorHandler>,
-    /// With the id each was added under.
-    pub(crate) filters: Box<[(u64, Filter<T>)]>,
-    /// The sync emit path's counters, once `enable_stats` was called.
-    pub(crate) stats: Option<ErasedArc<Counters>>,
-    /// `filters` is not empty or `stats` is set: the one flag the sync emit
-    /// path tests before taking its out-of-line path.
-    pub(crate) observed: bool,
-}
-
-impl<T> Clone for Config<T> {
-    fn clone(&self) -> Self {
-        Self {
-            on_error: self.on_error.clone(),
-            filters: self.filters.clone(),
-            stats: self.stats.clone(),
-            observed: self.observed,
-        }
-    }
-}
-
-impl<T> Config<T> {
-    /// No error handler, filter or counters.
-    fn empty() -> Self {
-        Self {
-            on_error: None,
-            filters: Box::new([]),
-            stats: None,
-            observed: false,
-        }
-    }
-
-    /// Whether every filter lets `value` through. Out of line: most
-    /// signals have none, and the emit path only tests for that.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn passes(&self, value: &T) -> bool {
-        self.filters.iter().all(|(_, filter)| filter(value))
-    }
-}
-
-/// One immutable version of the listener list.
-pub(crate) struct List<T> {
-    /// Sorted by priority (highest first), then id (connection order).
-    pub(crate) slots: Box<[Arc<Slot<T>>]>,
-    pub(crate) config: Config<T>,
-    /// Under loom, "freeing" a list writes this cell (the list itself is
-    /// kept until the signal drops) and every emit reads it, so loom
-    /// reports an emit that can read a list its reclamation does not
-    /// happen after.
-    #[cfg(loom)]
-    live: Liveness,
-}
-
-impl<T> List<T> {
-    /// Counts a listener call that returned an error, if the counters are
-    /// on. Called on error paths only.
-    #[cold]
-    pub(crate) fn note_failed(&self) {
-        if let Some(counters) = &self.config.stats {
-            counters.fail();
-        }
-    }
-}
-
-/// A loom cell shared between threads; loom itself checks every access.
-#[cfg(loom)]
-struct Liveness(loom::cell::UnsafeCell<bool>);
-
-#[cfg(loom)]
-#[allow(unsafe_code)]
-// SAFETY: the cell is only accessed through loom's `with`/`with_mut`, and
-// loom fails the model on any pair of accesses that race.
-unsafe impl Sync for Liveness {}
-
-impl<T> List<T> {
-    fn new(slots: Box<[Arc<Slot<T>>]>, config: Config<T>) -> Self {
-        Self {
-            slots,
-            config,
-            #[cfg(loom)]
-            live: Liveness(loom::cell::UnsafeCell::new(true)),
-        }
-    }
-
-    /// Fails the model if this list was reclaimed, or if its reclamation
-    /// can race this read.
-    #[cfg(loom)]
-    pub(crate) fn check_live(&self) {
-        #[allow(unsafe_code)]
-        // SAFETY: loom checks that this read does not race with the write in
-        // `bury`; that check is what the models are for.
-        let live = self.live.0.with(|live| unsafe { *live });
-        assert!(live, "an emit read a list after it was reclaimed");
-    }
-
-    #[cfg(loom)]
-    fn bury(&self) {
-        #[allow(unsafe_code)]
-        // SAFETY: as in `check_live`, loom checks the access.
-        self.live.0.with_mut(|live| unsafe { *live = false });
-    }
+    (id & record::MAX_SIGNAL_ID).max(1)
 }
 
 /// After this many retired lists await a scan, a `connect` scans too.
@@ -184,7 +87,7 @@ struct Writer<T> {
 /// Retired lists, and the emits found running that may read them.
 struct Batch<T> {
     lists: Vec<Arc<List<T>>>,
-    readers: inflight::Readers,
+    readers: record::Readers,
 }
 
 pub(crate) struct BaseSignal<T> {
@@ -202,7 +105,7 @@ pub(crate) struct BaseSignal<T> {
     fired: AtomicUsize,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
-    /// Emits nested too deep for the per-thread record (see `inflight`).
+    /// Emits nested too deep for the per-thread record (see `record`).
     overflow: AtomicUsize,
     writer: Mutex<Writer<T>>,
 }
@@ -279,7 +182,7 @@ impl<T: 'static> BaseSignal<T> {
     /// `disconnect_wait` and for reclamation) until `f` returns.
     #[inline(always)]
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&List<T>) -> R) -> R {
-        let running = inflight::enter(self.id, &self.overflow, inflight::READS_UNKNOWN);
+        let running = record::enter(self.id, &self.overflow, record::READS_UNKNOWN);
         if !running.has_entry() {
             // Nested deeper than the record, or the thread is exiting: no
             // entry protects the list, so hold it by reference count.
@@ -327,8 +230,8 @@ impl<T: 'static> BaseSignal<T> {
     /// list by reference count, or reads one another record entry covers)
     /// as running until the guard drops, for `disconnect_wait`.
     #[inline(always)]
-    pub(crate) fn enter(&self) -> inflight::Recorded<'_> {
-        inflight::enter(self.id, &self.overflow, inflight::READS_NONE)
+    pub(crate) fn enter(&self) -> record::Recorded<'_> {
+        record::enter(self.id, &self.overflow, record::READS_NONE)
     }
 
     /// Connects `callback` with options that carry no key, which cannot
@@ -551,10 +454,10 @@ impl<T: 'static> BaseSignal<T> {
         changed
     }
 
-    /// Waits for running emits of this signal (see `inflight::wait_for`),
+    /// Waits for running emits of this signal (see `record::wait_for`),
     /// then frees the retired lists the wait made free.
     pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
-        inflight::wait_for(self.id, &self.overflow)?;
+        record::wait_for(self.id, &self.overflow)?;
         let mut garbage = Vec::new();
         self.reclaim(&mut sync::lock(&self.writer), false, &mut garbage);
         self.dispose(garbage);
@@ -564,7 +467,7 @@ impl<T: 'static> BaseSignal<T> {
     /// Whether the calling thread is inside an emit (or a delivery) of this
     /// signal.
     pub(crate) fn is_emitting_here(&self) -> bool {
-        inflight::is_inside(self.id, &self.overflow)
+        record::is_inside(self.id, &self.overflow)
     }
 
     /// Reports an error a fallible listener returned under plain `emit`.
@@ -622,7 +525,7 @@ impl<T: 'static> BaseSignal<T> {
     ///
     /// A scan keeps a list only for the emits it found that may read it:
     /// those that loaded that list, and those that had not loaded the list
-    /// pointer yet (see `inflight::Readers::of`). So an emit that runs for a
+    /// pointer yet (see `record::Readers::of`). So an emit that runs for a
     /// long time holds back the list it reads (plus, if a scan caught it
     /// between its push and its load, the lists that scan covered), not
     /// every list retired while it runs; and the lists it holds back share
@@ -638,7 +541,7 @@ impl<T: 'static> BaseSignal<T> {
         if !writer.unscanned.is_empty() && (scan_now || writer.unscanned.len() >= SCAN_AFTER) {
             // Every list in `unscanned` was swapped out (`current` included)
             // before this scan, so the scan covers them all.
-            let found = inflight::scan(self.id);
+            let found = record::scan(self.id);
             for list in std::mem::take(&mut writer.unscanned) {
                 let readers = found.of(raw(&list).addr());
                 if readers.is_empty() {
@@ -723,68 +626,6 @@ fn default_error_handler(error: EmitError) {
     tracing::warn!(listener = error.id(), key = error.key(), %error, "sigwire listener failed");
     #[cfg(not(feature = "tracing"))]
     drop(error);
-}
-
-impl<T> BaseSignal<T> {
-    /// Drops lists a write took out of use, after the writer lock was
-    /// released. Dropping them drops the closures, filters and handlers only
-    /// they held: user code, so each is dropped on its own under a catch. A
-    /// panic is counted in `errors` and reported to the error handler as an
-    /// `EmitError` holding a `ListenerPanic`, so that the write that
-    /// happened to free them (on any thread) still completes and returns its
-    /// result, and two panicking closures in one list cannot abort.
-    pub(crate) fn dispose(&self, garbage: Vec<Arc<List<T>>>) {
-        for list in garbage {
-            let List { slots, config, .. } = match Arc::try_unwrap(list) {
-                Ok(list) => list,
-                // Still referenced (a holder raced the sweep): its last
-                // holder drops it.
-                Err(list) => {
-                    self.release_with(0, None, list);
-                    continue;
-                }
-            };
-            for slot in slots.into_vec() {
-                self.release(slot);
-            }
-            let Config {
-                on_error, filters, ..
-            } = config;
-            self.release_with(0, None, on_error);
-            for (id, filter) in filters.into_vec() {
-                self.release_with(id, None, filter);
-            }
-        }
-    }
-
-    /// Drops `slot`, which may hold the last reference to its closure, as
-    /// [`dispose`](Self::dispose) does.
-    pub(crate) fn release(&self, slot: Arc<Slot<T>>) {
-        let (id, key) = (slot.id, slot.key().cloned());
-        self.release_with(id, key, slot);
-    }
-
-    /// Drops `value` under a catch; a panic is reported as listener `id`'s.
-    fn release_with<V>(&self, id: u64, key: Option<ErasedArc<str>>, value: V) {
-        if let Err(payload) = unwind::drop_caught(value) {
-            self.report_drop_panic(ListenerPanic::caught(id, key, payload));
-        }
-    }
-
-    /// Reports a panic caught while dropping a listener's closure (or a
-    /// filter, or an error handler: id 0 for a handler).
-    #[cold]
-    pub(crate) fn report_drop_panic(&self, panic: ListenerPanic) {
-        // Relaxed: a statistic; nothing is published through it.
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let error = EmitError::new(panic.id(), panic.key_arc(), Box::new(panic));
-        let handler = self.list.load().config.on_error.clone();
-        // A panicking handler has nobody left to report to.
-        unwind::contain(move || match handler {
-            Some(handler) => handler(error),
-            None => default_error_handler(error),
-        });
-    }
 }
 
 impl<T> Drop for BaseSignal<T> {

@@ -11,7 +11,9 @@
 //! (or, when no other thread holds a record, a local fence) and a read of
 //! every record. Records are pooled: a thread that
 //! exits hands its record to the next thread that emits. The protocol is
-//! described in `docs/ordering.md`.
+//! described in `docs/ordering.md`. This file is over 600 lines because
+//! the record's storage comes twice (std's, and loom's per-execution one)
+//! beside the one protocol both serve.
 
 use std::cell::Cell;
 

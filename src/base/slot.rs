@@ -75,7 +75,7 @@ impl<T> Slot<T> {
     pub(crate) fn state(&self) -> usize {
         // Relaxed: the word carries no data; a disconnect that happens-before
         // this emit is seen by coherence, and concurrent ones are ordered by
-        // the barrier pair of `inflight` (docs/ordering.md).
+        // the barrier pair of `record` (docs/ordering.md).
         self.state.load(Ordering::Relaxed)
     }
 

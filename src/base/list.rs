@@ -1,0 +1,122 @@
+//! One immutable version of a signal's listener list (`List`), with what
+//! it carries besides its slots (`Config`: the error handler, filters,
+//! counters). Writers build a new one per change; emits read it without a
+//! lock (see the parent module).
+
+use crate::base::slot::Slot;
+use crate::error::EmitError;
+use crate::stats::Counters;
+use crate::sync::{Arc, ErasedArc};
+
+/// Called with every error a fallible listener returns under plain `emit`.
+pub(crate) type ErrorHandler = ErasedArc<dyn Fn(EmitError) + Send + Sync + 'static>;
+
+/// A signal-level filter: an event it returns `false` for reaches no
+/// listener.
+pub(crate) type Filter<T> = ErasedArc<dyn Fn(&T) -> bool + Send + Sync + 'static>;
+
+/// What a list carries besides its slots; copied by every write.
+pub(crate) struct Config<T> {
+    pub(crate) on_error: Option<ErrorHandler>,
+    /// With the id each was added under.
+    pub(crate) filters: Box<[(u64, Filter<T>)]>,
+    /// The sync emit path's counters, once `enable_stats` was called.
+    pub(crate) stats: Option<ErasedArc<Counters>>,
+    /// `filters` is not empty or `stats` is set: the one flag the sync emit
+    /// path tests before taking its out-of-line path.
+    pub(crate) observed: bool,
+}
+
+impl<T> Clone for Config<T> {
+    fn clone(&self) -> Self {
+        Self {
+            on_error: self.on_error.clone(),
+            filters: self.filters.clone(),
+            stats: self.stats.clone(),
+            observed: self.observed,
+        }
+    }
+}
+
+impl<T> Config<T> {
+    /// No error handler, filter or counters.
+    pub(crate) fn empty() -> Self {
+        Self {
+            on_error: None,
+            filters: Box::new([]),
+            stats: None,
+            observed: false,
+        }
+    }
+
+    /// Whether every filter lets `value` through. Out of line: most
+    /// signals have none, and the emit path only tests for that.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn passes(&self, value: &T) -> bool {
+        self.filters.iter().all(|(_, filter)| filter(value))
+    }
+}
+
+/// One immutable version of the listener list.
+pub(crate) struct List<T> {
+    /// Sorted by priority (highest first), then id (connection order).
+    pub(crate) slots: Box<[Arc<Slot<T>>]>,
+    pub(crate) config: Config<T>,
+    /// Under loom, "freeing" a list writes this cell (the list itself is
+    /// kept until the signal drops) and every emit reads it, so loom
+    /// reports an emit that can read a list its reclamation does not
+    /// happen after.
+    #[cfg(loom)]
+    live: Liveness,
+}
+
+impl<T> List<T> {
+    /// Counts a listener call that returned an error, if the counters are
+    /// on. Called on error paths only.
+    #[cold]
+    pub(crate) fn note_failed(&self) {
+        if let Some(counters) = &self.config.stats {
+            counters.fail();
+        }
+    }
+}
+
+/// A loom cell shared between threads; loom itself checks every access.
+#[cfg(loom)]
+struct Liveness(loom::cell::UnsafeCell<bool>);
+
+#[cfg(loom)]
+#[allow(unsafe_code)]
+// SAFETY: the cell is only accessed through loom's `with`/`with_mut`, and
+// loom fails the model on any pair of accesses that race.
+unsafe impl Sync for Liveness {}
+
+impl<T> List<T> {
+    pub(crate) fn new(slots: Box<[Arc<Slot<T>>]>, config: Config<T>) -> Self {
+        Self {
+            slots,
+            config,
+            #[cfg(loom)]
+            live: Liveness(loom::cell::UnsafeCell::new(true)),
+        }
+    }
+
+    /// Fails the model if this list was reclaimed, or if its reclamation
+    /// can race this read.
+    #[cfg(loom)]
+    pub(crate) fn check_live(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: loom checks that this read does not race with the write in
+        // `bury`; that check is what the models are for.
+        let live = self.live.0.with(|live| unsafe { *live });
+        assert!(live, "an emit read a list after it was reclaimed");
+    }
+
+    #[cfg(loom)]
+    pub(crate) fn bury(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `check_live`, loom checks the access.
+        self.live.0.with_mut(|live| unsafe { *live = false });
+    }
+}
