@@ -3,14 +3,18 @@
 use std::fmt;
 use std::ops::{ControlFlow, Deref};
 
+mod emitter;
+mod run;
+
+pub use emitter::Emitter;
+
+use crate::base::List;
 use crate::base::slot::Slot;
-use crate::base::{BaseSignal, List};
 use crate::callback::skipped;
 use crate::cancel::Cancel;
 use crate::error::{BoxError, Cancelled, EmitError, EmitErrors};
 use crate::listeners::Listeners;
-use crate::stats::Counting;
-use crate::sync::{Arc, Cache};
+use run::{go_on, reporting, run};
 
 /// A signal whose listeners run inline, on the thread that emits.
 ///
@@ -315,139 +319,8 @@ impl<T: 'static> SyncSignal<T> {
     /// assert_eq!(sum.load(Ordering::Relaxed), 4950);
     /// ```
     pub fn emitter(&self) -> Emitter<'_, T> {
-        Emitter {
-            base: self.listeners.base(),
-            cache: Cache::new(self.listeners.base().swap_cell()),
-        }
+        Emitter::new(self.listeners.base())
     }
-}
-
-/// `before` for the variants that never stop early.
-#[inline(always)]
-fn go_on<B>(_ran: usize) -> ControlFlow<B> {
-    ControlFlow::Continue(())
-}
-
-/// `after` for the variants whose listener errors go to the error handler.
-#[inline(always)]
-fn reporting<T: 'static, B>(
-    base: &BaseSignal<T>,
-) -> impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B> + '_ {
-    move |list, slot, result| {
-        if let Err(error) = result {
-            report(base, list, slot, error);
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-/// Sends a listener's error to the error handler, unless it is the
-/// [`Skipped`] marker. Out of line: the `Ok` path of every emit stays as it
-/// was.
-#[cold]
-#[inline(never)]
-fn report<T: 'static>(base: &BaseSignal<T>, list: &List<T>, slot: &Slot<T>, error: BoxError) {
-    if !skipped(&error) {
-        base.report(list, slot, error);
-    }
-}
-
-/// [`run`], recorded as running for `disconnect_wait` until it returns.
-#[inline(always)]
-fn run_recorded<B, T: 'static>(
-    base: &BaseSignal<T>,
-    list: &List<T>,
-    value: &T,
-    before: impl FnMut(usize) -> ControlFlow<B>,
-    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    let _running = base.enter();
-    run(base, list, value, before, after)
-}
-
-/// The emit loop shared by every emit variant: for each slot that would be
-/// called (active, unblocked, not a fired once-slot), asks `before` (given
-/// how many listeners ran) whether to go on, claims it if it is a once-slot,
-/// calls it and hands the result to `after`.
-#[inline(always)]
-fn run<B, T: 'static>(
-    base: &BaseSignal<T>,
-    list: &List<T>,
-    value: &T,
-    before: impl FnMut(usize) -> ControlFlow<B>,
-    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    if list.config.observed {
-        return run_observed(base, list, value, before, after);
-    }
-    run_slots(base, list, value, before, after)
-}
-
-/// [`run`] for a signal with filters or counters: out of line, so that a
-/// signal with neither pays one test of a flag for them.
-#[cold]
-#[inline(never)]
-fn run_observed<B, T: 'static>(
-    base: &BaseSignal<T>,
-    list: &List<T>,
-    value: &T,
-    before: impl FnMut(usize) -> ControlFlow<B>,
-    mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    let filtered = !list.config.filters.is_empty();
-    let Some(counters) = list.config.stats.as_deref() else {
-        if filtered && !list.config.passes(value) {
-            return ControlFlow::Continue(()); // a signal-level filter said no
-        }
-        return run_slots(base, list, value, before, after);
-    };
-    // Counts the event, its deliveries, and a panic unwinding out of the
-    // emit (a listener's, a filter's or an error handler's).
-    let mut counting = Counting::new(counters);
-    if filtered && !list.config.passes(value) {
-        counting.finish(); // emitted, and delivered to no listener
-        return ControlFlow::Continue(());
-    }
-    let flow = run_slots(base, list, value, before, |list, slot, result| {
-        if !matches!(&result, Err(error) if skipped(error)) {
-            counting.returned(); // before `after`, which may panic
-        }
-        after(list, slot, result)
-    });
-    counting.finish();
-    flow
-}
-
-/// The loop of [`run`].
-#[inline(always)]
-fn run_slots<B, T: 'static>(
-    base: &BaseSignal<T>,
-    list: &List<T>,
-    value: &T,
-    mut before: impl FnMut(usize) -> ControlFlow<B>,
-    mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    let mut ran = 0;
-    for slot in list.slots.iter() {
-        let state = slot.state();
-        if state != 0 {
-            if !slot.is_claimable(state) {
-                continue; // disconnected, blocked, or a once-slot that fired
-            }
-            before(ran)?;
-            if !slot.claim_once() {
-                continue; // another emit won the single call
-            }
-            // The single call is ours. The slot stays in the list, skipped
-            // by every emit, until the next write drops it.
-            base.note_fired();
-        } else {
-            before(ran)?;
-        }
-        ran += 1;
-        after(list, slot, slot.call(value))?;
-    }
-    ControlFlow::Continue(())
 }
 
 impl<T: 'static> Default for SyncSignal<T> {
@@ -462,66 +335,5 @@ impl<T: 'static> fmt::Debug for SyncSignal<T> {
             .field("id", &self.listeners.base().id())
             .field("len", &self.listeners.base().len())
             .finish()
-    }
-}
-
-/// A per-thread emitting handle with the listener list cached; see
-/// [`SyncSignal::emitter`].
-///
-/// `emit` revalidates the cache (an `arc_swap::Cache`) with one load and a
-/// compare, and sees every connect and disconnect made elsewhere. It costs
-/// about what [`SyncSignal::emit`] costs; use it where holding the list by
-/// reference count suits better. The cache keeps the list it last saw alive
-/// (and the closures in it) until the next `emit` or until the `Emitter` is
-/// dropped; see "Memory" on [`SyncSignal`].
-///
-/// # Examples
-///
-/// ```
-/// # use sigwire::SyncSignal;
-/// let signal = SyncSignal::<u32>::new();
-/// let mut emitter = signal.emitter();
-/// emitter.emit(&1); // no listeners yet
-/// let conn = signal.connect(|v: &u32| assert_eq!(*v, 2));
-/// emitter.emit(&2); // sees the new listener
-/// # drop(conn);
-/// ```
-pub struct Emitter<'a, T> {
-    base: &'a Arc<BaseSignal<T>>,
-    cache: Cache<'a, List<T>>,
-}
-
-impl<T: 'static> Emitter<'_, T> {
-    /// Calls every active listener with `value`, like [`SyncSignal::emit`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::SyncSignal;
-    /// let signal = SyncSignal::<u32>::new();
-    /// signal.connect(|v: &u32| assert!(*v < 10));
-    /// let mut emitter = signal.emitter();
-    /// for i in 0..10 {
-    ///     emitter.emit(&i);
-    /// }
-    /// ```
-    #[inline]
-    pub fn emit(&mut self, value: &T) {
-        // The cached list answers "empty?" as cheaply as `len` would.
-        let list = self.cache.load();
-        if list.slots.is_empty() {
-            return;
-        }
-        #[cfg(loom)]
-        list.check_live();
-        let _ = run_recorded(self.base, list, value, go_on::<()>, reporting(self.base));
-    }
-}
-
-impl<T: 'static> fmt::Debug for Emitter<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Emitter")
-            .field("signal", &self.base.id())
-            .finish_non_exhaustive()
     }
 }

@@ -1,0 +1,144 @@
+//! The emit loop every emit variant of a `SyncSignal` (and its `Emitter`)
+//! shares: skip what must not be called, claim once-slots, call, hand each
+//! result to the variant; the out-of-line path for filters and counters.
+
+use std::ops::ControlFlow;
+
+use crate::base::slot::Slot;
+use crate::base::{BaseSignal, List};
+use crate::callback::skipped;
+use crate::error::BoxError;
+use crate::stats::Counting;
+
+/// `before` for the variants that never stop early.
+#[inline(always)]
+pub(super) fn go_on<B>(_ran: usize) -> ControlFlow<B> {
+    ControlFlow::Continue(())
+}
+
+/// `after` for the variants whose listener errors go to the error handler.
+#[inline(always)]
+pub(super) fn reporting<T: 'static, B>(
+    base: &BaseSignal<T>,
+) -> impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B> + '_ {
+    move |list, slot, result| {
+        if let Err(error) = result {
+            report(base, list, slot, error);
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Sends a listener's error to the error handler, unless it is the
+/// [`Skipped`] marker. Out of line: the `Ok` path of every emit stays as it
+/// was.
+#[cold]
+#[inline(never)]
+pub(super) fn report<T: 'static>(
+    base: &BaseSignal<T>,
+    list: &List<T>,
+    slot: &Slot<T>,
+    error: BoxError,
+) {
+    if !skipped(&error) {
+        base.report(list, slot, error);
+    }
+}
+
+/// [`run`], recorded as running for `disconnect_wait` until it returns.
+#[inline(always)]
+pub(super) fn run_recorded<B, T: 'static>(
+    base: &BaseSignal<T>,
+    list: &List<T>,
+    value: &T,
+    before: impl FnMut(usize) -> ControlFlow<B>,
+    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+) -> ControlFlow<B> {
+    let _running = base.enter();
+    run(base, list, value, before, after)
+}
+
+/// The emit loop shared by every emit variant: for each slot that would be
+/// called (active, unblocked, not a fired once-slot), asks `before` (given
+/// how many listeners ran) whether to go on, claims it if it is a once-slot,
+/// calls it and hands the result to `after`.
+#[inline(always)]
+pub(super) fn run<B, T: 'static>(
+    base: &BaseSignal<T>,
+    list: &List<T>,
+    value: &T,
+    before: impl FnMut(usize) -> ControlFlow<B>,
+    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+) -> ControlFlow<B> {
+    if list.config.observed {
+        return run_observed(base, list, value, before, after);
+    }
+    run_slots(base, list, value, before, after)
+}
+
+/// [`run`] for a signal with filters or counters: out of line, so that a
+/// signal with neither pays one test of a flag for them.
+#[cold]
+#[inline(never)]
+pub(super) fn run_observed<B, T: 'static>(
+    base: &BaseSignal<T>,
+    list: &List<T>,
+    value: &T,
+    before: impl FnMut(usize) -> ControlFlow<B>,
+    mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+) -> ControlFlow<B> {
+    let filtered = !list.config.filters.is_empty();
+    let Some(counters) = list.config.stats.as_deref() else {
+        if filtered && !list.config.passes(value) {
+            return ControlFlow::Continue(()); // a signal-level filter said no
+        }
+        return run_slots(base, list, value, before, after);
+    };
+    // Counts the event, its deliveries, and a panic unwinding out of the
+    // emit (a listener's, a filter's or an error handler's).
+    let mut counting = Counting::new(counters);
+    if filtered && !list.config.passes(value) {
+        counting.finish(); // emitted, and delivered to no listener
+        return ControlFlow::Continue(());
+    }
+    let flow = run_slots(base, list, value, before, |list, slot, result| {
+        if !matches!(&result, Err(error) if skipped(error)) {
+            counting.returned(); // before `after`, which may panic
+        }
+        after(list, slot, result)
+    });
+    counting.finish();
+    flow
+}
+
+/// The loop of [`run`].
+#[inline(always)]
+pub(super) fn run_slots<B, T: 'static>(
+    base: &BaseSignal<T>,
+    list: &List<T>,
+    value: &T,
+    mut before: impl FnMut(usize) -> ControlFlow<B>,
+    mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+) -> ControlFlow<B> {
+    let mut ran = 0;
+    for slot in list.slots.iter() {
+        let state = slot.state();
+        if state != 0 {
+            if !slot.is_claimable(state) {
+                continue; // disconnected, blocked, or a once-slot that fired
+            }
+            before(ran)?;
+            if !slot.claim_once() {
+                continue; // another emit won the single call
+            }
+            // The single call is ours. The slot stays in the list, skipped
+            // by every emit, until the next write drops it.
+            base.note_fired();
+        } else {
+            before(ran)?;
+        }
+        ran += 1;
+        after(list, slot, slot.call(value))?;
+    }
+    ControlFlow::Continue(())
+}
