@@ -665,3 +665,66 @@ impl<T> fmt::Debug for BaseSignal<T> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod test {
+    use std::collections::HashMap;
+
+    use super::{Writer, compact};
+    use crate::base::slot::Slot;
+    use crate::sync::{Arc, ErasedArc};
+
+    fn writer<T>() -> Writer<T> {
+        Writer {
+            keys: HashMap::new(),
+            unscanned: Vec::new(),
+            pinned: Vec::new(),
+            held: Vec::new(),
+        }
+    }
+
+    fn slot(id: u64, key: Option<&str>, once: bool) -> Arc<Slot<u32>> {
+        let key = key.map(ErasedArc::from);
+        Arc::new(Slot::new(id, key, 0, once, Box::new(|_: &u32| Ok(()))))
+    }
+
+    /// A compacted list keeps every slot but those the write drops and the
+    /// once-slots that fired, in order; it forgets their keys and counts
+    /// the fired ones.
+    #[test]
+    fn compact_drops_the_selected_and_the_fired_and_frees_their_keys() {
+        let mut writer = writer();
+        let slots = [
+            slot(1, Some("a"), false),
+            slot(2, Some("b"), true),
+            slot(3, None, false),
+            slot(4, Some("d"), false),
+        ];
+        for (key, id) in [("a", 1), ("b", 2), ("d", 4)] {
+            writer.keys.insert(ErasedArc::from(key), id);
+        }
+        assert!(slots[1].claim_once());
+        let (kept, fired) = compact(&mut writer, &slots, |s| s.id == 4);
+        let ids: Vec<u64> = kept.iter().map(|s| s.id).collect();
+        assert_eq!(ids, [1, 3]);
+        assert_eq!(fired, 1);
+        let mut keys: Vec<&str> = writer.keys.keys().map(|k| &**k).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["a"]);
+    }
+
+    /// A key taken over by a newer listener stays with it when the fired
+    /// slot that held it before leaves.
+    #[test]
+    fn compact_leaves_a_key_that_a_newer_listener_took_over() {
+        let mut writer = writer();
+        let old = slot(1, Some("k"), true);
+        assert!(old.claim_once());
+        let new = slot(2, Some("k"), false);
+        writer.keys.insert(ErasedArc::from("k"), 2);
+        let (kept, fired) = compact(&mut writer, &[old, new], |_| false);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(fired, 1);
+        assert_eq!(writer.keys.get("k"), Some(&2));
+    }
+}

@@ -153,3 +153,68 @@ impl<T> fmt::Debug for Slot<T> {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod test {
+    use super::Slot;
+
+    fn slot(once: bool) -> Slot<u32> {
+        Slot::new(7, None, 0, once, Box::new(|_: &u32| Ok(())))
+    }
+
+    /// The emit loop's one test: a plain active listener's word is 0; a
+    /// block makes it non-zero until the guard's unblock.
+    #[test]
+    fn a_plain_slot_is_callable_exactly_while_its_word_is_zero() {
+        let slot = slot(false);
+        assert_eq!(slot.state(), 0);
+        slot.block();
+        slot.block();
+        assert_ne!(slot.state(), 0);
+        assert!(slot.is_blocked());
+        slot.unblock();
+        assert!(slot.is_blocked());
+        slot.unblock();
+        assert_eq!(slot.state(), 0);
+        assert!(slot.is_connected());
+    }
+
+    /// `mark_disconnected` reports whether the slot was connected, once.
+    #[test]
+    fn disconnecting_reports_the_first_time_only() {
+        let slot = slot(false);
+        assert!(slot.mark_disconnected());
+        assert!(!slot.mark_disconnected());
+        assert!(!slot.is_connected());
+        assert_ne!(slot.state(), 0);
+    }
+
+    /// A once-slot's word is exactly `ONCE` while it may be claimed; one
+    /// claim wins, and the slot then reads as fired and disconnected.
+    #[test]
+    fn a_once_slot_is_claimed_once() {
+        let slot = slot(true);
+        let word = slot.state();
+        assert_ne!(word, 0, "a once-slot takes the claiming path");
+        assert!(slot.is_claimable(word));
+        assert!(slot.claim_once());
+        assert!(!slot.claim_once());
+        assert!(slot.has_fired());
+        assert!(!slot.is_connected());
+        assert!(!slot.is_claimable(slot.state()));
+        assert!(
+            !slot.mark_disconnected(),
+            "a fired slot counts as disconnected"
+        );
+    }
+
+    /// A blocked once-slot cannot be claimed.
+    #[test]
+    fn a_blocked_once_slot_is_not_claimable() {
+        let slot = slot(true);
+        slot.block();
+        assert!(!slot.is_claimable(slot.state()));
+        slot.unblock();
+        assert!(slot.is_claimable(slot.state()));
+    }
+}
