@@ -10,6 +10,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 use sigwire::SyncSignal;
+use sigwire_loom_tests::counting;
 
 #[test]
 fn emit_started_after_block_returned_skips_the_listener() {
@@ -17,12 +18,7 @@ fn emit_started_after_block_returned_skips_the_listener() {
         let signal = Arc::new(SyncSignal::<()>::new());
         let calls = Arc::new(AtomicUsize::new(0));
         let blocked = Arc::new(AtomicBool::new(false));
-        let conn = {
-            let calls = calls.clone();
-            signal.connect(move |_: &()| {
-                calls.fetch_add(1, Ordering::Relaxed);
-            })
-        };
+        let conn = counting(&signal, &calls);
 
         let blocker = {
             let (conn, blocked) = (conn.clone(), blocked.clone());
@@ -70,12 +66,7 @@ fn emit_started_after_guard_dropped_calls_the_listener() {
         let signal = Arc::new(SyncSignal::<()>::new());
         let calls = Arc::new(AtomicUsize::new(0));
         let unblocked = Arc::new(AtomicBool::new(false));
-        let conn = {
-            let calls = calls.clone();
-            signal.connect(move |_: &()| {
-                calls.fetch_add(1, Ordering::Relaxed);
-            })
-        };
+        let conn = counting(&signal, &calls);
         let guard = conn.block();
 
         let unblocker = {

@@ -15,6 +15,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 use sigwire::{ConnectOptions, SyncSignal};
+use sigwire_loom_tests::counting;
 
 #[test]
 fn emit_started_after_disconnect_returned_skips_the_listener() {
@@ -22,12 +23,7 @@ fn emit_started_after_disconnect_returned_skips_the_listener() {
         let signal = Arc::new(SyncSignal::<()>::new());
         let calls = Arc::new(AtomicUsize::new(0));
         let disconnected = Arc::new(AtomicBool::new(false));
-        let conn = {
-            let calls = calls.clone();
-            signal.connect(move |_: &()| {
-                calls.fetch_add(1, Ordering::Relaxed);
-            })
-        };
+        let conn = counting(&signal, &calls);
 
         let disconnector = {
             let disconnected = disconnected.clone();

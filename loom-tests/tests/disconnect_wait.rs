@@ -16,6 +16,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 use sigwire::{SyncSignal, WouldDeadlock};
+use sigwire_loom_tests::counting;
 
 /// Runs a two-thread model with at least three preemptions. The cheapest
 /// schedule that shows a missing Release on the record push (the emitting
@@ -119,12 +120,7 @@ fn disconnect_wait_sees_a_call_finished_before_the_entry_was_reused() {
         let signal = Arc::new(SyncSignal::<()>::new());
         let other = Arc::new(SyncSignal::<()>::new());
         let calls = Arc::new(AtomicUsize::new(0));
-        let conn = {
-            let calls = calls.clone();
-            signal.connect(move |_: &()| {
-                calls.fetch_add(1, Ordering::Relaxed);
-            })
-        };
+        let conn = counting(&signal, &calls);
         // A listener, so that emits of `other` are recorded too.
         let _other = other.connect(|_: &()| {});
 

@@ -16,14 +16,7 @@ use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 use sigwire::SyncSignal;
-
-fn counting(signal: &SyncSignal<()>, calls: &Arc<AtomicUsize>) -> sigwire::Connection {
-    let calls = calls.clone();
-    signal.connect(move |_: &()| {
-        // Relaxed: read after join.
-        calls.fetch_add(1, Ordering::Relaxed);
-    })
-}
+use sigwire_loom_tests::counting;
 
 /// Connects two listeners (the writing thread emits between them if
 /// `writer_emits`), runs `emitting` on another thread, and disconnects both
