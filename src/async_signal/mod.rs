@@ -1,6 +1,9 @@
 //! `AsyncSignal<T>`: listeners run on a rayon pool. The design is in
 //! `docs/architecture.md` ("AsyncSignal"), the orderings in
-//! `docs/ordering.md`.
+//! `docs/ordering.md`. The parts are beside this file (builder, shared
+//! state, state word, drainer, waits); this one is the public front, over
+//! 600 lines for its docs: the emit, flush and shutdown contracts, with
+//! their "Deadlocks" sections and examples.
 
 mod builder;
 mod drain;
