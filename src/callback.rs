@@ -1,11 +1,13 @@
-//! The one shape every listener is stored in (`slot::Callback`): wrappers
-//! for plain, fallible and filtered listeners, and the marker a filtered
-//! listener returns for an event its filter turned away. A leaf: it depends
-//! only on the slot's callback type and the error alias.
+//! The one shape every listener is stored in (`Callback`): wrappers for
+//! plain, fallible and filtered listeners, and the marker a filtered
+//! listener returns for an event its filter turned away. A leaf: it
+//! depends only on the error alias.
 
 use std::fmt;
 
-use crate::base::slot::Callback;
+/// Every callback is stored in this one shape; plain listeners are wrapped
+/// and always return `Ok`, so emit has a single call path.
+pub(crate) type Callback<T> = Box<dyn Fn(&T) -> Result<(), BoxError> + Send + Sync + 'static>;
 use crate::error::BoxError;
 
 /// Wraps a plain listener in the one callback shape slots store.

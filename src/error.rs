@@ -435,7 +435,7 @@ impl fmt::Display for FlushError {
         f.write_str(match self {
             Self::InsideDelivery => {
                 "flush called from inside a delivery of the same signal: \
-                 the event being delivered can only complete after this listener \
+                 the event being delivered can only complete after this call \
                  returns, so waiting for it would wait for this thread itself"
             }
             Self::Circle => {
@@ -473,12 +473,13 @@ pub enum RejectReason {
     /// The signal was closed ([`close`](crate::AsyncSignal::close) or
     /// [`shutdown`](crate::AsyncSignal::shutdown)).
     Closed,
-    /// Under `Block` or `BlockFor`, waiting for room would never end: the
+    /// Under `Block` or `BlockFor`, waiting for room would never end (a
+    /// circle of waits): the
     /// calling thread is inside a delivery of another signal, and a
     /// delivery of this one is waiting, directly or through other
     /// signals' deliveries, for that one (see the "Deadlocks" section of
     /// [`Overflow::Block`](crate::Overflow::Block)).
-    WouldDeadlock,
+    Circle,
 }
 
 impl fmt::Display for RejectReason {
@@ -487,7 +488,7 @@ impl fmt::Display for RejectReason {
             Self::Full => "the signal's queue is full",
             Self::TimedOut => "no room appeared in the signal's queue in time",
             Self::Closed => "the signal is closed",
-            Self::WouldDeadlock => {
+            Self::Circle => {
                 "waiting for room would deadlock: a delivery of the signal waits, \
                  directly or through other signals, for the delivery this thread is in"
             }

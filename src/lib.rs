@@ -136,5 +136,11 @@ mod tests {
         assert_send_sync::<Rejected<String>>();
         assert_send_sync::<ListenerPanic>();
         assert_send_sync::<Stats>();
+        assert_send_sync::<Listeners<String>>();
+        assert_send_sync::<FilterHandle>();
+        assert_send_sync::<FlushError>();
+        assert_send_sync::<BuildError>();
+        assert_send_sync::<ShutdownTimeout>();
+        assert_send_sync::<WouldDeadlock>();
     }
 }

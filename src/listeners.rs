@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::base::BaseSignal;
 use crate::base::handle::ConnectionHandle;
-use crate::base::slot::Callback;
+use crate::callback::Callback;
 use crate::callback::{fallible, filtered, plain};
 use crate::connection::{ConnectOptions, Connection, FilterHandle};
 use crate::error::{BoxError, DuplicateKey, EmitError};
@@ -96,7 +96,8 @@ impl<T: 'static> Listeners<T> {
 
     /// Connects a listener that may fail. Its errors are counted and go to
     /// the [error handler](Self::set_error_handler) under plain emits;
-    /// `try_emit`, `emit_collect` and `emit_collect` return them instead.
+    /// `SyncSignal::try_emit` and both kinds' `emit_collect` return them
+    /// instead. An `AsyncSignal` also counts them in `Stats::failed`.
     ///
     /// # Examples
     ///
@@ -365,8 +366,8 @@ impl<T: 'static> Listeners<T> {
     /// How many errors went to the error handler since the signal was made:
     /// those fallible listeners returned under plain emits (`emit`,
     /// `emit_until`, `Emitter::emit`, and an `AsyncSignal`'s deliveries);
-    /// `try_emit`, `emit_collect` and `emit_collect` hand theirs to the caller
-    /// instead.
+    /// `SyncSignal::try_emit` and both kinds' `emit_collect` hand theirs to
+    /// the caller instead.
     ///
     /// Also counted: a panic caught while dropping the closure of a
     /// disconnected (or fired once-) listener, or a replaced filter or
@@ -391,10 +392,11 @@ impl<T: 'static> Listeners<T> {
     }
 }
 
-impl<T> fmt::Debug for Listeners<T> {
+impl<T: 'static> fmt::Debug for Listeners<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listeners")
-            .field("base", &self.base)
+            .field("signal", &self.base.id())
+            .field("len", &self.len())
             .finish()
     }
 }

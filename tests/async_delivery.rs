@@ -26,7 +26,7 @@ use async_support::*;
 /// `EmitError`s whose source is a `ListenerPanic`), bypassing the handlers.
 /// All are counted in `stats`.
 #[test]
-fn emit_join_returns_every_error_and_panic() {
+fn emit_collect_returns_every_error_and_panic() {
     quiet_intended_panics();
     let signal = signal(2, "join");
     let handled = Arc::new(AtomicUsize::new(0));
@@ -187,7 +187,7 @@ fn a_panic_payload_that_panics_on_drop_is_contained() {
     assert_eq!(stats(&signal), [3, 2 * 3 - 1, 0, 1, 0, 0]);
 }
 
-/// An event whose `Drop` flushes its own signal is refused (`WouldDeadlock`)
+/// An event whose `Drop` flushes its own signal is refused (`FlushError::InsideDelivery`)
 /// instead of waiting for the delivery it is part of.
 #[test]
 fn an_event_dropped_during_delivery_cannot_wait_for_it() {
@@ -199,7 +199,7 @@ fn an_event_dropped_during_delivery_cannot_wait_for_it() {
     impl Drop for Event {
         fn drop(&mut self) {
             if let Some(signal) = self.signal.get().and_then(std::sync::Weak::upgrade) {
-                let refused = signal.flush().is_err();
+                let refused = signal.flush() == Err(sigwire::FlushError::InsideDelivery);
                 self.outcomes.lock().unwrap().push(refused);
             }
         }

@@ -462,7 +462,7 @@ fn blocking_emits_in_a_circle_are_refused_not_hung() {
     });
     let refused: Vec<_> = outcomes.iter().filter(|o| o.is_err()).collect();
     assert_eq!(refused.len(), 1, "{outcomes:?}");
-    assert_eq!(refused[0].as_ref().unwrap_err(), "WouldDeadlock 2");
+    assert_eq!(refused[0].as_ref().unwrap_err(), "Circle 2");
 }
 
 /// The same circle under `BlockFor`: refused at once rather than timing
@@ -484,7 +484,7 @@ fn timed_emits_in_a_circle_are_refused_before_their_timeout() {
 }
 
 /// A's listener flushes B and B's flushes A, each while the other's first
-/// event is being delivered: one flush is refused with `WouldDeadlock`.
+/// event is being delivered: one flush is refused with `FlushError::Circle`.
 #[test]
 fn flushes_in_a_circle_are_refused_not_hung() {
     let outcomes = circle(Overflow::Block, |other| {
@@ -507,7 +507,7 @@ fn flushes_in_a_circle_are_refused_not_hung() {
 /// delivery.) The pauses only make the wrong order likely; the test passes
 /// in every order when the check is right.
 #[test]
-fn a_wait_inside_emit_join_is_not_part_of_a_circle() {
+fn a_wait_inside_emit_collect_is_not_part_of_a_circle() {
     let x = Arc::new(on_pool::<u32>(2, "emit-join-x").build().unwrap());
     let y = Arc::new(on_pool::<u32>(1, "emit-join-y").build().unwrap());
     let (y_gate, y_opener) = gate();

@@ -3,7 +3,7 @@
 //! and racing subscriptions, panicking subscribers and closure drops, and
 //! snapshots of the counters taken while other threads emit (each of
 //! `b_sync_snapshot_consistency`, `b_async_snapshot_consistency`,
-//! `b_async_emit_join_snapshot` and
+//! `b_async_emit_collect_snapshot` and
 //! `a_panicking_closure_drop_out_of_publisher_emit` failed before the
 //! review's fixes).
 
@@ -379,7 +379,7 @@ fn b_async_snapshot_consistency() {
 }
 
 #[test]
-fn b_async_emit_join_snapshot() {
+fn b_async_emit_collect_snapshot() {
     let signal = Arc::new(AsyncSignal::<u32>::new());
     signal.connect(|_: &u32| {});
     let stop = Arc::new(AtomicBool::new(false));

@@ -407,7 +407,7 @@ fn async_panics_count_per_delivery() {
 /// `emit_collect` counts like `emit`: one event, one delivery per listener
 /// that returned, one panic per listener that panicked.
 #[test]
-fn emit_join_counts_deliveries() {
+fn emit_collect_counts_deliveries() {
     let signal = AsyncSignal::<u64>::new();
     signal.connect(|_: &u64| {});
     signal.connect_fallible(|_: &u64| Err("no"));

@@ -28,7 +28,7 @@ fn forward(next: Holder, refused: Arc<AtomicUsize>) -> impl Fn(&u32) + Send + Sy
             match next.emit(2) {
                 Ok(()) => {}
                 Err(rejected) => {
-                    assert_eq!(rejected.reason(), RejectReason::WouldDeadlock);
+                    assert_eq!(rejected.reason(), RejectReason::Circle);
                     // Relaxed: read after both flushes.
                     refused.fetch_add(1, Ordering::Relaxed);
                 }

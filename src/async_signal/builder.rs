@@ -4,9 +4,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::shared::PanicHandler;
 use crate::error::ListenerPanic;
 use crate::sync::{ErasedArc, exec};
+
+/// Called with every caught listener panic.
+pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + 'static>;
 
 /// The capacity of [`AsyncSignal::new`](crate::AsyncSignal::new), and of a builder not told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -46,7 +48,7 @@ pub enum Overflow {
     /// * inside a delivery of another `AsyncSignal` X, when a delivery of
     ///   this signal is itself waiting in one of these three calls, directly
     ///   or through a chain of them across other signals, for X
-    ///   ([`RejectReason::WouldDeadlock`](crate::RejectReason::WouldDeadlock),
+    ///   ([`RejectReason::Circle`](crate::RejectReason::Circle),
     ///   [`FlushError::Circle`](crate::FlushError::Circle) from `flush`, and `shutdown` returns at once with
     ///   the pending count): A's listener emitting into B while B's emits
     ///   into A, both full; or A's listener flushing B while B's flushes A.

@@ -9,8 +9,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
+use super::builder::DeliveryOrder;
 use super::shared::Shared;
-use super::{DeliveryOrder, state, waits};
+use super::{state, waits};
 use crate::base::List;
 use crate::base::slot::Slot;
 use crate::callback::skipped;

@@ -341,7 +341,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         loop {
             let listed = self
                 .list_wait(room)
-                .map_err(|waits::Circle| RejectReason::WouldDeadlock)?;
+                .map_err(|waits::Circle| RejectReason::Circle)?;
             let room = shared.wait_until(deadline, room);
             // Off the list before taking the room: once taken, the test
             // would read as waiting again.
@@ -444,7 +444,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// * inside a delivery of another `AsyncSignal` X, when a delivery of
     ///   this signal is itself waiting in one of these three calls, directly
     ///   or through a chain of them across other signals, for X
-    ///   ([`RejectReason::WouldDeadlock`](crate::RejectReason::WouldDeadlock),
+    ///   ([`RejectReason::Circle`](crate::RejectReason::Circle),
     ///   [`FlushError::Circle`](crate::FlushError::Circle) from `flush`, and `shutdown` returns at once with
     ///   the pending count): A's listener emitting into B while B's emits
     ///   into A, both full; or A's listener flushing B while B's flushes A.

@@ -4,14 +4,11 @@
 
 use std::time::Instant;
 
-use super::builder::{DeliveryOrder, Overflow};
+use super::builder::{DeliveryOrder, Overflow, PanicHandler};
 use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
-use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue, exec};
-
-/// Called with every caught listener panic.
-pub(crate) type PanicHandler = ErasedArc<dyn Fn(ListenerPanic) + Send + Sync + 'static>;
+use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, Queue, exec};
 
 /// What the signal, its drainer and its waiters share.
 pub(crate) struct Shared<T> {

@@ -3,7 +3,8 @@
 //! the unrelated caller that happened to free it: each is dropped on its
 //! own under a catch, counted, and reported to the error handler.
 
-use super::{BaseSignal, Config, List, default_error_handler};
+use super::list::{Config, List};
+use super::{BaseSignal, default_error_handler};
 use crate::base::slot::Slot;
 use crate::error::{EmitError, ListenerPanic};
 use crate::sync::{Arc, ErasedArc, Ordering};

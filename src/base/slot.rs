@@ -5,9 +5,7 @@ use std::fmt;
 use crate::error::BoxError;
 use crate::sync::{AtomicUsize, ErasedArc, Ordering};
 
-/// Every callback is stored in this one shape; plain listeners are wrapped
-/// and always return `Ok`, so emit has a single call path.
-pub(crate) type Callback<T> = Box<dyn Fn(&T) -> Result<(), BoxError> + Send + Sync + 'static>;
+pub(crate) use crate::callback::Callback;
 
 /// The state word's status, in its low two bits.
 const STATUS: usize = 0b11;

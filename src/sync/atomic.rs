@@ -2,7 +2,7 @@
 //! ordering the crate writes is the one loom checks.
 //!
 //! loom's atomics cannot be built in a `const`, so a `static` that must
-//! exist before any model runs (the id counters in `base.rs`) uses std's
+//! exist before any model runs (the id counters in `base/mod.rs`) uses std's
 //! directly and says why. loom has no `compiler_fence`: it is exported
 //! only outside loom, for the membarrier fast path, which loom replaces.
 

@@ -333,7 +333,7 @@ impl<T: 'static> fmt::Debug for SyncSignal<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SyncSignal")
             .field("id", &self.listeners.base().id())
-            .field("len", &self.listeners.base().len())
+            .field("len", &self.len())
             .finish()
     }
 }
