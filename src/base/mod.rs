@@ -110,6 +110,28 @@ pub(crate) struct BaseSignal<T> {
     writer: Mutex<Writer<T>>,
 }
 
+/// What a write publishes: the new list's slots and config, how many of
+/// the slots it left out were fired once-slots, and whether to scan at
+/// once (it removed closures).
+struct Next<T> {
+    slots: Vec<Arc<Slot<T>>>,
+    config: Config<T>,
+    fired: usize,
+    scan_now: bool,
+}
+
+impl<T> Next<T> {
+    /// A write that removed listeners: the config unchanged, a scan now.
+    fn removing(slots: Vec<Arc<Slot<T>>>, current: &List<T>, fired: usize) -> Self {
+        Self {
+            slots,
+            config: current.config.clone(),
+            fired,
+            scan_now: true,
+        }
+    }
+}
+
 /// How a listener is connected.
 pub(crate) struct Options {
     pub(crate) key: Option<ErasedArc<str>>,
@@ -264,10 +286,7 @@ impl<T: 'static> BaseSignal<T> {
         // Taken before the slot is published: a write on another thread may
         // remove it at once, and the caller's handle must still name it.
         let weak = sync::downgrade(&slot);
-        let mut garbage = Vec::new();
-        {
-            let mut writer = sync::lock(&this.writer);
-            let current = this.list.load();
+        let connected = this.write(|writer, current| {
             if let Some(key) = &key {
                 // A key whose listener fired (a once-listener) is free again.
                 let taken = writer.keys.get(key).is_some_and(|&holder| {
@@ -277,43 +296,42 @@ impl<T: 'static> BaseSignal<T> {
                         .any(|s| s.id == holder && !s.has_fired())
                 });
                 if taken {
-                    return Err(DuplicateKey::new(ErasedArc::clone(key)));
+                    // The slot goes back out: its closure is dropped after
+                    // the lock is released, as any write's garbage.
+                    return (None, Err((DuplicateKey::new(ErasedArc::clone(key)), slot)));
                 }
                 writer.keys.insert(ErasedArc::clone(key), id);
             }
-            let (mut slots, dropped) = compact(&mut writer, &current.slots, |_| false);
+            let (mut slots, fired) = compact(writer, &current.slots, |_| false);
             // Higher priority first; equal priorities keep connection order
             // (the new slot has the largest id, so it goes after its equals).
             let at = slots.partition_point(|s| s.priority() >= priority);
             slots.insert(at, slot);
-            let config = current.config.clone();
-            drop(current);
-            let scan_now = dropped > 0; // fired once-slots leave: free their closures
-            this.publish(&mut writer, slots, config, dropped, scan_now, &mut garbage);
-        }
-        this.dispose(garbage);
-        Ok((id, weak))
+            let next = Next {
+                slots,
+                config: current.config.clone(),
+                fired,
+                // Fired once-slots leave: free their closures.
+                scan_now: fired > 0,
+            };
+            (Some(next), Ok((id, weak)))
+        });
+        connected.map_err(|(duplicate, slot)| {
+            this.release(slot);
+            duplicate
+        })
     }
 
     /// Removes the slot with `id` from the list (it is already marked
     /// disconnected or fired). True if it was in the list.
     pub(crate) fn remove(&self, id: u64) -> bool {
-        let mut garbage = Vec::new();
-        let removed = {
-            let mut writer = sync::lock(&self.writer);
-            let current = self.list.load();
-            if current.slots.iter().any(|s| s.id == id) {
-                let (slots, dropped) = compact(&mut writer, &current.slots, |s| s.id == id);
-                let config = current.config.clone();
-                drop(current);
-                self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
-                true
-            } else {
-                false
+        self.write(|writer, current| {
+            if !current.slots.iter().any(|s| s.id == id) {
+                return (None, false);
             }
-        };
-        self.dispose(garbage);
-        removed
+            let (slots, fired) = compact(writer, &current.slots, |s| s.id == id);
+            (Some(Next::removing(slots, current, fired)), true)
+        })
     }
 
     /// Disconnects the listener with `key`; true if there was one.
@@ -356,19 +374,13 @@ impl<T: 'static> BaseSignal<T> {
 
     /// Disconnects every listener.
     pub(crate) fn clear(&self) {
-        let mut garbage = Vec::new();
-        {
-            let mut writer = sync::lock(&self.writer);
-            let current = self.list.load();
+        self.write(|writer, current| {
             for slot in current.slots.iter() {
                 slot.mark_disconnected();
             }
-            let (slots, dropped) = compact(&mut writer, &current.slots, |_| true);
-            let config = current.config.clone();
-            drop(current);
-            self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
-        }
-        self.dispose(garbage);
+            let (slots, fired) = compact(writer, &current.slots, |_| true);
+            (Some(Next::removing(slots, current, fired)), ())
+        });
     }
 
     pub(crate) fn set_error_handler(&self, handler: Option<ErrorHandler>) {
@@ -434,24 +446,52 @@ impl<T: 'static> BaseSignal<T> {
     /// Publishes the current slots with `change` applied to the config, if
     /// it reports a change; returns what it reported.
     fn update_config(&self, change: impl FnOnce(&mut Config<T>) -> bool) -> bool {
+        self.write(|writer, current| {
+            let mut config = current.config.clone();
+            if !change(&mut config) {
+                return (None, false);
+            }
+            config.observed = !config.filters.is_empty() || config.stats.is_some();
+            let (slots, fired) = compact(writer, &current.slots, |_| false);
+            // A scan now: a replaced handler or filter may hold closures.
+            let next = Next {
+                slots,
+                config,
+                fired,
+                scan_now: true,
+            };
+            (Some(next), true)
+        })
+    }
+
+    /// One write: under the writer lock, `edit` sees the writer's state and
+    /// the current list, and returns the list to publish (`None`: nothing
+    /// changed) with its result. The lists, closures and handlers the write
+    /// frees are dropped after the lock is released (`dispose`), so a `Drop`
+    /// that uses the signal cannot deadlock and one that panics reaches
+    /// nobody.
+    fn write<R>(&self, edit: impl FnOnce(&mut Writer<T>, &List<T>) -> (Option<Next<T>>, R)) -> R {
         let mut garbage = Vec::new();
-        let changed = {
+        let result = {
             let mut writer = sync::lock(&self.writer);
             let current = self.list.load();
-            let mut config = current.config.clone();
-            if change(&mut config) {
-                config.observed = !config.filters.is_empty() || config.stats.is_some();
-                let (slots, dropped) = compact(&mut writer, &current.slots, |_| false);
-                drop(current);
-                // A scan now: a replaced handler or filter may hold closures.
-                self.publish(&mut writer, slots, config, dropped, true, &mut garbage);
-                true
-            } else {
-                false
+            let (next, result) = edit(&mut writer, &current);
+            // Before the swap: a guard still held makes the swap pay its
+            // debt.
+            drop(current);
+            if let Some(Next {
+                slots,
+                config,
+                fired,
+                scan_now,
+            }) = next
+            {
+                self.publish(&mut writer, slots, config, fired, scan_now, &mut garbage);
             }
+            result
         };
         self.dispose(garbage);
-        changed
+        result
     }
 
     /// Waits for running emits of this signal (see `record::wait_for`),

@@ -704,8 +704,12 @@ mod test {
     use super::{DEPTH, READS_NONE, READS_UNKNOWN, SEQ_BITS, enter, is_inside, scan};
     use crate::sync::AtomicUsize;
 
-    /// A signal id that no real signal of this test binary has.
+    /// Signal ids that no real signal of this test binary has, one per
+    /// test: tests run on threads at once, and a scan sees every thread's
+    /// records.
     const SIGNAL: u64 = (1 << 39) + 12_345;
+    const REUSED: u64 = SIGNAL + 100;
+    const DEEP: u64 = SIGNAL + 200;
 
     /// An entry word packs the signal above the sequence; a running emit is
     /// found by its own thread and by a scan, with the list it reads, and
@@ -739,15 +743,15 @@ mod test {
     #[test]
     fn done_tells_a_finished_emit_from_a_later_one_in_its_entry() {
         let overflow = AtomicUsize::new(0);
-        let first = enter(SIGNAL, &overflow, READS_NONE);
-        let mut found = scan(SIGNAL);
+        let first = enter(REUSED, &overflow, READS_NONE);
+        let mut found = scan(REUSED);
         assert!(
             found.of(0x1000).is_empty(),
             "reads no list through the pointer"
         );
         assert!(!found.done());
         drop(first);
-        let _second = enter(SIGNAL, &overflow, READS_NONE);
+        let _second = enter(REUSED, &overflow, READS_NONE);
         assert!(found.done(), "the entry holds a later emit's word");
     }
 
@@ -759,21 +763,21 @@ mod test {
         let other = AtomicUsize::new(0);
         let mut guards = Vec::new();
         for _ in 0..DEPTH {
-            guards.push(enter(SIGNAL + 2, &other, READS_NONE));
+            guards.push(enter(DEEP + 2, &other, READS_NONE));
         }
         for _ in 0..(2 * DEPTH) {
-            let running = enter(SIGNAL, &overflow, READS_NONE);
+            let running = enter(DEEP, &overflow, READS_NONE);
             assert!(!running.has_entry());
             guards.push(running);
         }
         assert_eq!(overflow.load(crate::sync::Ordering::Relaxed), 2 * DEPTH);
-        assert!(is_inside(SIGNAL, &overflow));
+        assert!(is_inside(DEEP, &overflow));
         assert!(
-            !is_inside(SIGNAL + 3, &overflow),
+            !is_inside(DEEP + 3, &overflow),
             "another signal is not inside"
         );
         drop(guards);
         assert_eq!(overflow.load(crate::sync::Ordering::Relaxed), 0);
-        assert!(!is_inside(SIGNAL, &overflow));
+        assert!(!is_inside(DEEP, &overflow));
     }
 }
