@@ -3,13 +3,13 @@
 //! - `handle`: emit through a held `bus.signal::<E>()` handle vs a bare
 //!   `SyncSignal<E>`, 4 listeners (goal: ≤ 1.05 ×);
 //! - `bus_emit`: `bus.emit(&e)`, which looks the signal up per emit;
-//! - `topics`: emit on a cached topic with 100 patterns subscribed (10 of
+//! - `topics`: emit on a cached topic with 100 patterns connected (10 of
 //!   them match), through `Topics::emit` (a hash look-up) and through a
 //!   `Publisher` (a counter check), vs a bare signal with the 10 matching
 //!   listeners (goal: ≤ 1.5 ×);
 //! - `stats`: the same bare signal with its delivery counters on;
 //! - `topic cache`: `Topics::emit` cycling over N distinct topics (4
-//!   patterns subscribed, 2 of which match each topic), N = 1 000 (every
+//!   patterns connected, 2 of which match each topic), N = 1 000 (every
 //!   topic cached: the baseline), 1 025 (just past the 1 024 the cache was
 //!   first built for) and 10 240 (10 × that; goal: ≤ 3 × the baseline);
 //! - `requests`: a scatter-gather request answered by 4 responders, on the
@@ -28,7 +28,7 @@ mod support;
 
 use sigwire::SyncSignal;
 use sigwire::bus::{EventBus, Requests, Topics};
-use support::topics::{TOPIC, subscribe_100};
+use support::topics::{TOPIC, connect_100};
 
 struct Tick(u64);
 
@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("topics/100 patterns, 10 match");
     let topics = Topics::<u64>::new();
     let matching = SyncSignal::<u64>::new();
-    subscribe_100(&topics, &matching);
+    connect_100(&topics, &matching);
     group.bench_function("bare signal", |b| {
         b.iter(|| {
             n += 1;
@@ -127,7 +127,7 @@ fn bench(c: &mut Criterion) {
 }
 
 /// `Topics::emit` cycling over N distinct topics, each matched by 2 of the
-/// 4 subscribed patterns.
+/// 4 connected patterns.
 fn topic_cache(c: &mut Criterion) {
     let mut group = c.benchmark_group("topic cache/cycling N topics");
     let topics = Topics::<u64>::new();
@@ -136,8 +136,8 @@ fn topic_cache(c: &mut Criterion) {
         .enumerate()
     {
         let i = i as u64;
-        let subscription = topics.subscribe(pattern, move |_: &str, v: &u64| work(*v, i));
-        std::mem::forget(subscription.expect("a valid pattern"));
+        let listener = topics.connect(pattern, move |_: &str, v: &u64| work(*v, i));
+        std::mem::forget(listener.expect("a valid pattern"));
     }
     for n in [1_000, 1_025, 10_240] {
         let names: Vec<String> = (0..n).map(|i| format!("user.{i}.created")).collect();

@@ -11,7 +11,7 @@
 //! The variants: `direct` (a loop over boxed closures), `emit`, `emitter`
 //! (`Emitter::emit`), `stats` (`emit` with the signal's counters on),
 //! `held` (`emit` through an `EventBus::signal` handle), `topic`
-//! (`Topics::emit` on a cached topic every subscriber's pattern matches) and
+//! (`Topics::emit` on a cached topic every listener's pattern matches) and
 //! `publisher` (the same through a `Publisher`); also `cycle`, `Topics::emit`
 //! cycling over as many distinct topics as the listener count, 2 of 4
 //! patterns matching each (the `topic cache` group of `benches/bus.rs`),
@@ -112,7 +112,7 @@ fn main() {
         "topic" | "publisher" => {
             let topics = Topics::<u64>::new();
             for _ in 0..count {
-                let _ = topics.subscribe("market.*.trade", |_: &str, v: &u64| {
+                let _ = topics.connect("market.*.trade", |_: &str, v: &u64| {
                     black_box(*v);
                 });
             }
@@ -125,7 +125,7 @@ fn main() {
         "cycle" => {
             let topics = Topics::<u64>::new();
             for pattern in ["user.*.created", "user.>", "order.>", "audit.*"] {
-                let _ = topics.subscribe(pattern, |_: &str, v: &u64| {
+                let _ = topics.connect(pattern, |_: &str, v: &u64| {
                     black_box(*v);
                 });
             }

@@ -1,7 +1,7 @@
-//! A small plugin-style application on `sigwire::bus`: modules subscribe to
+//! A small plugin-style application on `sigwire::bus`: modules connect to
 //! topics, validators answer a scatter-gather request (on the pool, with a
 //! timeout) before a configuration change is applied, components start
-//! receiving configuration only after everything is subscribed, a dashboard
+//! receiving configuration only after everything is connected, a dashboard
 //! opened late replays the recent activity, and delivery statistics are
 //! read at the end.
 //!
@@ -110,7 +110,7 @@ fn audit_plugin(app: &App, seen: &Arc<Observed>) {
     let seen = Arc::clone(seen);
     let activity = Arc::clone(&app.activity);
     app.topics
-        .subscribe("user.>", move |topic: &str, e: &Event| {
+        .connect("user.>", move |topic: &str, e: &Event| {
             let line = format!("{topic} #{}", e.user);
             seen.audit.lock().unwrap().push(line.clone());
             activity.emit(line);
@@ -130,7 +130,7 @@ fn dashboard(app: &App, seen: &Arc<Observed>) {
 fn mail_plugin(app: &App, seen: &Arc<Observed>) {
     let s = Arc::clone(seen);
     app.topics
-        .subscribe("user.created", move |_: &str, _: &Event| {
+        .connect("user.created", move |_: &str, _: &Event| {
             s.welcomes.fetch_add(1, Relaxed);
         })
         .expect("a valid pattern");
@@ -190,7 +190,7 @@ fn main() -> ExitCode {
     cache_plugin(&app, &seen);
     settings_store(&app, &seen);
     println!(
-        "start-up: {} plugin subscriptions, {} validators, {} configuration change(s) held",
+        "start-up: {} plugin listeners, {} validators, {} configuration change(s) held",
         app.topics.len(),
         app.validators.len(),
         app.config.held()
@@ -246,10 +246,10 @@ fn main() -> ExitCode {
     let config = app.config.signal().stats();
     // `delivered` counts deliveries, one event to one listener: the one
     // shutdown reached two plugins, each applied change two components,
-    // each of the four `user.created` events two subscribers (the audit's
+    // each of the four `user.created` events two listeners (the audit's
     // `user.>` and the welcome's `user.created`).
     println!(
-        "stats: bus {} delivered; user.created {} delivered; order.filled {} emitted, {} delivered (nobody subscribed); config {} applied ({} deliveries)",
+        "stats: bus {} delivered; user.created {} delivered; order.filled {} emitted, {} delivered (nobody listens); config {} applied ({} deliveries)",
         bus_stats.delivered,
         created.delivered,
         nobody.emitted,

@@ -1,5 +1,5 @@
 //! `sigwire::bus`: the type-keyed `EventBus`, the global bus, and `Topics`
-//! with wildcard patterns and a cache that subscribing invalidates.
+//! with wildcard patterns and a cache that connecting invalidates.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -81,18 +81,18 @@ fn global_bus_is_one_bus() {
     conn.disconnect();
 }
 
-/// Records `(subscriber, topic, event)` triples.
+/// Records `(listener, topic, event)` triples.
 type Log = Arc<Mutex<Vec<(&'static str, String, u32)>>>;
 
-fn subscribe(
+fn connect(
     topics: &Topics<u32>,
     log: &Log,
     name: &'static str,
     pattern: &str,
-) -> bus::Subscription<u32> {
+) -> sigwire::Connection {
     let log = Arc::clone(log);
     topics
-        .subscribe(pattern, move |topic: &str, v: &u32| {
+        .connect(pattern, move |topic: &str, v: &u32| {
             log.lock().unwrap().push((name, topic.to_string(), *v));
         })
         .unwrap()
@@ -102,15 +102,15 @@ fn taken(log: &Log) -> Vec<(&'static str, String, u32)> {
     std::mem::take(&mut *log.lock().unwrap())
 }
 
-/// Patterns select topics; listeners run in subscription order with the
-/// topic; subscribing after a topic was cached reaches the next emit;
-/// unsubscribing stops the calls at once.
+/// Patterns select topics; listeners run in listener order with the
+/// topic; connecting after a topic was cached reaches the next emit;
+/// disconnecting stops the calls at once.
 #[test]
 fn topics_match_cache_and_invalidate() {
     let topics = Topics::<u32>::new();
     let log = Log::default();
-    let all = subscribe(&topics, &log, "all", ">");
-    let users = subscribe(&topics, &log, "users", "user.*");
+    let all = connect(&topics, &log, "all", ">");
+    let users = connect(&topics, &log, "users", "user.*");
     topics.emit("user.created", &1).unwrap();
     topics.emit("order.filled", &2).unwrap();
     topics.emit("user.created", &3).unwrap(); // from the cache
@@ -124,47 +124,48 @@ fn topics_match_cache_and_invalidate() {
             ("users", "user.created".to_string(), 3),
         ]
     );
-    // A new subscription reaches topics cached before it.
-    let created = subscribe(&topics, &log, "created", "*.created");
+    // A new listener reaches topics cached before it.
+    let created = connect(&topics, &log, "created", "*.created");
     topics.emit("user.created", &4).unwrap();
     assert_eq!(
         taken(&log).iter().map(|e| e.0).collect::<Vec<_>>(),
         ["all", "users", "created"]
     );
-    // Unsubscribed listeners are not called again.
-    assert!(users.unsubscribe());
-    assert!(!users.unsubscribe());
+    // Disconnected listeners are not called again.
+    assert!(users.disconnect());
+    assert!(!users.disconnect());
     topics.emit("user.created", &5).unwrap();
     assert_eq!(
         taken(&log).iter().map(|e| e.0).collect::<Vec<_>>(),
         ["all", "created"]
     );
     assert_eq!(topics.len(), 2);
-    assert!(all.unsubscribe() && created.unsubscribe());
+    assert!(all.disconnect() && created.disconnect());
     topics.emit("user.created", &6).unwrap();
     assert!(taken(&log).is_empty());
 }
 
-/// A clone of `Topics` shares subscriptions and cache; a subscription
-/// that outlives its topics unsubscribes harmlessly.
+/// A clone of `Topics` shares listeners and cache; a connection that
+/// outlives its topics disconnects harmlessly, and says it did nothing, as
+/// a signal's connection does.
 #[test]
-fn clones_share_and_subscriptions_outlive() {
+fn clones_share_and_listeners_outlive() {
     let topics = Topics::<u32>::new();
     let log = Log::default();
-    let sub = subscribe(&topics.clone(), &log, "a", "a");
+    let sub = connect(&topics.clone(), &log, "a", "a");
     topics.clone().emit("a", &1).unwrap();
     assert_eq!(taken(&log).len(), 1);
     drop(topics);
-    assert!(sub.unsubscribe());
+    assert!(!sub.is_connected());
+    assert!(!sub.disconnect());
+    assert_eq!(sub.disconnect_wait(), Ok(false));
 }
 
 #[test]
 fn bad_patterns_and_topics_are_errors() {
     let topics = Topics::<u32>::new();
     for pattern in ["", "a..b", "a.>.b", "a*", ".a"] {
-        let err = topics
-            .subscribe(pattern, |_: &str, _: &u32| {})
-            .unwrap_err();
+        let err = topics.connect(pattern, |_: &str, _: &u32| {}).unwrap_err();
         assert_eq!(err.pattern(), pattern);
         assert!(
             err.to_string().starts_with("invalid topic pattern"),
@@ -178,17 +179,17 @@ fn bad_patterns_and_topics_are_errors() {
     assert_eq!(topics.len(), 0);
 }
 
-/// Emitters on several topics race subscribes and unsubscribes: a
-/// subscription that stays active for the whole run sees every event of its
+/// Emitters on several topics race connects and disconnects: a
+/// listener that stays active for the whole run sees every event of its
 /// topics, exactly once.
 #[test]
-fn concurrent_emits_and_subscriptions_lose_nothing() {
+fn concurrent_emits_and_listeners_lose_nothing() {
     const EMITS: u32 = 20_000;
     let topics = Topics::<u32>::new();
     let steady = Arc::new(AtomicUsize::new(0));
     let s = Arc::clone(&steady);
     let _steady = topics
-        .subscribe("load.>", move |_: &str, _: &u32| {
+        .connect("load.>", move |_: &str, _: &u32| {
             s.fetch_add(1, Ordering::Relaxed);
         })
         .unwrap();
@@ -204,8 +205,8 @@ fn concurrent_emits_and_subscriptions_lose_nothing() {
         }
         scope.spawn(|| {
             for _ in 0..200 {
-                let sub = topics.subscribe("load.*.x", |_: &str, _: &u32| {}).unwrap();
-                assert!(sub.unsubscribe());
+                let sub = topics.connect("load.*.x", |_: &str, _: &u32| {}).unwrap();
+                assert!(sub.disconnect());
             }
         });
     });
@@ -213,20 +214,20 @@ fn concurrent_emits_and_subscriptions_lose_nothing() {
     assert_eq!(topics.len(), 1);
 }
 
-/// A publisher follows subscriptions made and removed after it was made,
+/// A publisher follows listeners made and removed after it was made,
 /// and a bad topic is refused when it is made.
 #[test]
-fn publisher_follows_subscriptions() {
+fn publisher_follows_listeners() {
     let topics = Topics::<u32>::new();
     let log = Log::default();
     let mut publisher = topics.publisher("a.b").unwrap();
     publisher.emit(&1);
-    let first = subscribe(&topics, &log, "first", "a.*");
+    let first = connect(&topics, &log, "first", "a.*");
     publisher.emit(&2);
-    let _second = subscribe(&topics, &log, "second", "a.>");
-    let _other = subscribe(&topics, &log, "other", "x.>");
+    let _second = connect(&topics, &log, "second", "a.>");
+    let _other = connect(&topics, &log, "other", "x.>");
     publisher.emit(&3);
-    first.unsubscribe();
+    first.disconnect();
     publisher.emit(&4);
     let seen: Vec<(&str, u32)> = taken(&log).into_iter().map(|(n, _, v)| (n, v)).collect();
     assert_eq!(
@@ -246,7 +247,7 @@ fn many_distinct_topics() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&calls);
     let _sub = topics
-        .subscribe("user.*.created", move |_: &str, _: &u32| {
+        .connect("user.*.created", move |_: &str, _: &u32| {
             c.fetch_add(1, Ordering::Relaxed);
         })
         .unwrap();
@@ -1147,4 +1148,91 @@ mod history {
             }
         }
     }
+}
+
+/// A topic listener's `Connection` behaves as a signal's: ids are unique;
+/// a block skips it (on a cached topic, an uncached one and a publisher)
+/// until the last guard goes; `scoped` disconnects on drop.
+#[test]
+fn topic_connections_block_and_scope_like_signal_connections() {
+    let topics = Topics::<u32>::new();
+    let log = Log::default();
+    let conn = connect(&topics, &log, "c", "t.*");
+    let other = connect(&topics, &log, "o", "t.*");
+    assert_ne!(conn.id(), other.id());
+    let mut publisher = topics.publisher("t.p").unwrap();
+    topics.emit("t.a", &1).unwrap(); // caches t.a
+    let outer = conn.block();
+    let inner = conn.block();
+    assert!(conn.is_blocked() && conn.is_connected());
+    topics.emit("t.a", &2).unwrap();
+    publisher.emit(&3);
+    drop(inner);
+    topics.emit("t.b", &4).unwrap();
+    drop(outer);
+    assert!(!conn.is_blocked());
+    topics.emit("t.a", &5).unwrap();
+    let seen: Vec<_> = taken(&log)
+        .into_iter()
+        .map(|(who, _, v)| (who, v))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("c", 1),
+            ("o", 1),
+            ("o", 2),
+            ("o", 3),
+            ("o", 4),
+            ("c", 5),
+            ("o", 5)
+        ]
+    );
+    {
+        let _scoped = other.clone().scoped();
+        assert_eq!(topics.len(), 2);
+    }
+    assert!(!other.is_connected());
+    assert_eq!(topics.len(), 1);
+    assert!(!other.disconnect(), "the scoped drop disconnected it");
+}
+
+/// `disconnect_wait` on a topic listener waits for a call of it running on
+/// another thread, and refuses to wait for the emit it is called from.
+#[test]
+fn topic_disconnect_wait_waits_for_running_calls_and_detects_its_own() {
+    let topics = Topics::<u32>::new();
+    let entered = Arc::new(Barrier::new(2));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (e, f) = (entered.clone(), finished.clone());
+    let slow = topics
+        .connect("slow", move |_: &str, _: &u32| {
+            e.wait();
+            thread::sleep(std::time::Duration::from_millis(50));
+            f.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let t = topics.clone();
+    let emitter = thread::spawn(move || t.emit("slow", &1).unwrap());
+    entered.wait();
+    assert_eq!(slow.disconnect_wait(), Ok(true));
+    assert_eq!(finished.load(Ordering::SeqCst), 1, "returned mid-call");
+    emitter.join().unwrap();
+
+    let own: Arc<Mutex<Option<sigwire::Connection>>> = Arc::default();
+    let result = Arc::new(Mutex::new(None));
+    let (o, r) = (own.clone(), result.clone());
+    let conn = topics
+        .connect("self.*", move |_: &str, _: &u32| {
+            let conn = o.lock().unwrap().clone().unwrap();
+            *r.lock().unwrap() = Some(conn.disconnect_wait());
+        })
+        .unwrap();
+    *own.lock().unwrap() = Some(conn.clone());
+    topics.emit("self.x", &1).unwrap();
+    let waited = result.lock().unwrap().take().unwrap();
+    assert!(waited.is_err(), "waited for its own emit: {waited:?}");
+    assert!(!conn.is_connected(), "disconnected all the same");
+    topics.emit("self.x", &2).unwrap();
+    assert!(result.lock().unwrap().is_none(), "called after disconnect");
 }

@@ -1,6 +1,6 @@
 //! Attacks from the hostile review of issue 11's topic cache and delivery
 //! units, kept as regression tests: odd topics, re-entrant and racing
-//! subscriptions, panicking subscribers, and snapshots of the counters
+//! listeners, panicking listeners, and snapshots of the counters
 //! taken while other threads emit (`b_sync_snapshot_consistency`,
 //! `b_async_snapshot_consistency` and `b_async_emit_collect_snapshot`
 //! failed before the review's fixes). The review's two other repros, a
@@ -42,7 +42,7 @@ fn counter() -> (
 fn a_odd_topics() {
     let topics = Topics::<u32>::new();
     let (all, f) = counter();
-    let _s = topics.subscribe(">", f).unwrap();
+    let _s = topics.connect(">", f).unwrap();
     assert!(topics.emit("", &1).is_err());
     assert!(topics.emit("a.*", &1).is_err());
     assert!(topics.emit("a>", &1).is_err());
@@ -66,20 +66,20 @@ fn a_odd_topics() {
     assert_eq!(all.load(Ordering::SeqCst), 3 * names.len());
     // Per-topic pattern match on non-ASCII.
     let (w, fw) = counter();
-    let _w = topics.subscribe("日本.*", fw).unwrap();
+    let _w = topics.connect("日本.*", fw).unwrap();
     topics.emit("日本.語", &1).unwrap();
     topics.emit("日本.語.x", &1).unwrap();
     assert_eq!(w.load(Ordering::SeqCst), 1);
 }
 
-/// Re-entrancy: a subscriber subscribes, unsubscribes itself and emits on
+/// Re-entrancy: a listener connects, disconnects itself and emits on
 /// the same Topics from inside its callback.
 #[test]
-fn a_reentrant_subscribe_unsubscribe_emit() {
+fn a_reentrant_connect_disconnect_emit() {
     let topics = Topics::<u32>::new();
     let (late, flate) = counter();
     let flate = Arc::new(Mutex::new(Some(flate)));
-    let self_sub: Arc<Mutex<Option<sigwire::bus::Subscription<u32>>>> = Arc::default();
+    let self_sub: Arc<Mutex<Option<sigwire::Connection>>> = Arc::default();
     let calls = Arc::new(AtomicUsize::new(0));
     {
         let (t, flate, me, calls) = (
@@ -89,16 +89,16 @@ fn a_reentrant_subscribe_unsubscribe_emit() {
             calls.clone(),
         );
         let sub = topics
-            .subscribe("r.x", move |_: &str, v: &u32| {
+            .connect("r.x", move |_: &str, v: &u32| {
                 calls.fetch_add(1, Ordering::SeqCst);
                 if *v == 0 {
-                    // subscribe, then an emit that starts after must reach it
+                    // connect, then an emit that starts after must reach it
                     let f = flate.lock().unwrap().take().unwrap();
-                    std::mem::forget(t.subscribe("r.*", f).unwrap());
+                    std::mem::forget(t.connect("r.*", f).unwrap());
                     t.emit("r.x", &1).unwrap();
-                    // unsubscribe self, then an emit must not call us
+                    // disconnect self, then an emit must not call us
                     let s = me.lock().unwrap().take().unwrap();
-                    assert!(s.unsubscribe());
+                    assert!(s.disconnect());
                     t.emit("r.x", &2).unwrap();
                 }
             })
@@ -106,9 +106,9 @@ fn a_reentrant_subscribe_unsubscribe_emit() {
         *self_sub.lock().unwrap() = Some(sub);
     }
     topics.emit("r.x", &0).unwrap();
-    // us: 0 and 1 (nested, before unsubscribing); not 2
+    // us: 0 and 1 (nested, before disconnecting); not 2
     assert_eq!(calls.load(Ordering::SeqCst), 2);
-    // late: 1 and 2 (nested, after it subscribed); not 0 (the outer emit
+    // late: 1 and 2 (nested, after it connected); not 0 (the outer emit
     // resolved before)
     assert_eq!(late.load(Ordering::SeqCst), 2);
     topics.emit("r.x", &3).unwrap();
@@ -116,19 +116,19 @@ fn a_reentrant_subscribe_unsubscribe_emit() {
     assert_eq!(late.load(Ordering::SeqCst), 3);
 }
 
-/// A panicking subscriber mid-emit: later subscribers not called, the
+/// A panicking listener mid-emit: later listeners not called, the
 /// Topics still works, stats count one panic and the deliveries before it.
 #[test]
-fn a_panicking_subscriber() {
+fn a_panicking_listener() {
     let topics = Topics::<u32>::new();
     topics.enable_stats();
     let (first, f1) = counter();
     let (third, f3) = counter();
-    let _a = topics.subscribe("p", f1).unwrap();
+    let _a = topics.connect("p", f1).unwrap();
     let _b = topics
-        .subscribe("p", |_: &str, v: &u32| assert!(*v != 13, "boom"))
+        .connect("p", |_: &str, v: &u32| assert!(*v != 13, "boom"))
         .unwrap();
-    let _c = topics.subscribe("p", f3).unwrap();
+    let _c = topics.connect("p", f3).unwrap();
     for v in [1, 13, 2, 13] {
         let _ = catch_unwind(AssertUnwindSafe(|| topics.emit("p", &v)));
     }
@@ -136,9 +136,9 @@ fn a_panicking_subscriber() {
     assert_eq!(third.load(Ordering::SeqCst), 2);
     let s = topics.topic_stats("p").unwrap();
     assert_eq!((s.emitted, s.delivered, s.panicked), (4, 2 * 3 + 2, 2));
-    // still usable (no poisoned lock), subscribe works
+    // still usable (no poisoned lock), connect works
     let (d, fd) = counter();
-    let _d = topics.subscribe("p", fd).unwrap();
+    let _d = topics.connect("p", fd).unwrap();
     topics.emit("p", &1).unwrap();
     assert_eq!(d.load(Ordering::SeqCst), 1);
 }
@@ -148,7 +148,7 @@ fn a_panicking_subscriber() {
 fn a_many_topics_stay_bounded() {
     let topics = Topics::<u32>::new();
     topics.enable_stats();
-    let _s = topics.subscribe("m.*", |_: &str, _: &u32| {}).unwrap();
+    let _s = topics.connect("m.*", |_: &str, _: &u32| {}).unwrap();
     let n = rounds(20_000, 200_000);
     for i in 0..n {
         topics.emit(&format!("m.{i}"), &1).unwrap();
@@ -161,16 +161,16 @@ fn a_many_topics_stay_bounded() {
 }
 
 /// Topics whose hashes fill one bucket (all in one bucket of 8): a
-/// subscribe on another thread, then a flag; an emit that starts after the
-/// flag must reach the new subscriber, on hit, admitted miss and
-/// unadmitted miss paths alike. Then the same for unsubscribe.
+/// connect on another thread, then a flag; an emit that starts after the
+/// flag must reach the new listener, on hit, admitted miss and
+/// unadmitted miss paths alike. Then the same for disconnect.
 #[test]
-fn a_subscribe_unsubscribe_race_with_cached_and_uncached_emits() {
+fn a_connect_disconnect_race_with_cached_and_uncached_emits() {
     // Many topics so that buckets are full and most misses go uncached.
     let names: Arc<Vec<String>> = Arc::new((0..4000).map(|i| format!("q.{i}")).collect());
     for _ in 0..rounds(20, 300) {
         let topics = Topics::<u32>::new();
-        let _base = topics.subscribe("q.*", |_: &str, _: &u32| {}).unwrap();
+        let _base = topics.connect("q.*", |_: &str, _: &u32| {}).unwrap();
         for n in names.iter().take(3000) {
             topics.emit(n, &0).unwrap();
         }
@@ -178,7 +178,7 @@ fn a_subscribe_unsubscribe_race_with_cached_and_uncached_emits() {
         let new_calls_after = Arc::new(AtomicUsize::new(0));
         let old_calls_after = Arc::new(AtomicUsize::new(0));
         let phase = Arc::new(AtomicU64::new(0));
-        // new subscriber counts only calls made with v == 1 (emitted after
+        // new listener counts only calls made with v == 1 (emitted after
         // the flag was seen)
         let (nca, ph) = (new_calls_after.clone(), phase.clone());
         let emitter = {
@@ -205,12 +205,12 @@ fn a_subscribe_unsubscribe_race_with_cached_and_uncached_emits() {
         };
         let (nca2, ph2) = (nca.clone(), ph.clone());
         let sub = topics
-            .subscribe("q.*", move |_: &str, v: &u32| {
+            .connect("q.*", move |_: &str, v: &u32| {
                 if *v == 1 {
                     nca2.fetch_add(1, Ordering::SeqCst);
                 }
                 if *v == 3 {
-                    ph2.fetch_add(1, Ordering::SeqCst); // after unsubscribe
+                    ph2.fetch_add(1, Ordering::SeqCst); // after disconnect
                 }
             })
             .unwrap();
@@ -219,9 +219,9 @@ fn a_subscribe_unsubscribe_race_with_cached_and_uncached_emits() {
         assert_eq!(
             new_calls_after.load(Ordering::SeqCst),
             2001,
-            "an emit that started after subscribe returned missed it"
+            "an emit that started after connect returned missed it"
         );
-        // unsubscribe race
+        // disconnect race
         let emitter = {
             let (topics, names, flag) = (topics.clone(), names.clone(), flag.clone());
             thread::spawn(move || {
@@ -242,10 +242,10 @@ fn a_subscribe_unsubscribe_race_with_cached_and_uncached_emits() {
             })
         };
         flag.store(2, Ordering::Release);
-        assert!(sub.unsubscribe());
+        assert!(sub.disconnect());
         flag.store(3, Ordering::Release);
         emitter.join().unwrap();
-        assert_eq!(phase.load(Ordering::SeqCst), 0, "called after unsubscribe");
+        assert_eq!(phase.load(Ordering::SeqCst), 0, "called after disconnect");
         let _ = old_calls_after;
     }
 }

@@ -131,22 +131,22 @@ fn bus_aggregate() {
     assert_eq!(by_type.iter().map(|(_, _, s)| *s).sum::<Stats>(), total);
 }
 
-/// Per-topic counters: delivered, emitted with no delivery (no subscriber:
+/// Per-topic counters: delivered, emitted with no delivery (no listener:
 /// not refused, so not `rejected`) and panicked;
-/// counters survive the cache being rebuilt by a new subscription.
+/// counters survive the cache being rebuilt by a new listener.
 #[test]
 fn topic_counters() {
     let topics = Topics::<u32>::new();
     topics.emit("a.b", &0).unwrap(); // before enable_stats: not counted
     topics.enable_stats();
     let _sub = topics
-        .subscribe("a.*", |_: &str, v: &u32| assert!(*v != 13, "thirteen"))
+        .connect("a.*", |_: &str, v: &u32| assert!(*v != 13, "thirteen"))
         .unwrap();
     let mut publisher = topics.publisher("a.b").unwrap();
     publisher.emit(&1);
     topics.emit("a.b", &2).unwrap();
-    topics.emit("x.y", &3).unwrap(); // nobody subscribed
-    let _other = topics.subscribe("z", |_: &str, _: &u32| {}).unwrap(); // rebuilds the cache
+    topics.emit("x.y", &3).unwrap(); // nobody connected
+    let _other = topics.connect("z", |_: &str, _: &u32| {}).unwrap(); // rebuilds the cache
     publisher.emit(&4);
     let panicked = catch_unwind(AssertUnwindSafe(|| topics.emit("a.c", &13)));
     assert!(panicked.is_err());
@@ -166,26 +166,26 @@ fn topic_counters() {
 }
 
 /// Per-topic counters count deliveries (issue 11, item 7): an emit that
-/// reaches three subscribers is one event and three deliveries; a
-/// subscriber that panics is one panicked delivery (the one before it is
-/// delivered, the one after it is not called); an unsubscribed subscriber is
+/// reaches three listeners is one event and three deliveries; a
+/// listener that panics is one panicked delivery (the one before it is
+/// delivered, the one after it is not called); an disconnected listener is
 /// no delivery.
 #[test]
 fn topic_counters_count_deliveries() {
     let topics = Topics::<u32>::new();
     topics.enable_stats();
-    let _first = topics.subscribe("a.*", |_: &str, _: &u32| {}).unwrap();
+    let _first = topics.connect("a.*", |_: &str, _: &u32| {}).unwrap();
     let _second = topics
-        .subscribe("a.>", |_: &str, v: &u32| assert!(*v != 13, "thirteen"))
+        .connect("a.>", |_: &str, v: &u32| assert!(*v != 13, "thirteen"))
         .unwrap();
-    let third = topics.subscribe(">", |_: &str, _: &u32| {}).unwrap();
+    let third = topics.connect(">", |_: &str, _: &u32| {}).unwrap();
     let mut publisher = topics.publisher("a.b").unwrap();
     topics.emit("a.b", &1).unwrap();
     topics.emit("a.b", &2).unwrap();
     publisher.emit(&3);
     let panicked = catch_unwind(AssertUnwindSafe(|| topics.emit("a.c", &13)));
     assert!(panicked.is_err());
-    third.unsubscribe();
+    third.disconnect();
     topics.emit("a.b", &4).unwrap();
     publisher.emit(&5);
 
@@ -200,7 +200,7 @@ fn topic_counters_count_deliveries() {
 fn topic_counters_are_bounded() {
     let topics = Topics::<u32>::new();
     topics.enable_stats();
-    let _sub = topics.subscribe(">", |_: &str, _: &u32| {}).unwrap();
+    let _sub = topics.connect(">", |_: &str, _: &u32| {}).unwrap();
     for i in 0..5_000 {
         topics.emit(&format!("t.{i}"), &i).unwrap();
     }

@@ -559,9 +559,9 @@ fn async_signal_under_load() {
 ///   names each responder once, and every answer ever made is dropped
 ///   exactly once (returned or late).
 /// - **Topics**: two threads emit on 50 topics with per-topic statistics on
-///   while another subscribes and unsubscribes; a steady subscriber counts
+///   while another connects and disconnects; a steady listener counts
 ///   every emit, the topics' `emitted` adds up to the emits and their
-///   `delivered` (deliveries, one per subscriber called) to at least that.
+///   `delivered` (deliveries, one per listener called) to at least that.
 #[test]
 #[ignore = "stress test: run with --ignored in release"]
 fn bus_under_load() {
@@ -616,9 +616,7 @@ fn bus_under_load() {
     let topics = Topics::<u64>::new();
     topics.enable_stats();
     let (steady, f) = counter();
-    let _steady = topics
-        .subscribe("s.>", move |_: &str, v: &u64| f(v))
-        .unwrap();
+    let _steady = topics.connect("s.>", move |_: &str, v: &u64| f(v)).unwrap();
     let topic_emits = AtomicU64::new(0);
 
     thread::scope(|s| {
@@ -706,9 +704,9 @@ fn bus_under_load() {
         }
         s.spawn(|| {
             while Instant::now() < deadline {
-                let sub = topics.subscribe("s.*", |_: &str, _: &u64| {}).unwrap();
+                let sub = topics.connect("s.*", |_: &str, _: &u64| {}).unwrap();
                 thread::yield_now();
-                assert!(sub.unsubscribe());
+                assert!(sub.disconnect());
             }
         });
     });
@@ -722,8 +720,8 @@ fn bus_under_load() {
     }
     assert_eq!(load(&dropped), load(&made), "answers made vs dropped");
     let emitted = load(&topic_emits);
-    assert_eq!(load(&steady), emitted, "the steady subscriber missed emits");
-    // Events and deliveries: every emit reaches the steady subscriber, some
+    assert_eq!(load(&steady), emitted, "the steady listener missed emits");
+    // Events and deliveries: every emit reaches the steady listener, some
     // the churned one too.
     let stats = topics.stats();
     assert_eq!(stats.emitted, emitted, "topic statistics: events");

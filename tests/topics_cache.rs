@@ -8,10 +8,10 @@
 use allocation_counter::measure;
 use sigwire::bus::Topics;
 
-/// Topics subscribed to by one pattern that matches all of `names`.
+/// Topics connected to by one pattern that matches all of `names`.
 fn topics() -> Topics<u64> {
     let topics = Topics::<u64>::new();
-    std::mem::forget(topics.subscribe("user.*.created", |_: &str, _: &u64| {}));
+    std::mem::forget(topics.connect("user.*.created", |_: &str, _: &u64| {}));
     topics
 }
 
@@ -20,7 +20,7 @@ fn names(range: std::ops::Range<u64>) -> Vec<String> {
 }
 
 /// With 1 000 topics cached, each new topic allocates a few small blocks
-/// (its resolved subscriber list), not a copy of the cache: before the fix,
+/// (its resolved listener list), not a copy of the cache: before the fix,
 /// every miss cloned the whole map (about 36 bytes per cached topic).
 #[test]
 fn a_miss_allocates_o1_bytes_not_a_copy_of_the_cache() {
@@ -75,12 +75,12 @@ struct PanicsOnDrop;
 
 impl Drop for PanicsOnDrop {
     fn drop(&mut self) {
-        panic!("intended: a subscriber's closure panics when dropped");
+        panic!("intended: a listener's closure panics when dropped");
     }
 }
 
-/// A subscriber's closure freed by an unrelated emit (a `Publisher`
-/// refreshing its resolution after the unsubscribe) whose `Drop` panics:
+/// A listener's closure freed by an unrelated emit (a `Publisher`
+/// refreshing its resolution after the disconnect) whose `Drop` panics:
 /// the emit completes, and the panic is counted (found by review: it
 /// unwound out of `Publisher::emit`).
 #[test]
@@ -88,13 +88,13 @@ fn a_panicking_closure_drop_never_unwinds_out_of_an_emit() {
     let topics = Topics::<u32>::new();
     let bomb = PanicsOnDrop;
     let sub = topics
-        .subscribe("d.x", move |_: &str, _: &u32| {
+        .connect("d.x", move |_: &str, _: &u32| {
             let _ = &bomb;
         })
         .unwrap();
     let mut publisher = topics.publisher("d.x").unwrap();
     publisher.emit(&1);
-    sub.unsubscribe();
+    sub.disconnect();
     drop(sub); // the publisher's resolution still holds the closure
     assert_eq!(topics.error_count(), 0);
     let emitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| publisher.emit(&2)));
@@ -108,14 +108,14 @@ fn a_panicking_closure_drop_never_unwinds_out_of_an_emit() {
 /// Topics whose hashes once collided (`"a"`, `"a\0"`, `"a\0\0"`: the
 /// same words), and topics of NUL bytes (which hashed to 0, the mark of
 /// an empty entry), each get an entry of their own and reach only their
-/// own subscribers.
+/// own listeners.
 #[test]
 fn topics_that_collided_each_get_their_own_entry() {
     let topics = Topics::<u32>::new();
     let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let c = std::sync::Arc::clone(&calls);
     let _sub = topics
-        .subscribe("a", move |topic: &str, _: &u32| {
+        .connect("a", move |topic: &str, _: &u32| {
             assert_eq!(topic, "a");
             c.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         })

@@ -195,7 +195,7 @@ pub(crate) struct BusCosts {
     pub(crate) bare4: f64,
     pub(crate) handle4: f64,
     pub(crate) stats4: f64,
-    /// 100 patterns subscribed, 10 match: a bare signal with the 10
+    /// 100 patterns connected, 10 match: a bare signal with the 10
     /// listeners, a `Publisher`, `Topics::emit`.
     pub(crate) bare10: f64,
     pub(crate) publisher: f64,
@@ -215,7 +215,7 @@ pub(crate) fn bus_costs(settings: Settings) -> BusCosts {
     }
     let topics = Topics::<u64>::new();
     let matching = SyncSignal::<u64>::new();
-    topics_workload::subscribe_100(&topics, &matching);
+    topics_workload::connect_100(&topics, &matching);
     let mut publisher = topics
         .publisher(topics_workload::TOPIC)
         .expect("a valid topic");

@@ -1,9 +1,9 @@
 //! The `Topics` cache (under loom: one bucket of two entries, and every
 //! other miss on a full bucket left uncached): a thread whose misses go
 //! uncached and then cached (evicting an entry) races a thread hitting a
-//! cached topic and a subscription made on the main thread. Every emit
-//! calls the old subscriber exactly once, the new one at most once, and an
-//! emit that starts after `subscribe` returned calls the new one (also
+//! cached topic and a listener made on the main thread. Every emit
+//! calls the old listener exactly once, the new one at most once, and an
+//! emit that starts after `connect` returned calls the new one (also
 //! on each topic after the race: no stale entry is left cached).
 
 #![cfg(loom)]
@@ -19,22 +19,22 @@ fn recorder(seen: &Arc<Mutex<Vec<u32>>>) -> impl Fn(&str, &u32) + Send + Sync + 
 }
 
 #[test]
-fn a_miss_evicts_while_a_hit_and_a_subscribe_race() {
+fn a_miss_evicts_while_a_hit_and_a_connect_race() {
     loom::model(|| {
         let topics = Arc::new(Topics::<u32>::new());
         let (old, new) = (Arc::default(), Arc::default());
-        let _old = topics.subscribe("t.*", recorder(&old)).unwrap();
+        let _old = topics.connect("t.*", recorder(&old)).unwrap();
         topics.emit("t.a", &0).unwrap();
         topics.emit("t.b", &0).unwrap(); // the bucket is full
-        let subscribed = Arc::new(AtomicBool::new(false));
+        let connected = Arc::new(AtomicBool::new(false));
 
         let hitter = {
-            let (topics, subscribed) = (topics.clone(), subscribed.clone());
+            let (topics, connected) = (topics.clone(), connected.clone());
             thread::spawn(move || {
                 topics.emit("t.a", &1).unwrap();
                 // Acquire: pairs with the Release below, so the next emit
-                // starts after `subscribe` returned if this reads `true`.
-                let after = subscribed.load(Ordering::Acquire);
+                // starts after `connect` returned if this reads `true`.
+                let after = connected.load(Ordering::Acquire);
                 topics.emit("t.a", &2).unwrap();
                 after
             })
@@ -46,8 +46,8 @@ fn a_miss_evicts_while_a_hit_and_a_subscribe_race() {
                 topics.emit("t.d", &4).unwrap(); // cached: evicts t.a or t.b
             })
         };
-        let _new = topics.subscribe(">", recorder(&new)).unwrap();
-        subscribed.store(true, Ordering::Release);
+        let _new = topics.connect(">", recorder(&new)).unwrap();
+        connected.store(true, Ordering::Release);
         let after = hitter.join().unwrap();
         misser.join().unwrap();
 
@@ -61,7 +61,7 @@ fn a_miss_evicts_while_a_hit_and_a_subscribe_race() {
         assert_eq!(
             old,
             [0, 0, 1, 2, 3, 4, 5, 6, 7],
-            "each emit calls the old subscriber once"
+            "each emit calls the old listener once"
         );
         let new = new.lock().unwrap().clone();
         for v in [1, 2, 3, 4] {
@@ -72,10 +72,7 @@ fn a_miss_evicts_while_a_hit_and_a_subscribe_race() {
             assert!(new.contains(&v), "a stale cache entry: {new:?}");
         }
         if after {
-            assert!(
-                new.contains(&2),
-                "an emit after subscribe missed it: {new:?}"
-            );
+            assert!(new.contains(&2), "an emit after connect missed it: {new:?}");
         }
         assert!(topics.cached_topics() <= 2);
     });

@@ -14,6 +14,7 @@ use super::shared::Shared;
 use super::{state, waits};
 use crate::base::List;
 use crate::base::slot::Slot;
+use crate::base::state::StateWord;
 use crate::callback::skipped;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::sync::{self, Arc, Ordering, exec};
@@ -280,9 +281,9 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
     value: &T,
     on_panic: impl FnOnce(ListenerPanic),
 ) -> Option<Result<(), BoxError>> {
-    let state = slot.state();
+    let state = slot.state.get();
     if state != 0 {
-        if !slot.is_claimable(state) || !slot.claim_once() {
+        if !StateWord::is_claimable(state) || !slot.state.claim_once() {
             return None; // disconnected, blocked, or a once-slot that fired
         }
         shared.base.note_fired();

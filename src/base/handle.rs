@@ -57,7 +57,7 @@ where
     fn disconnect(&self) -> bool {
         // Mark first: from here on no emit that has not reached the slot
         // calls it, even one holding an old list.
-        let Some(was_connected) = self.with_slot(Slot::mark_disconnected) else {
+        let Some(was_connected) = self.with_slot(|s| s.state.mark_disconnected()) else {
             return false;
         };
         match self.signal.upgrade() {
@@ -79,19 +79,19 @@ where
     }
 
     fn is_connected(&self) -> bool {
-        self.with_slot(Slot::is_connected).unwrap_or(false)
+        self.with_slot(|s| s.state.is_connected()).unwrap_or(false)
     }
 
     fn is_blocked(&self) -> bool {
-        self.with_slot(Slot::is_blocked).unwrap_or(false)
+        self.with_slot(|s| s.state.is_blocked()).unwrap_or(false)
     }
 
     fn block(&self) -> bool {
-        self.with_slot(Slot::block).is_some()
+        self.with_slot(|s| s.state.block()).is_some()
     }
 
     fn unblock(&self) {
-        self.with_slot(Slot::unblock);
+        self.with_slot(|s| s.state.unblock());
     }
 }
 

@@ -29,6 +29,7 @@ pub(crate) mod handle;
 mod list;
 pub(crate) mod record;
 pub(crate) mod slot;
+pub(crate) mod state;
 
 pub(crate) use list::{Config, ErrorHandler, Filter, List};
 
@@ -57,7 +58,7 @@ pub(crate) fn next_id() -> u64 {
 /// an id after that only make waits and scans more conservative).
 static NEXT_SIGNAL_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
-fn next_signal_id() -> u64 {
+pub(crate) fn next_signal_id() -> u64 {
     // Relaxed: only uniqueness matters, which the RMW gives.
     let id = NEXT_SIGNAL_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     (id & record::MAX_SIGNAL_ID).max(1)
@@ -293,7 +294,7 @@ impl<T: 'static> BaseSignal<T> {
                     current
                         .slots
                         .iter()
-                        .any(|s| s.id == holder && !s.has_fired())
+                        .any(|s| s.id == holder && !s.state.has_fired())
                 });
                 if taken {
                     // The slot goes back out: its closure is dropped after
@@ -351,7 +352,7 @@ impl<T: 'static> BaseSignal<T> {
         };
         match slot {
             Some(slot) => {
-                let was_connected = slot.mark_disconnected();
+                let was_connected = slot.state.mark_disconnected();
                 self.remove(slot.id);
                 // The write may have freed every list holding the slot.
                 self.release(slot);
@@ -368,7 +369,7 @@ impl<T: 'static> BaseSignal<T> {
                 .load()
                 .slots
                 .iter()
-                .any(|s| s.id == holder && s.is_connected())
+                .any(|s| s.id == holder && s.state.is_connected())
         })
     }
 
@@ -376,7 +377,7 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn clear(&self) {
         self.write(|writer, current| {
             for slot in current.slots.iter() {
-                slot.mark_disconnected();
+                slot.state.mark_disconnected();
             }
             let (slots, fired) = compact(writer, &current.slots, |_| true);
             (Some(Next::removing(slots, current, fired)), ())
@@ -643,7 +644,7 @@ fn compact<T>(
     let mut kept = Vec::with_capacity(current.len() + 1);
     let mut fired = 0;
     for slot in current {
-        let has_fired = slot.has_fired();
+        let has_fired = slot.state.has_fired();
         if has_fired || drop(slot) {
             fired += usize::from(has_fired);
             if let Some(key) = slot.key() {
@@ -679,7 +680,7 @@ impl<T> Drop for BaseSignal<T> {
         // Connections that outlive the signal must see their listener as
         // disconnected.
         for slot in old.slots.iter() {
-            slot.mark_disconnected();
+            slot.state.mark_disconnected();
         }
         let mut garbage = vec![old];
         {
@@ -743,7 +744,7 @@ mod test {
         for (key, id) in [("a", 1), ("b", 2), ("d", 4)] {
             writer.keys.insert(ErasedArc::from(key), id);
         }
-        assert!(slots[1].claim_once());
+        assert!(slots[1].state.claim_once());
         let (kept, fired) = compact(&mut writer, &slots, |s| s.id == 4);
         let ids: Vec<u64> = kept.iter().map(|s| s.id).collect();
         assert_eq!(ids, [1, 3]);
@@ -759,7 +760,7 @@ mod test {
     fn compact_leaves_a_key_that_a_newer_listener_took_over() {
         let mut writer = writer();
         let old = slot(1, Some("k"), true);
-        assert!(old.claim_once());
+        assert!(old.state.claim_once());
         let new = slot(2, Some("k"), false);
         writer.keys.insert(ErasedArc::from("k"), 2);
         let (kept, fired) = compact(&mut writer, &[old, new], |_| false);

@@ -2,7 +2,7 @@
 //!
 //! - [`EventBus`]: one signal per event type, created on first use; code on
 //!   a hot path keeps the signal's handle and pays no look-up per emit.
-//! - [`Topics`]: events on dot-separated topic strings, subscribed to with
+//! - [`Topics`]: events on dot-separated topic strings, listened to with
 //!   NATS-style wildcard patterns (`*` for one segment, `>` for the rest);
 //!   each topic's listeners are resolved once and cached.
 //! - [`HeldSignal`]: holds what is emitted before `start()`, then delivers
@@ -29,7 +29,7 @@ use std::fmt;
 pub use held::HeldSignal;
 pub use history::HistorySignal;
 pub use requests::{Name, Replies, Reply, Requests, Responding};
-pub use topics::{PatternError, Publisher, Subscription, TopicError, Topics};
+pub use topics::{PatternError, Publisher, TopicError, Topics};
 
 use crate::connection::Connection;
 use crate::sync::{self, AtomicBool, ErasedArc, Mutex, Ordering};

@@ -5,6 +5,7 @@
 use std::ops::ControlFlow;
 
 use crate::base::slot::Slot;
+use crate::base::state::StateWord;
 use crate::base::{BaseSignal, List};
 use crate::callback::skipped;
 use crate::error::BoxError;
@@ -122,13 +123,13 @@ pub(super) fn run_slots<B, T: 'static>(
 ) -> ControlFlow<B> {
     let mut ran = 0;
     for slot in list.slots.iter() {
-        let state = slot.state();
+        let state = slot.state.get();
         if state != 0 {
-            if !slot.is_claimable(state) {
+            if !StateWord::is_claimable(state) {
                 continue; // disconnected, blocked, or a once-slot that fired
             }
             before(ran)?;
-            if !slot.claim_once() {
+            if !slot.state.claim_once() {
                 continue; // another emit won the single call
             }
             // The single call is ours. The slot stays in the list, skipped

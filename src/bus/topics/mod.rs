@@ -1,12 +1,14 @@
-//! `Topics<T>`: events on dot-separated topic strings, with NATS-style
-//! wildcard subscriptions, each topic's listeners resolved once and cached.
+//! `Topics<T>`: events on dot-separated topic strings, to listeners
+//! connected with NATS-style wildcard patterns, each topic's listeners
+//! resolved once and cached.
 //!
-//! This file holds the public fronts (`Topics`, `Subscription`,
-//! `Publisher`) and their docs; the parts are:
+//! This file holds the public fronts (`Topics`, `Publisher`) and their
+//! docs; the parts are:
 //!
-//! - `registry.rs`: who is subscribed to what. The subscriber list
+//! - `registry.rs`: who listens to what. The subscriber list
 //!   (copy-on-write), resolving a topic's subscribers, the generation a
-//!   `Publisher` checks, the per-topic counters.
+//!   `Publisher` checks, the per-topic counters, and the handle behind a
+//!   listener's `Connection`.
 //! - `cache.rs`: the cache of resolved topics, a fixed set-associative
 //!   table with CLOCK eviction.
 //! - `pattern.rs`: the grammar of topics and patterns, matching, and the
@@ -25,22 +27,23 @@ use std::fmt;
 
 pub use pattern::{PatternError, TopicError};
 
-use crate::Stats;
 use crate::sync::{Arc, ErasedArc, Ordering};
+use crate::{Connection, Stats};
 use hash::hash;
 use pattern::{Pattern, check_topic};
-use registry::{Registry, Resolved, Subscriber};
+use registry::{Registry, Resolved, SubscriberHandle};
 
 /// Events published on topic strings such as `"user.created"`, to
-/// listeners subscribed with patterns: `*` matches one dot-separated
+/// listeners connected with patterns: `*` matches one dot-separated
 /// segment, `>` at the end matches one or more remaining segments (NATS's
-/// grammar). An invalid pattern is an error at subscribe time.
+/// grammar). An invalid pattern is an error at connect time. Each listener
+/// gets a [`Connection`], the handle a signal's listener gets.
 ///
 /// The first emit on a topic matches it against every pattern and caches
-/// the list of matching subscribers; later emits on that topic do one hash
-/// look-up and no string matching, then call each subscriber (one flag
-/// test and one indirect call each). Subscribing and unsubscribing
-/// invalidate the cache. The cache holds up to 2 048 topics; past that,
+/// the list of matching listeners; later emits on that topic do one hash
+/// look-up and no string matching, then call each listener (one test of
+/// its state word and one indirect call each). Connecting and
+/// disconnecting invalidate the cache. The cache holds up to 2 048 topics; past that,
 /// new topics replace cached ones (CLOCK eviction), and a miss copies
 /// nothing, so the cost of an emit grows gently with the number of topics.
 ///
@@ -54,39 +57,22 @@ use registry::{Registry, Resolved, Subscriber};
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let s = seen.clone();
 /// topics
-///     .subscribe("user.*", move |topic: &str, id: &u64| s.lock().unwrap().push(format!("{topic} {id}")))
+///     .connect("user.*", move |topic: &str, id: &u64| s.lock().unwrap().push(format!("{topic} {id}")))
 ///     .unwrap();
-/// topics.subscribe("audit.>", |_: &str, _: &u64| {}).unwrap();
+/// topics.connect("audit.>", |_: &str, _: &u64| {}).unwrap();
 ///
 /// topics.emit("user.created", &7).unwrap();
 /// topics.emit("user.deleted", &8).unwrap();
 /// topics.emit("user.created.twice", &9).unwrap(); // `*` is one segment only
 /// assert_eq!(*seen.lock().unwrap(), ["user.created 7", "user.deleted 8"]);
-/// assert!(topics.subscribe("user.>.x", |_: &str, _: &u64| {}).is_err());
+/// assert!(topics.connect("user.>.x", |_: &str, _: &u64| {}).is_err());
 /// ```
 pub struct Topics<T: 'static> {
     inner: ErasedArc<Registry<T>>,
 }
 
-/// A subscription made by [`Topics::subscribe`]; dropping it does not
-/// unsubscribe.
-///
-/// # Examples
-///
-/// ```
-/// # use sigwire::bus::Topics;
-/// let topics = Topics::<()>::new();
-/// let sub = topics.subscribe("a.b", |_: &str, _: &()| panic!("unsubscribed")).unwrap();
-/// assert!(sub.unsubscribe());
-/// topics.emit("a.b", &()).unwrap();
-/// ```
-pub struct Subscription<T: 'static> {
-    subscriber: ErasedArc<Subscriber<T>>,
-    topics: std::sync::Weak<Registry<T>>,
-}
-
 impl<T: 'static> Topics<T> {
-    /// No subscriptions.
+    /// No listeners.
     ///
     /// # Examples
     ///
@@ -100,8 +86,10 @@ impl<T: 'static> Topics<T> {
         }
     }
 
-    /// Subscribes `f` to every topic `pattern` matches. It is called with
-    /// the topic and the event, after the subscriptions made before it.
+    /// Connects `f` to every topic `pattern` matches. It is called with
+    /// the topic and the event, after the listeners connected before it.
+    /// The [`Connection`] disconnects, blocks and waits for running emits
+    /// as a signal's does; dropping it does not disconnect.
     ///
     /// # Errors
     ///
@@ -113,23 +101,29 @@ impl<T: 'static> Topics<T> {
     /// ```
     /// # use sigwire::bus::Topics;
     /// let topics = Topics::<u8>::new();
-    /// assert!(topics.subscribe("orders.*.filled", |_: &str, _: &u8| {}).is_ok());
-    /// let err = topics.subscribe("orders..filled", |_: &str, _: &u8| {}).unwrap_err();
+    /// let fills = topics.connect("orders.*.filled", |_: &str, _: &u8| {}).unwrap();
+    /// let err = topics.connect("orders..filled", |_: &str, _: &u8| {}).unwrap_err();
     /// assert_eq!(err.to_string(), "invalid topic pattern \"orders..filled\": empty segment");
+    ///
+    /// let guard = fills.block(); // emits skip it while the guard lives
+    /// topics.emit("orders.7.filled", &1).unwrap();
+    /// drop(guard);
+    /// assert!(fills.disconnect_wait().unwrap()); // no call of it is running now
+    /// assert!(topics.is_empty());
     /// ```
-    pub fn subscribe<F>(&self, pattern: &str, f: F) -> Result<Subscription<T>, PatternError>
+    pub fn connect<F>(&self, pattern: &str, f: F) -> Result<Connection, PatternError>
     where
         F: Fn(&str, &T) + Send + Sync + 'static,
     {
         let pattern = Pattern::parse(pattern)?;
-        let subscriber = self.inner.subscribe(pattern, Box::new(f));
-        Ok(Subscription {
-            subscriber,
-            topics: ErasedArc::downgrade(&self.inner),
-        })
+        let subscriber = self.inner.connect(pattern, Box::new(f));
+        Ok(Connection::new(SubscriberHandle::erased(
+            &self.inner,
+            &subscriber,
+        )))
     }
 
-    /// Calls every listener whose pattern matches `topic`, in subscription
+    /// Calls every listener whose pattern matches `topic`, in connection
     /// order. A topic seen before costs one hash look-up, then an emit.
     ///
     /// # Errors
@@ -146,6 +140,7 @@ impl<T: 'static> Topics<T> {
     /// assert!(topics.emit("orders.*", &1).is_err());
     /// ```
     pub fn emit(&self, topic: &str, event: &T) -> Result<(), TopicError> {
+        let _running = self.inner.enter();
         let hash = hash(topic);
         if let Some(()) = self.inner.cache.get(hash, topic, |r| r.emit(event)) {
             return Ok(());
@@ -155,7 +150,7 @@ impl<T: 'static> Topics<T> {
 
     /// A handle for emitting on one topic from a hot loop: it keeps the
     /// topic's resolved signal and checks one counter per emit, so it costs
-    /// no hash look-up. It sees subscriptions made anywhere.
+    /// no hash look-up. It sees listeners connected and disconnected anywhere.
     ///
     /// # Errors
     ///
@@ -169,10 +164,10 @@ impl<T: 'static> Topics<T> {
     /// # use sigwire::bus::Topics;
     /// let topics = Topics::<u64>::new();
     /// let mut trades = topics.publisher("market.AAPL.trade").unwrap();
-    /// trades.emit(&1); // nobody subscribed yet
+    /// trades.emit(&1); // nobody listens yet
     /// let sum = Arc::new(AtomicU64::new(0));
     /// let s = sum.clone();
-    /// topics.subscribe("market.*.trade", move |_: &str, v: &u64| { s.fetch_add(*v, Ordering::Relaxed); }).unwrap();
+    /// topics.connect("market.*.trade", move |_: &str, v: &u64| { s.fetch_add(*v, Ordering::Relaxed); }).unwrap();
     /// for v in 0..10 {
     ///     trades.emit(&v);
     /// }
@@ -203,11 +198,12 @@ impl<T: 'static> Topics<T> {
         self.inner.cached_topics()
     }
 
-    /// How many panics were caught while dropping subscribers' closures. A
-    /// subscriber's closure is dropped where its last reference goes: its
-    /// [`Subscription`]'s drop, a subscription change that published a
-    /// list without it, or an emit (or a [`Publisher`] refreshing) whose
-    /// cached topic was replaced while it ran. A panicking `Drop` there is
+    /// How many panics were caught while dropping listeners' closures. A
+    /// listener's closure is dropped where its last reference goes: the
+    /// disconnect (or other change of listeners) that published a list
+    /// without it, a [`Connection`] call that held it meanwhile, or an emit
+    /// (or a [`Publisher`] refreshing) whose cached topic was replaced
+    /// while it ran. A panicking `Drop` there is
     /// caught and counted here, so it never unwinds out of that call.
     ///
     /// # Examples
@@ -220,32 +216,31 @@ impl<T: 'static> Topics<T> {
     /// }
     /// let topics = Topics::<u8>::new();
     /// let bomb = Bomb;
-    /// let sub = topics.subscribe(">", move |_: &str, _: &u8| { let _ = &bomb; }).unwrap();
-    /// sub.unsubscribe();
-    /// drop(sub); // the last reference: the closure's panic is caught
+    /// let conn = topics.connect(">", move |_: &str, _: &u8| { let _ = &bomb; }).unwrap();
+    /// conn.disconnect(); // frees the closure: its panic is caught
     /// assert_eq!(topics.error_count(), 1);
     /// ```
     pub fn error_count(&self) -> u64 {
         self.inner.error_count()
     }
 
-    /// How many subscriptions are active.
+    /// How many listeners are connected (blocked ones included).
     ///
     /// # Examples
     ///
     /// ```
     /// # use sigwire::bus::Topics;
     /// let topics = Topics::<u8>::new();
-    /// let sub = topics.subscribe(">", |_: &str, _: &u8| {}).unwrap();
+    /// let conn = topics.connect(">", |_: &str, _: &u8| {}).unwrap();
     /// assert_eq!(topics.len(), 1);
-    /// sub.unsubscribe();
+    /// conn.disconnect();
     /// assert_eq!(topics.len(), 0);
     /// ```
     pub fn len(&self) -> usize {
         self.inner.len()
     }
 
-    /// Whether no subscription is active.
+    /// Whether no listener is connected.
     ///
     /// # Examples
     ///
@@ -259,12 +254,12 @@ impl<T: 'static> Topics<T> {
 
     /// Turns on per-topic delivery counters (a second call does nothing).
     /// Off by default. Each topic counts in [`Stats`], events and
-    /// deliveries (one event to one subscriber) apart: `emitted` counts its
-    /// emits (an emit that no subscriber matched too: it is emitted, with
+    /// deliveries (one event to one listener) apart: `emitted` counts its
+    /// emits (an emit that no listener matched too: it is emitted, with
     /// no delivery, as the spec counts an event nobody receives),
-    /// `delivered` the subscriber calls that returned and `panicked` those
+    /// `delivered` the listener calls that returned and `panicked` those
     /// that panicked (the panic unwinds out of the emit, and the later
-    /// subscribers are not called). So an emit that reaches 3 subscribers
+    /// listeners are not called). So an emit that reaches 3 listeners
     /// adds 1 to `emitted` and 3 to `delivered`. The first 4 096 topics seen
     /// get counters of their own; later topics share one set, reported
     /// under the topic `"*"`.
@@ -279,14 +274,14 @@ impl<T: 'static> Topics<T> {
     /// # use sigwire::bus::Topics;
     /// let topics = Topics::<u32>::new();
     /// topics.enable_stats();
-    /// topics.subscribe("orders.*", |_: &str, _: &u32| {}).unwrap();
-    /// topics.subscribe("orders.>", |_: &str, _: &u32| {}).unwrap();
+    /// topics.connect("orders.*", |_: &str, _: &u32| {}).unwrap();
+    /// topics.connect("orders.>", |_: &str, _: &u32| {}).unwrap();
     /// topics.emit("orders.new", &1).unwrap();
     /// topics.emit("orders.new", &2).unwrap();
     /// topics.emit("users.new", &3).unwrap(); // nobody listens
     ///
     /// let orders = topics.topic_stats("orders.new").unwrap();
-    /// assert_eq!((orders.emitted, orders.delivered), (2, 4)); // 2 events, 2 subscribers each
+    /// assert_eq!((orders.emitted, orders.delivered), (2, 4)); // 2 events, 2 listeners each
     /// let users = topics.topic_stats("users.new").unwrap();
     /// assert_eq!((users.emitted, users.delivered, users.rejected), (1, 0, 0));
     /// assert_eq!(topics.topic_stats("never.used"), None);
@@ -330,44 +325,6 @@ impl<T: 'static> Topics<T> {
     }
 }
 
-impl<T: 'static> Subscription<T> {
-    /// Stops the subscription: no emit that starts afterwards calls it.
-    /// `true` if it was active.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::bus::Topics;
-    /// let topics = Topics::<u8>::new();
-    /// let sub = topics.subscribe("x", |_: &str, _: &u8| {}).unwrap();
-    /// assert!(sub.unsubscribe());
-    /// assert!(!sub.unsubscribe());
-    /// ```
-    pub fn unsubscribe(&self) -> bool {
-        // AcqRel: the swap decides which caller unsubscribes; Release pairs
-        // with the listeners' Acquire load.
-        let was_active = self.subscriber.active.swap(false, Ordering::AcqRel);
-        if let Some(inner) = self.topics.upgrade() {
-            inner.unsubscribe(&self.subscriber);
-        }
-        was_active
-    }
-
-    /// The pattern this subscription was made with.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use sigwire::bus::Topics;
-    /// let topics = Topics::<u8>::new();
-    /// let sub = topics.subscribe("a.*.c", |_: &str, _: &u8| {}).unwrap();
-    /// assert_eq!(sub.pattern(), "a.*.c");
-    /// ```
-    pub fn pattern(&self) -> &str {
-        &self.subscriber.pattern.text
-    }
-}
-
 /// A handle for one topic's hot loop; see [`Topics::publisher`].
 pub struct Publisher<T: 'static> {
     inner: ErasedArc<Registry<T>>,
@@ -386,10 +343,13 @@ impl<T: 'static> Publisher<T> {
     #[inline]
     pub fn emit(&mut self, event: &T) {
         // Acquire: pairs with `Registry::change`; a newer generation means the
-        // subscriptions changed, and the resolve below sees them.
+        // listeners changed, and the resolve below sees them.
         if self.inner.generation.load(Ordering::Acquire) != self.generation {
             self.refresh();
         }
+        // Recorded after the refresh: `disconnect_wait` needs only the
+        // state words to be read inside the record, and they are.
+        let _running = self.inner.enter();
         self.resolved.emit(event);
     }
 
@@ -441,17 +401,8 @@ impl<T: 'static> Clone for Topics<T> {
 impl<T: 'static> fmt::Debug for Topics<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Topics")
-            .field("subscriptions", &self.len())
+            .field("listeners", &self.len())
             .field("cached_topics", &self.cached_topics())
-            .finish()
-    }
-}
-
-impl<T: 'static> fmt::Debug for Subscription<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Subscription")
-            .field("pattern", &self.pattern())
-            .field("active", &self.subscriber.active.load(Ordering::Relaxed))
             .finish()
     }
 }

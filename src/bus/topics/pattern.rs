@@ -6,10 +6,8 @@
 use std::error::Error;
 use std::fmt;
 
-/// A parsed subscription pattern.
+/// A parsed pattern.
 pub(super) struct Pattern {
-    /// The pattern as given.
-    pub(super) text: Box<str>,
     segments: Vec<Segment>,
 }
 
@@ -44,10 +42,7 @@ impl Pattern {
                 literal => Segment::Literal(literal.into()),
             });
         }
-        Ok(Self {
-            text: text.into(),
-            segments,
-        })
+        Ok(Self { segments })
     }
 
     /// Whether `topic` (one that `check_topic` accepts) matches. It walks
@@ -111,14 +106,14 @@ pub(super) fn check_topic(topic: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// [`Topics::subscribe`](super::Topics::subscribe) was given a pattern it cannot parse.
+/// [`Topics::connect`](super::Topics::connect) was given a pattern it cannot parse.
 ///
 /// # Examples
 ///
 /// ```
 /// # use sigwire::bus::Topics;
 /// let topics = Topics::<u8>::new();
-/// let err = topics.subscribe("a.>.b", |_: &str, _: &u8| {}).unwrap_err();
+/// let err = topics.connect("a.>.b", |_: &str, _: &u8| {}).unwrap_err();
 /// assert_eq!(err.pattern(), "a.>.b");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,8 +10,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::cache::{Cache, Ledger};
 use super::pattern::{Pattern, TopicError, check_topic};
 use crate::Stats;
+use crate::base::handle::Handle;
+use crate::base::record::{self, READS_NONE, Recorded};
+use crate::base::state::StateWord;
+use crate::base::{next_id, next_signal_id};
+use crate::error::WouldDeadlock;
 use crate::stats::{Counters, Counting};
-use crate::sync::{self, Arc, ArcSwap, AtomicBool, AtomicU64, ErasedArc, Mutex, Ordering};
+use crate::sync::{self, Arc, ArcSwap, AtomicU64, AtomicUsize, ErasedArc, Mutex, Ordering};
 
 /// A subscriber's callback: the topic, then the event.
 pub(super) type Callback<T> = Box<dyn Fn(&str, &T) + Send + Sync + 'static>;
@@ -45,10 +50,10 @@ impl<T: 'static> Resolved<T> {
             return self.emit_counted(counters, event);
         }
         for subscriber in self.subscribers.iter() {
-            // Acquire: pairs with `Subscription::unsubscribe`'s swap. An
-            // unsubscribe that happens-before this emit is seen (coherence);
-            // one racing it may or may not be, like `disconnect`.
-            if subscriber.active.load(Ordering::Acquire) {
+            // The word is 0 while the subscriber is connected and not
+            // blocked; the caller recorded this emit (`Registry::enter`),
+            // which orders the load with `disconnect_wait` as a signal's.
+            if subscriber.state.get() == 0 {
                 (subscriber.callback)(&self.topic, event);
             }
         }
@@ -64,8 +69,8 @@ impl<T: 'static> Resolved<T> {
         // panicked delivery.
         let mut counting = Counting::new(counters);
         for subscriber in self.subscribers.iter() {
-            // Acquire: as in `emit`.
-            if subscriber.active.load(Ordering::Acquire) {
+            // As in `emit`.
+            if subscriber.state.get() == 0 {
                 (subscriber.callback)(&self.topic, event);
                 counting.returned();
             }
@@ -91,6 +96,11 @@ pub(super) struct Registry<T: 'static> {
     /// Panics caught while dropping subscribers' closures (see
     /// [`Topics::error_count`]).
     drop_panics: ErasedArc<AtomicU64>,
+    /// The id under which emits are recorded as running (`record`), so that
+    /// `disconnect_wait` can wait for them, as a signal's id.
+    id: u64,
+    /// Emits nested too deep for the thread's record (`record::enter`).
+    overflow: AtomicUsize,
 }
 
 struct Subscribers<T: 'static> {
@@ -133,11 +143,14 @@ impl TopicStats {
 }
 
 pub(super) struct Subscriber<T: 'static> {
+    /// The `Connection`'s id.
+    id: u64,
     pub(super) pattern: Pattern,
     callback: Callback<T>,
-    /// Cleared by `unsubscribe`: cached signals that still hold the
-    /// listener skip it from then on.
-    pub(super) active: AtomicBool,
+    /// 0 while connected and not blocked, as a signal's slot; set
+    /// disconnected first, so that cached resolved topics that still hold
+    /// the subscriber skip it from then on.
+    state: StateWord,
     /// The topics' count of panics caught while dropping closures.
     drop_panics: ErasedArc<AtomicU64>,
 }
@@ -172,19 +185,30 @@ impl<T: 'static> Registry<T> {
                 stats: None,
             }),
             drop_panics: ErasedArc::new(AtomicU64::new(0)),
+            id: next_signal_id(),
+            overflow: AtomicUsize::new(0),
         }
     }
 
+    /// Records an emit as running on this thread until the guard drops.
+    #[inline(always)]
+    pub(super) fn enter(&self) -> Recorded<'_> {
+        // The emit reads lists through reference counts, never through a
+        // raw pointer a scan would have to keep alive.
+        record::enter(self.id, &self.overflow, READS_NONE)
+    }
+
     /// Adds a subscriber after the others, and returns it.
-    pub(super) fn subscribe(
+    pub(super) fn connect(
         &self,
         pattern: Pattern,
         callback: Callback<T>,
     ) -> ErasedArc<Subscriber<T>> {
         let subscriber = ErasedArc::new(Subscriber {
+            id: next_id(),
             pattern,
             callback,
-            active: AtomicBool::new(true),
+            state: StateWord::new(false),
             drop_panics: ErasedArc::clone(&self.drop_panics),
         });
         let mut state = sync::lock(&self.state);
@@ -196,8 +220,8 @@ impl<T: 'static> Registry<T> {
         subscriber
     }
 
-    /// Removes `subscriber` from the list (its flag is the caller's).
-    pub(super) fn unsubscribe(&self, subscriber: &ErasedArc<Subscriber<T>>) {
+    /// Removes `subscriber` from the list (its state word is the caller's).
+    pub(super) fn remove(&self, subscriber: &ErasedArc<Subscriber<T>>) {
         let mut state = sync::lock(&self.state);
         let retired = self.change(&mut state, |subscribers| {
             subscribers
@@ -254,8 +278,8 @@ impl<T: 'static> Registry<T> {
             return Ok(());
         }
         for subscriber in subscribers.list.iter() {
-            // Acquire: as in `Resolved::emit`.
-            if subscriber.pattern.matches(topic) && subscriber.active.load(Ordering::Acquire) {
+            // As in `Resolved::emit`.
+            if subscriber.pattern.matches(topic) && subscriber.state.get() == 0 {
                 (subscriber.callback)(topic, event);
             }
         }
@@ -290,6 +314,100 @@ impl<T: 'static> Registry<T> {
         drop(state);
         drop(evicted); // after the lock, as in `change`
         (resolved, generation)
+    }
+}
+
+impl<T: 'static> Registry<T> {
+    /// Waits for the emits of these topics running on any thread (see
+    /// `record::wait_for`).
+    fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
+        record::wait_for(self.id, &self.overflow)
+    }
+}
+
+/// The handle behind a subscriber's `Connection`: weak references only, as
+/// a signal's (`base::handle`), so a connection keeps neither the topics
+/// nor the subscriber's closure alive. The references are std's in both
+/// builds, as the `ErasedArc`s they come from.
+pub(super) struct SubscriberHandle<T: 'static> {
+    id: u64,
+    registry: std::sync::Weak<Registry<T>>,
+    subscriber: std::sync::Weak<Subscriber<T>>,
+}
+
+impl<T: 'static> SubscriberHandle<T> {
+    pub(super) fn erased(
+        registry: &ErasedArc<Registry<T>>,
+        subscriber: &ErasedArc<Subscriber<T>>,
+    ) -> ErasedArc<dyn Handle>
+    where
+        Self: Handle,
+    {
+        ErasedArc::new(Self {
+            id: subscriber.id,
+            registry: ErasedArc::downgrade(registry),
+            subscriber: ErasedArc::downgrade(subscriber),
+        })
+    }
+
+    /// Runs `f` on the subscriber, if it is still alive. The reference
+    /// taken for it may turn out to be the last: `Subscriber`'s drop then
+    /// catches and counts a panicking closure `Drop`.
+    fn with_subscriber<R>(&self, f: impl FnOnce(&ErasedArc<Subscriber<T>>) -> R) -> Option<R> {
+        self.subscriber.upgrade().map(|subscriber| f(&subscriber))
+    }
+}
+
+impl<T: 'static> Handle for SubscriberHandle<T>
+where
+    Registry<T>: Send + Sync,
+    Subscriber<T>: Send + Sync,
+{
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn disconnect(&self) -> bool {
+        self.with_subscriber(|subscriber| {
+            // Mark first: from here on no emit that has not reached the
+            // subscriber calls it, even one holding an old resolved list.
+            let was_connected = subscriber.state.mark_disconnected();
+            match self.registry.upgrade() {
+                Some(registry) => {
+                    registry.remove(subscriber);
+                    was_connected
+                }
+                None => false,
+            }
+        })
+        .unwrap_or(false)
+    }
+
+    fn disconnect_wait(&self) -> Result<bool, WouldDeadlock> {
+        let was_connected = self.disconnect();
+        match self.registry.upgrade() {
+            Some(registry) => registry.wait_for_emits().map(|()| was_connected),
+            // The topics are gone, so no emit of them can be running.
+            None => Ok(was_connected),
+        }
+    }
+
+    fn is_connected(&self) -> bool {
+        self.with_subscriber(|s| s.state.is_connected())
+            .unwrap_or(false)
+    }
+
+    fn is_blocked(&self) -> bool {
+        self.with_subscriber(|s| s.state.is_blocked())
+            .unwrap_or(false)
+    }
+
+    fn block(&self) -> bool {
+        self.with_subscriber(|s| s.state.block()).is_some()
+    }
+
+    fn unblock(&self) {
+        self.with_subscriber(|s| s.state.unblock());
     }
 }
 
