@@ -12,7 +12,8 @@
 //! through a raw pointer".
 //!
 //! The core's parts: `list` (one version of the list), `slot` (one
-//! listener and its state word), `record` (the per-thread records of
+//! listener), `state` (a listener's state word, which topic listeners keep
+//! too), `record` (the per-thread records of
 //! running emits), `handle` (the erased handle a `Connection` wraps),
 //! `dispose` (dropping what writes free). This file is the writers'
 //! protocol, one concept, and is over 600 lines because its every step
