@@ -10,6 +10,9 @@
 //! Arguments: the variant, the number of emits and the number of listeners.
 //! The variants: `direct` (a loop over boxed closures), `emit`, `emitter`
 //! (`Emitter::emit`), `stats` (`emit` with the signal's counters on),
+//! `filter` (`emit` with one signal-level filter that lets every event
+//! through), `fallible` (`emit` to `connect_fallible` listeners that return
+//! `Ok`),
 //! `held` (`emit` through an `EventBus::signal` handle), `topic`
 //! (`Topics::emit` on a cached topic every listener's pattern matches) and
 //! `publisher` (the same through a `Publisher`); also `cycle`, `Topics::emit`
@@ -98,6 +101,20 @@ fn main() {
         "stats" => {
             signal.enable_stats();
             emit(&signal, n);
+        }
+        "filter" => {
+            let _filter = signal.add_filter(|v: &u64| black_box(*v) != u64::MAX);
+            emit(&signal, n);
+        }
+        "fallible" => {
+            let fallible = SyncSignal::<u64>::new();
+            for _ in 0..count {
+                fallible.connect_fallible(|v: &u64| {
+                    black_box(*v);
+                    Ok::<(), std::fmt::Error>(())
+                });
+            }
+            emit(&fallible, n);
         }
         "held" => {
             let bus = EventBus::new();

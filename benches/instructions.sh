@@ -14,11 +14,11 @@ count() {
     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$@" 2>&1 \
         | sed -n 's/.*refs: *\([0-9,]*\).*/\1/p' | tr -d ,
 }
-echo "| listeners | direct | emit | Emitter::emit | emit, stats on | bus handle | Topics::emit | Publisher::emit |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| listeners | direct | emit | Emitter::emit | emit, stats on | emit, a filter | emit, fallible listeners | bus handle | Topics::emit | Publisher::emit |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for listeners in 1 10 100; do
     row="| $listeners |"
-    for variant in direct emit emitter stats held topic publisher; do
+    for variant in direct emit emitter stats filter fallible held topic publisher; do
         a=$(count "$variant" 20000 "$listeners")
         b=$(count "$variant" 40000 "$listeners")
         row="$row $(((b - a) / 20000)) |"

@@ -1,44 +1,98 @@
-//! The one shape every listener is stored in (`Callback`): wrappers for
-//! plain, fallible and filtered listeners, and the marker a filtered
-//! listener returns for an event its filter turned away. A leaf: it
-//! depends only on the error alias.
+//! The one shape every listener is stored in (`Callback`, a boxed
+//! [`Listener`]): plain, fallible and filtered listeners, and the marker a
+//! filtered listener returns for an event its filter turned away. A leaf:
+//! it depends only on the error alias.
 
 use std::fmt;
 
-/// Every callback is stored in this one shape; plain listeners are wrapped
-/// and always return `Ok`, so emit has a single call path.
-pub(crate) type Callback<T> = Box<dyn Fn(&T) -> Result<(), BoxError> + Send + Sync + 'static>;
 use crate::error::BoxError;
 
-/// Wraps a plain listener in the one callback shape slots store.
+/// A listener as slots store it: one vtable, two ways to call it.
+///
+/// `call` is for lists in which no listener can fail (`List::simple`): the
+/// emit loop then calls the user's closure through one indirect call and
+/// tests no result. `try_call` is for every other path (fallible listeners,
+/// counters, filters, the async drainer), which needs the result.
+pub(crate) trait Listener<T>: Send + Sync {
+    /// Calls the listener, for a list whose listeners cannot fail.
+    fn call(&self, value: &T);
+
+    /// Calls the listener: `Ok`, a fallible listener's error, or the
+    /// [`Skipped`] marker from a filtered listener that turned `value` away.
+    fn try_call(&self, value: &T) -> Result<(), BoxError>;
+
+    /// Whether `try_call` can return an error `call` would lose: a list
+    /// that holds such a listener is not simple.
+    fn is_fallible(&self) -> bool {
+        false
+    }
+}
+
+/// The one shape every listener is stored in.
+pub(crate) type Callback<T> = Box<dyn Listener<T> + 'static>;
+
+struct Plain<F>(F);
+
+impl<T, F: Fn(&T) + Send + Sync> Listener<T> for Plain<F> {
+    #[inline]
+    fn call(&self, value: &T) {
+        (self.0)(value);
+    }
+
+    #[inline]
+    fn try_call(&self, value: &T) -> Result<(), BoxError> {
+        (self.0)(value);
+        Ok(())
+    }
+}
+
+/// Stores a plain listener.
 pub(crate) fn plain<T, F>(f: F) -> Callback<T>
 where
     F: Fn(&T) + Send + Sync + 'static,
 {
-    Box::new(move |value: &T| {
-        f(value);
-        Ok(())
-    })
+    Box::new(Plain(f))
 }
 
-/// A listener that calls `f` only for the values `filter` accepts (what
-/// `connect_filtered` connects). A value it filters out makes no delivery:
-/// the call returns the [`Skipped`] marker, which every reader of a call's
-/// result takes for "not called" (see [`skipped`]).
-pub(crate) fn filtered<T, P, F>(filter: P, f: F) -> Callback<T>
+struct Filtered<P, F> {
+    filter: P,
+    f: F,
+}
+
+impl<T, P, F> Listener<T> for Filtered<P, F>
 where
-    P: Fn(&T) -> bool + Send + Sync + 'static,
-    F: Fn(&T) + Send + Sync + 'static,
+    P: Fn(&T) -> bool + Send + Sync,
+    F: Fn(&T) + Send + Sync,
 {
-    Box::new(move |value: &T| {
-        if filter(value) {
-            f(value);
+    #[inline]
+    fn call(&self, value: &T) {
+        if (self.filter)(value) {
+            (self.f)(value);
+        }
+    }
+
+    #[inline]
+    fn try_call(&self, value: &T) -> Result<(), BoxError> {
+        if (self.filter)(value) {
+            (self.f)(value);
             Ok(())
         } else {
             // A zero-sized box: no allocation.
             Err(Box::new(Skipped))
         }
-    })
+    }
+}
+
+/// A listener that calls `f` only for the values `filter` accepts (what
+/// `connect_filtered` connects). A value it filters out makes no delivery:
+/// `try_call` returns the [`Skipped`] marker, which every reader of a
+/// call's result takes for "not called" (see [`skipped`]).
+pub(crate) fn filtered<T, P, F>(filter: P, f: F) -> Callback<T>
+where
+    P: Fn(&T) -> bool + Send + Sync + 'static,
+    F: Fn(&T) + Send + Sync + 'static,
+{
+    Box::new(Filtered { filter, f })
 }
 
 /// What a `connect_filtered` listener returns for a value its filter
@@ -62,11 +116,35 @@ pub(crate) fn skipped(error: &BoxError) -> bool {
     error.is::<Skipped>()
 }
 
-/// Wraps a fallible listener in the one callback shape slots store.
+struct Fallible<F>(F);
+
+impl<T, F> Listener<T> for Fallible<F>
+where
+    F: Fn(&T) -> Result<(), BoxError> + Send + Sync,
+{
+    /// Not reached: a list that holds a fallible listener is not simple, so
+    /// every path calls [`try_call`](Listener::try_call). Were it reached,
+    /// the listener would still run; only its error would go unreported.
+    #[inline]
+    fn call(&self, value: &T) {
+        drop(self.try_call(value));
+    }
+
+    #[inline]
+    fn try_call(&self, value: &T) -> Result<(), BoxError> {
+        (self.0)(value)
+    }
+
+    fn is_fallible(&self) -> bool {
+        true
+    }
+}
+
+/// Stores a fallible listener.
 pub(crate) fn fallible<T, F, E>(f: F) -> Callback<T>
 where
     F: Fn(&T) -> Result<(), E> + Send + Sync + 'static,
     E: Into<BoxError>,
 {
-    Box::new(move |value: &T| f(value).map_err(Into::into))
+    Box::new(Fallible(move |value: &T| f(value).map_err(Into::into)))
 }

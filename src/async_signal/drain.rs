@@ -288,7 +288,7 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
         }
         shared.base.note_fired();
     }
-    match catch_unwind(AssertUnwindSafe(|| slot.call(value))) {
+    match catch_unwind(AssertUnwindSafe(|| slot.try_call(value))) {
         Ok(Err(error)) if skipped(&error) => None, // filtered out: no delivery
         Ok(result) => Some(result),
         Err(payload) => {

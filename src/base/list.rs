@@ -63,6 +63,11 @@ pub(crate) struct List<T> {
     /// Sorted by priority (highest first), then id (connection order).
     pub(crate) slots: Box<[Arc<Slot<T>>]>,
     pub(crate) config: Config<T>,
+    /// Some listener can fail (`Slot::is_fallible`).
+    pub(crate) fallible: bool,
+    /// Not `config.observed`, and no listener can fail: the sync emit loop
+    /// then calls each listener without testing a result.
+    pub(crate) simple: bool,
     /// Under loom, "freeing" a list writes this cell (the list itself is
     /// kept until the signal drops) and every emit reads it, so loom
     /// reports an emit that can read a list its reclamation does not
@@ -94,9 +99,13 @@ unsafe impl Sync for Liveness {}
 
 impl<T> List<T> {
     pub(crate) fn new(slots: Box<[Arc<Slot<T>>]>, config: Config<T>) -> Self {
+        let fallible = slots.iter().any(|slot| slot.is_fallible());
+        let simple = !config.observed && !fallible;
         Self {
             slots,
             config,
+            fallible,
+            simple,
             #[cfg(loom)]
             live: Liveness(loom::cell::UnsafeCell::new(true)),
         }

@@ -727,7 +727,13 @@ mod test {
 
     fn slot(id: u64, key: Option<&str>, once: bool) -> Arc<Slot<u32>> {
         let key = key.map(ErasedArc::from);
-        Arc::new(Slot::new(id, key, 0, once, Box::new(|_: &u32| Ok(()))))
+        Arc::new(Slot::new(
+            id,
+            key,
+            0,
+            once,
+            crate::callback::plain(|_: &u32| {}),
+        ))
     }
 
     /// A compacted list keeps every slot but those the write drops and the

@@ -53,9 +53,22 @@ impl<T> Slot<T> {
         self.extra.as_ref().map_or(0, |extra| extra.priority)
     }
 
+    /// Calls the listener, in a list that is `simple` (no listener in it
+    /// can fail).
     #[inline]
-    pub(crate) fn call(&self, value: &T) -> Result<(), BoxError> {
-        (self.callback)(value)
+    pub(crate) fn call(&self, value: &T) {
+        self.callback.call(value);
+    }
+
+    /// Calls the listener and returns its result (see `Listener::try_call`).
+    #[inline]
+    pub(crate) fn try_call(&self, value: &T) -> Result<(), BoxError> {
+        self.callback.try_call(value)
+    }
+
+    /// Whether the listener can return an error.
+    pub(crate) fn is_fallible(&self) -> bool {
+        self.callback.is_fallible()
     }
 }
 

@@ -294,7 +294,10 @@ impl<T: 'static> SyncSignal<T> {
             return ControlFlow::Continue(());
         }
         let base = &**self.listeners.base();
-        base.with_current(move |list| run(base, list, value, before, after))
+        base.with_current(
+            #[inline(always)]
+            move |list| run(base, list, value, before, after),
+        )
     }
 
     /// A handle for one thread's hot loop: its [`emit`](Emitter::emit) keeps

@@ -63,6 +63,10 @@ pub(super) fn run_recorded<B, T: 'static>(
 /// called (active, unblocked, not a fired once-slot), asks `before` (given
 /// how many listeners ran) whether to go on, claims it if it is a once-slot,
 /// calls it and hands the result to `after`.
+///
+/// A simple list (no filters, counters or fallible listeners) calls each
+/// listener through [`Slot::call`]: every result is `Ok`, so once inlined
+/// the loop tests none. Others call [`Slot::try_call`].
 #[inline(always)]
 pub(super) fn run<B, T: 'static>(
     base: &BaseSignal<T>,
@@ -71,10 +75,20 @@ pub(super) fn run<B, T: 'static>(
     before: impl FnMut(usize) -> ControlFlow<B>,
     after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
+    if list.simple {
+        return run_slots(base, list, value, before, after, call);
+    }
     if list.config.observed {
         return run_observed(base, list, value, before, after);
     }
-    run_slots(base, list, value, before, after)
+    run_slots(base, list, value, before, after, Slot::try_call)
+}
+
+/// A call in a simple list: it cannot fail.
+#[inline(always)]
+fn call<T>(slot: &Slot<T>, value: &T) -> Result<(), BoxError> {
+    slot.call(value);
+    Ok(())
 }
 
 /// [`run`] for a signal with filters or counters: out of line, so that a
@@ -93,7 +107,10 @@ pub(super) fn run_observed<B, T: 'static>(
         if filtered && !list.config.passes(value) {
             return ControlFlow::Continue(()); // a signal-level filter said no
         }
-        return run_slots(base, list, value, before, after);
+        if !list.fallible {
+            return run_slots(base, list, value, before, after, call);
+        }
+        return run_slots(base, list, value, before, after, Slot::try_call);
     };
     // Counts the event, its deliveries, and a panic unwinding out of the
     // emit (a listener's, a filter's or an error handler's).
@@ -102,12 +119,19 @@ pub(super) fn run_observed<B, T: 'static>(
         counting.finish(); // emitted, and delivered to no listener
         return ControlFlow::Continue(());
     }
-    let flow = run_slots(base, list, value, before, |list, slot, result| {
-        if !matches!(&result, Err(error) if skipped(error)) {
-            counting.returned(); // before `after`, which may panic
-        }
-        after(list, slot, result)
-    });
+    let flow = run_slots(
+        base,
+        list,
+        value,
+        before,
+        |list, slot, result| {
+            if !matches!(&result, Err(error) if skipped(error)) {
+                counting.returned(); // before `after`, which may panic
+            }
+            after(list, slot, result)
+        },
+        Slot::try_call,
+    );
     counting.finish();
     flow
 }
@@ -120,6 +144,7 @@ pub(super) fn run_slots<B, T: 'static>(
     value: &T,
     mut before: impl FnMut(usize) -> ControlFlow<B>,
     mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
+    call: impl Fn(&Slot<T>, &T) -> Result<(), BoxError>,
 ) -> ControlFlow<B> {
     let mut ran = 0;
     for slot in list.slots.iter() {
@@ -139,7 +164,7 @@ pub(super) fn run_slots<B, T: 'static>(
             before(ran)?;
         }
         ran += 1;
-        after(list, slot, slot.call(value))?;
+        after(list, slot, call(slot, value))?;
     }
     ControlFlow::Continue(())
 }
