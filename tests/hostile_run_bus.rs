@@ -900,3 +900,22 @@ fn c_nested_emits_on_two_topics() {
     );
     assert_eq!((a.len(), b.len(), c.len()), (1, 1, 0));
 }
+
+/// The refusal a topic listener gets from inside an emit says what it
+/// was inside of: its message named only "the same signal", which a
+/// `Topics` user has none of.
+#[test]
+fn c_would_deadlock_from_topics_names_topics() {
+    let topics = Topics::<u32>::new();
+    let other = topics.connect("other", |_: &str, _: &u32| {}).unwrap();
+    let message = Arc::new(Mutex::new(String::new()));
+    let m = message.clone();
+    let _l = topics
+        .connect("x", move |_: &str, _: &u32| {
+            *m.lock().unwrap() = other.disconnect_wait().unwrap_err().to_string();
+        })
+        .unwrap();
+    topics.emit("x", &1).unwrap();
+    let message = message.lock().unwrap();
+    assert!(message.contains("Topics"), "{message}");
+}
