@@ -82,7 +82,8 @@ impl Connection {
     ///
     /// The wait is conservative: it waits for every emit of this signal that
     /// was running when it was called, so it can also wait for the other
-    /// listeners of those emits. It spins briefly, then yields, then sleeps in
+    /// listeners of those emits (for a topic listener: every emit of its
+    /// `Topics`, on any topic). It spins briefly, then yields, then sleeps in
     /// short steps. It does not wait for emits that start later, except emits
     /// nested more than 32 deep on one thread or made from thread-local
     /// destructors, which share one counter per signal: continuous emission of
@@ -106,8 +107,10 @@ impl Connection {
     /// # Errors
     ///
     /// Called on a thread that is itself inside an emit of the same signal
-    /// (from a listener), it returns [`WouldDeadlock`] instead of waiting for
-    /// itself. The listener is disconnected all the same.
+    /// (from a listener; for a topic listener, an emit of the same
+    /// [`Topics`](crate::bus::Topics), on any topic), it returns
+    /// [`WouldDeadlock`] instead of waiting for itself. The listener is
+    /// disconnected all the same.
     ///
     /// # Examples
     ///

@@ -347,8 +347,8 @@ impl Error for DuplicateKey {}
 
 /// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) was
 /// called from inside an emit (or an asynchronous delivery) of the same
-/// signal, where waiting for running calls would wait for the caller
-/// itself.
+/// signal, or for a topic listener of the same `Topics`, where waiting for
+/// running calls would wait for the caller itself.
 ///
 /// The listener *is* disconnected: no emit that has not yet reached it
 /// will call it. Calls already running (the caller's own, perhaps others)
@@ -388,9 +388,9 @@ impl WouldDeadlock {
 impl fmt::Display for WouldDeadlock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(
-            "disconnect_wait called from inside an emit of the same signal: \
-             the listener is disconnected, but waiting for running calls would \
-             wait for this thread itself",
+            "disconnect_wait called from inside an emit of the same signal \
+             (or Topics): the listener is disconnected, but waiting for running \
+             calls would wait for this thread itself",
         )
     }
 }

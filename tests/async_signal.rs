@@ -374,8 +374,9 @@ fn waits_on_a_one_thread_pool_do_not_deadlock() {
     assert_eq!(outcome, (true, Ok(()), 100));
 }
 
-/// `flush` from inside a listener of the same signal is `WouldDeadlock`, on
-/// every thread a delivery runs on (stolen pieces included).
+/// `flush` from inside a listener of the same signal is refused
+/// (`FlushError::InsideDelivery`), on every thread a delivery runs on
+/// (stolen pieces included).
 #[test]
 fn flush_from_own_listener_would_deadlock() {
     let signal = Arc::new(signal(4, "own"));

@@ -5,7 +5,9 @@
 //! `b_async_snapshot_consistency` and `b_async_emit_collect_snapshot`
 //! failed before the review's fixes). The review's two other repros, a
 //! closure's panicking drop in a publisher's emit and colliding topics,
-//! live in `tests/topics_cache.rs`.
+//! live in `tests/topics_cache.rs`. Section C holds issue 12's review of
+//! topic listeners' `Connection` (re-entrant, nested past the record,
+//! across signals and topics, panicking, racing, outliving the `Topics`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -487,4 +489,433 @@ fn b_held_and_history() {
         "held with no listener at start: {:?}",
         held.signal().stats()
     );
+}
+
+// ------------------------------------------------- C. topic connections
+//
+// The attacks of issue 12's review on `Topics::connect` → `Connection`.
+
+/// A slot other tests' listeners can reach their own connection through.
+type Own = Arc<Mutex<Option<sigwire::Connection>>>;
+
+fn own_conn(own: &Own) -> sigwire::Connection {
+    own.lock()
+        .unwrap()
+        .clone()
+        .expect("connection set before the emit")
+}
+
+/// Inside a topic emit, `disconnect_wait` on *another* listener of the
+/// same topics refuses (it would wait for the emit it runs in), still
+/// disconnects it, and that listener, later in this very emit, is not
+/// called: on a cached topic, a first miss and through a publisher.
+#[test]
+fn c_disconnect_wait_on_another_listener_from_inside() {
+    for path in ["cached", "publisher", "first miss"] {
+        let topics = Topics::<u32>::new();
+        let other: Own = Arc::default();
+        let results = Arc::new(Mutex::new(Vec::new()));
+        let (o, r) = (other.clone(), results.clone());
+        let _first = topics
+            .connect("t.*", move |_: &str, _: &u32| {
+                r.lock().unwrap().push(own_conn(&o).disconnect_wait());
+            })
+            .unwrap();
+        let (later_calls, later) = counter();
+        *other.lock().unwrap() = Some(topics.connect("t.>", later).unwrap());
+        match path {
+            "cached" => {
+                topics.emit("t.warm", &0).unwrap();
+                // Warm-up called `later` once and disconnected it; connect
+                // a fresh one for the measured emit.
+                later_calls.store(0, Ordering::SeqCst);
+                let (n, l) = counter();
+                *other.lock().unwrap() = Some(topics.connect("t.>", l).unwrap());
+                topics.emit("t.warm", &1).unwrap();
+                assert_eq!(
+                    n.load(Ordering::SeqCst),
+                    0,
+                    "{path}: called after its disconnect"
+                );
+            }
+            "publisher" => {
+                let mut p = topics.publisher("t.p").unwrap();
+                p.emit(&1);
+                assert_eq!(later_calls.load(Ordering::SeqCst), 0, "{path}");
+            }
+            _ => {
+                topics.emit("t.u", &1).unwrap();
+                assert_eq!(later_calls.load(Ordering::SeqCst), 0, "{path}");
+            }
+        }
+        let results = results.lock().unwrap();
+        assert!(!results.is_empty(), "{path}");
+        assert!(results.iter().all(Result::is_err), "{path}: {results:?}");
+        assert_eq!(topics.len(), 1, "{path}");
+    }
+}
+
+/// Emits nested past the record's 32 entries on one thread: a
+/// `disconnect_wait` at depth 40 from inside still refuses instead of
+/// waiting for itself, and afterwards the thread waits fine.
+#[test]
+fn c_deep_nesting_past_32_detects_its_own_emit() {
+    let topics = Topics::<u32>::new();
+    let own: Own = Arc::default();
+    let result = Arc::new(Mutex::new(None));
+    let (o, r, t) = (own.clone(), result.clone(), topics.clone());
+    let conn = topics
+        .connect("deep", move |_: &str, depth: &u32| {
+            if *depth < 40 {
+                // Alternate the two emit paths.
+                if depth % 2 == 0 {
+                    t.emit("deep", &(depth + 1)).unwrap();
+                } else {
+                    t.publisher("deep").unwrap().emit(&(depth + 1));
+                }
+            } else {
+                *r.lock().unwrap() = Some(own_conn(&o).disconnect_wait());
+            }
+        })
+        .unwrap();
+    *own.lock().unwrap() = Some(conn.clone());
+    topics.emit("deep", &0).unwrap();
+    let waited = result.lock().unwrap().take().expect("reached depth 40");
+    assert!(waited.is_err(), "waited for itself at depth 40: {waited:?}");
+    assert!(!conn.is_connected());
+    assert_eq!(conn.disconnect_wait(), Ok(false), "outside every emit");
+}
+
+/// At depth 40 on one thread (past the record, in the topics' overflow
+/// counter), a `disconnect_wait` on another thread must wait for that
+/// emit to finish.
+#[test]
+fn c_disconnect_wait_waits_for_an_emit_past_the_record() {
+    let topics = Topics::<u32>::new();
+    let reached = Arc::new(std::sync::Barrier::new(2));
+    let finished = Arc::new(AtomicBool::new(false));
+    let (b, f, t) = (reached.clone(), finished.clone(), topics.clone());
+    let conn = topics
+        .connect("deep", move |_: &str, depth: &u32| {
+            if *depth < 40 {
+                t.emit("deep", &(depth + 1)).unwrap();
+            } else {
+                b.wait();
+                for _ in 0..2000 {
+                    thread::yield_now();
+                }
+                f.store(true, Ordering::SeqCst);
+            }
+        })
+        .unwrap();
+    let t = topics.clone();
+    let emitter = thread::spawn(move || t.emit("deep", &0).unwrap());
+    reached.wait();
+    assert_eq!(conn.disconnect_wait(), Ok(true));
+    assert!(finished.load(Ordering::SeqCst), "returned mid-call");
+    emitter.join().unwrap();
+}
+
+/// Cross kinds: from inside a signal's emit, `disconnect_wait` on a
+/// topic listener does not refuse (the thread is in no topic emit); from
+/// inside a topic emit, on a signal listener, likewise. Nested inside
+/// both, both refuse.
+#[test]
+fn c_disconnect_wait_across_signal_and_topics() {
+    let topics = Topics::<u32>::new();
+    let signal = Arc::new(SyncSignal::<u32>::new());
+    let topic_conn = topics.connect("x", |_: &str, _: &u32| {}).unwrap();
+    let signal_conn = signal.connect(|_: &u32| {});
+
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (g, tc) = (got.clone(), topic_conn.clone());
+    let _s = signal.connect(move |_: &u32| {
+        g.lock()
+            .unwrap()
+            .push(("topic from signal", tc.disconnect_wait()))
+    });
+    signal.emit(&1);
+    let (g, sc) = (got.clone(), signal_conn.clone());
+    let _t = topics
+        .connect("y", move |_: &str, _: &u32| {
+            g.lock()
+                .unwrap()
+                .push(("signal from topic", sc.disconnect_wait()))
+        })
+        .unwrap();
+    topics.emit("y", &1).unwrap();
+    assert_eq!(
+        *got.lock().unwrap(),
+        [
+            ("topic from signal", Ok(true)),
+            ("signal from topic", Ok(true))
+        ]
+    );
+
+    // Both nested: signal emit → topic emit → waits on each.
+    let (a, b) = (
+        topics.connect("z", |_: &str, _: &u32| {}).unwrap(),
+        signal.connect(|_: &u32| {}),
+    );
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (g, a2, b2) = (got.clone(), a.clone(), b.clone());
+    let _zz = topics
+        .connect("zz", move |_: &str, _: &u32| {
+            g.lock().unwrap().push(a2.disconnect_wait().is_err());
+            g.lock().unwrap().push(b2.disconnect_wait().is_err());
+        })
+        .unwrap();
+    let t = topics.clone();
+    let outer = SyncSignal::<u32>::new();
+    let _o = outer.connect(move |_: &u32| t.emit("zz", &1).unwrap());
+    // b2 is a listener of `signal`, not `outer`: only the topic refuses.
+    outer.emit(&1);
+    assert_eq!(*got.lock().unwrap(), [true, false]);
+    let _ = &signal;
+}
+
+/// A listener that panics out of an emit (both paths, counted or not)
+/// leaves no record entry behind: `disconnect_wait` from the same thread
+/// then returns instead of refusing or hanging.
+#[test]
+fn c_panicking_listener_then_disconnect_wait() {
+    for counted in [false, true] {
+        let topics = Topics::<u32>::new();
+        if counted {
+            topics.enable_stats();
+        }
+        let bomb = topics
+            .connect("p", |_: &str, _: &u32| panic!("listener bomb"))
+            .unwrap();
+        assert!(catch_unwind(AssertUnwindSafe(|| topics.emit("p", &1))).is_err());
+        let mut publisher = topics.publisher("p").unwrap();
+        assert!(catch_unwind(AssertUnwindSafe(|| publisher.emit(&2))).is_err());
+        assert_eq!(bomb.disconnect_wait(), Ok(true), "counted: {counted}");
+        topics.emit("p", &3).unwrap();
+        publisher.emit(&4);
+    }
+}
+
+struct DropBomb;
+impl Drop for DropBomb {
+    fn drop(&mut self) {
+        panic!("closure drop bomb");
+    }
+}
+
+/// A closure whose `Drop` panics: freed by `disconnect_wait` (through the
+/// handle's temporary reference, the last one once the lists are gone),
+/// by a `BlockGuard`'s unblock, and by the `Topics`' own drop. None of
+/// them unwinds; the topics count the first.
+#[test]
+fn c_panicking_closure_drop_never_unwinds_out_of_a_handle() {
+    let topics = Topics::<u32>::new();
+    let bomb = DropBomb;
+    let conn = topics
+        .connect(">", move |_: &str, _: &u32| {
+            let _ = &bomb;
+        })
+        .unwrap();
+    topics.emit("a", &1).unwrap(); // cached: two lists hold it
+    assert_eq!(conn.disconnect_wait(), Ok(true));
+    assert_eq!(topics.error_count(), 1);
+
+    // Dropped with the topics, a guard and a connection outliving them.
+    let topics = Topics::<u32>::new();
+    let bomb = DropBomb;
+    let conn = topics
+        .connect(">", move |_: &str, _: &u32| {
+            let _ = &bomb;
+        })
+        .unwrap();
+    let guard = conn.block();
+    topics.emit("a", &1).unwrap();
+    drop(topics);
+    assert!(!conn.is_connected());
+    assert!(!conn.is_blocked());
+    assert!(!conn.disconnect());
+    assert_eq!(conn.disconnect_wait(), Ok(false));
+    drop(guard);
+    let _ = format!("{conn:?}");
+}
+
+/// A connection outliving its `Topics` while a `Publisher` keeps the
+/// registry: still connected, disconnect works, and the publisher then
+/// skips it.
+#[test]
+fn c_connection_with_only_a_publisher_left() {
+    let topics = Topics::<u32>::new();
+    let (n, f) = counter();
+    let conn = topics.connect("a.*", f).unwrap();
+    let mut publisher = topics.publisher("a.b").unwrap();
+    drop(topics);
+    publisher.emit(&1);
+    assert!(conn.is_connected());
+    assert_eq!(conn.disconnect_wait(), Ok(true));
+    publisher.emit(&2);
+    assert_eq!(n.load(Ordering::SeqCst), 1);
+}
+
+/// A listener blocks itself (the guard kept outside) and unblocks another
+/// from inside an emit; a guard dropped inside the emit.
+#[test]
+fn c_block_from_inside() {
+    let topics = Topics::<u32>::new();
+    let me: Own = Arc::default();
+    let guards = Arc::new(Mutex::new(Vec::new()));
+    let (m, g) = (me.clone(), guards.clone());
+    let (later_n, later_f) = counter();
+    let conn = topics
+        .connect("b", move |_: &str, _: &u32| {
+            g.lock().unwrap().push(own_conn(&m).block());
+        })
+        .unwrap();
+    *me.lock().unwrap() = Some(conn.clone());
+    let later = topics.connect("b", later_f).unwrap();
+    let later_guard = Arc::new(Mutex::new(Some(later.block())));
+    let lg = later_guard.clone();
+    let _unblocker = topics
+        .connect("b", move |_: &str, _: &u32| {
+            lg.lock().unwrap().take();
+        })
+        .unwrap();
+    topics.emit("b", &1).unwrap(); // conn blocks itself; later blocked; unblocker frees later
+    assert!(conn.is_blocked());
+    assert!(!later.is_blocked());
+    topics.emit("b", &2).unwrap(); // conn skipped, later called
+    assert_eq!(guards.lock().unwrap().len(), 1);
+    assert_eq!(later_n.load(Ordering::SeqCst), 1);
+    guards.lock().unwrap().clear();
+    assert!(!conn.is_blocked());
+}
+
+/// Races: `disconnect_wait` against emits on many topics (the cache
+/// evicting), publishers refreshing, and connects invalidating. After it
+/// returns, the listener is never called again.
+#[test]
+fn c_disconnect_wait_races_emits_publishers_and_eviction() {
+    for _ in 0..rounds(20, 100) {
+        let topics = Topics::<u32>::new();
+        let stop = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(AtomicU64::new(0));
+        let c = calls.clone();
+        let conn = topics
+            .connect("r.>", move |_: &str, _: &u32| {
+                c.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        let mut threads = Vec::new();
+        for k in 0..2u32 {
+            let (t, s) = (topics.clone(), stop.clone());
+            threads.push(thread::spawn(move || {
+                let mut p = t.publisher("r.hot").unwrap();
+                let mut i = 0u32;
+                while !s.load(Ordering::Relaxed) {
+                    if k == 0 {
+                        t.emit(&format!("r.{}", i % 3000), &i).unwrap();
+                    } else {
+                        p.emit(&i);
+                        if i % 64 == 0 {
+                            let _ = t.connect("q", |_: &str, _: &u32| {}).unwrap().disconnect();
+                        }
+                    }
+                    i = i.wrapping_add(1);
+                }
+            }));
+        }
+        while calls.load(Ordering::SeqCst) < 50 {
+            thread::yield_now();
+        }
+        assert_eq!(conn.disconnect_wait(), Ok(true));
+        let seen = calls.load(Ordering::SeqCst);
+        for _ in 0..200 {
+            thread::yield_now();
+        }
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            seen,
+            "called after disconnect_wait"
+        );
+    }
+}
+
+/// `Connection` from topics: Send, Sync, Clone, Debug, and the same id on
+/// every clone; distinct from signals' ids.
+#[test]
+fn c_topic_connection_traits() {
+    fn send_sync<X: Send + Sync + Clone + std::fmt::Debug>(_: &X) {}
+    let topics = Topics::<u32>::new();
+    let a = topics.connect("a", |_: &str, _: &u32| {}).unwrap();
+    send_sync(&a);
+    let signal = SyncSignal::<u32>::new();
+    let s = signal.connect(|_: &u32| {});
+    assert_ne!(a.id(), s.id());
+    assert_eq!(a.clone().id(), a.id());
+    let dbg = format!("{a:?}");
+    assert!(dbg.contains("connected: true"), "{dbg}");
+    let b = a.clone();
+    thread::spawn(move || assert!(b.disconnect()))
+        .join()
+        .unwrap();
+    assert!(!a.is_connected());
+    assert!(format!("{a:?}").contains("connected: false"));
+}
+
+/// Nested emits on two `Topics`: inside A's emit, then B's, a wait on a
+/// listener of either refuses, one on a third `Topics` returns; a
+/// listener connected from inside and waited for from inside refuses too
+/// (conservative: the thread is in an emit of its topics).
+#[test]
+fn c_nested_emits_on_two_topics() {
+    let (a, b, c) = (
+        Topics::<u32>::new(),
+        Topics::<u32>::new(),
+        Topics::<u32>::new(),
+    );
+    let on_a = a.connect("x", |_: &str, _: &u32| {}).unwrap();
+    let on_c = c.connect("x", |_: &str, _: &u32| {}).unwrap();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (g, b2) = (got.clone(), b.clone());
+    let _inner = b
+        .connect("in", move |_: &str, _: &u32| {
+            let fresh = b2.connect("fresh", |_: &str, _: &u32| {}).unwrap();
+            let mut g = g.lock().unwrap();
+            g.push(("a", on_a.disconnect_wait().is_err()));
+            g.push(("fresh b", fresh.disconnect_wait().is_err()));
+            g.push(("c", on_c.disconnect_wait().is_err()));
+        })
+        .unwrap();
+    let b3 = b.clone();
+    let _outer = a
+        .connect("out", move |_: &str, _: &u32| b3.emit("in", &1).unwrap())
+        .unwrap();
+    a.emit("out", &1).unwrap();
+    assert_eq!(
+        *got.lock().unwrap(),
+        [("a", true), ("fresh b", true), ("c", false)]
+    );
+    assert_eq!((a.len(), b.len(), c.len()), (1, 1, 0));
+}
+
+/// The refusal a topic listener gets from inside an emit says what it
+/// was inside of: its message named only "the same signal", which a
+/// `Topics` user has none of.
+#[test]
+fn c_would_deadlock_from_topics_names_topics() {
+    let topics = Topics::<u32>::new();
+    let other = topics.connect("other", |_: &str, _: &u32| {}).unwrap();
+    let message = Arc::new(Mutex::new(String::new()));
+    let m = message.clone();
+    let _l = topics
+        .connect("x", move |_: &str, _: &u32| {
+            *m.lock().unwrap() = other.disconnect_wait().unwrap_err().to_string();
+        })
+        .unwrap();
+    topics.emit("x", &1).unwrap();
+    let message = message.lock().unwrap();
+    assert!(message.contains("Topics"), "{message}");
 }
