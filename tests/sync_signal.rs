@@ -1193,6 +1193,51 @@ fn signals_and_connections_are_send_and_sync() {
     assert_send_sync::<Cancelled>();
     assert_send_sync::<DuplicateKey>();
     assert_send_sync::<WouldDeadlock>();
+    assert_send_sync::<sigwire::Emitter<'static, u32>>();
+}
+
+/// An `Emitter` owns its record entry, so it may move between threads:
+/// moved to another thread, its emit is waited for by `disconnect_wait` on
+/// this one, and a wait from inside its emit is refused there.
+#[test]
+fn an_emitter_moved_to_another_thread_is_waited_for() {
+    let signal = Arc::new(SyncSignal::<u32>::new());
+    let entered = Arc::new(std::sync::Barrier::new(2));
+    let finished = Arc::new(AtomicUsize::new(0));
+    let (e, f) = (entered.clone(), finished.clone());
+    let slow = signal.connect(move |v: &u32| {
+        if *v == 1 {
+            e.wait();
+            thread::sleep(std::time::Duration::from_millis(50));
+            f.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let me: Arc<Mutex<Option<Connection>>> = Arc::default();
+    let refused = Arc::new(AtomicUsize::new(0));
+    let (m, r) = (me.clone(), refused.clone());
+    let own = signal.connect(move |v: &u32| {
+        if *v == 2 {
+            let conn = m.lock().unwrap().clone().unwrap();
+            if conn.disconnect_wait().is_err() {
+                r.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    });
+    *me.lock().unwrap() = Some(own.clone());
+    thread::scope(|scope| {
+        let mut emitter = signal.emitter();
+        emitter.emit(&0); // made and used here, then moved
+        let worker = scope.spawn(move || {
+            emitter.emit(&1);
+            emitter.emit(&2);
+        });
+        entered.wait();
+        assert_eq!(slow.disconnect_wait(), Ok(true));
+        assert_eq!(finished.load(Ordering::SeqCst), 1, "returned mid-call");
+        worker.join().unwrap();
+    });
+    assert_eq!(refused.load(Ordering::SeqCst), 1, "waited for its own emit");
+    assert!(!own.is_connected());
 }
 
 #[test]

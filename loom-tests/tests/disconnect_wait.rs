@@ -181,3 +181,79 @@ fn disconnect_wait_from_inside_the_emit_does_not_deadlock() {
         assert_eq!(calls.load(Ordering::Relaxed), calls_before);
     });
 }
+
+/// An `Emitter` records its emits in an entry of its own (two stores, no
+/// per-thread push): `disconnect_wait` must find a running one and wait
+/// for it, and a call that finished must be visible.
+#[test]
+fn disconnect_wait_waits_for_an_emitter() {
+    check(|| {
+        let signal = Arc::new(SyncSignal::<()>::new());
+        let counters = Arc::new(Counters {
+            entered: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            returned: AtomicBool::new(false),
+        });
+        let conn = {
+            let counters = counters.clone();
+            signal.connect(move |_: &()| {
+                counters.entered.fetch_add(1, Ordering::Relaxed);
+                assert!(
+                    !counters.returned.load(Ordering::Relaxed),
+                    "disconnect_wait returned while a call was running"
+                );
+                counters.finished.fetch_add(1, Ordering::Relaxed);
+            })
+        };
+        let emitter = {
+            let signal = signal.clone();
+            thread::spawn(move || {
+                let mut emitter = signal.emitter();
+                emitter.emit(&());
+                emitter.emit(&());
+            })
+        };
+        assert_eq!(conn.disconnect_wait(), Ok(true));
+        counters.returned.store(true, Ordering::Relaxed);
+        let entered = counters.entered.load(Ordering::Relaxed);
+        assert_eq!(
+            entered,
+            counters.finished.load(Ordering::Relaxed),
+            "a call was still running"
+        );
+        emitter.join().unwrap();
+        assert_eq!(
+            counters.entered.load(Ordering::Relaxed),
+            entered,
+            "a call started after disconnect_wait returned, or a finished one was not visible"
+        );
+    });
+}
+
+/// From inside an `Emitter`'s emit, `disconnect_wait` refuses to wait for
+/// itself (the emitter's entry names the thread it runs on), while another
+/// thread emits through an `Emitter` of its own.
+#[test]
+fn disconnect_wait_from_inside_an_emitter_does_not_deadlock() {
+    check(|| {
+        let signal = Arc::new(SyncSignal::<()>::new());
+        let slot = Arc::new(loom::sync::Mutex::new(None::<sigwire::Connection>));
+        let conn = {
+            let slot = slot.clone();
+            signal.connect(move |_: &()| {
+                let me = slot.lock().unwrap().take();
+                if let Some(me) = me {
+                    assert!(me.disconnect_wait().is_err(), "waited for its own emit");
+                }
+            })
+        };
+        *slot.lock().unwrap() = Some(conn.clone());
+        let other = {
+            let signal = signal.clone();
+            thread::spawn(move || signal.emitter().emit(&()))
+        };
+        signal.emitter().emit(&());
+        other.join().unwrap();
+        assert!(!conn.is_connected());
+    });
+}

@@ -246,8 +246,21 @@ impl<T: 'static> BaseSignal<T> {
         result
     }
 
-    pub(crate) fn swap_cell(&self) -> &ArcSwap<List<T>> {
-        &self.list
+    /// The current list, by reference count (what an `Emitter` holds).
+    pub(crate) fn load_full(&self) -> Arc<List<T>> {
+        Arc::clone(&self.load())
+    }
+
+    /// Whether `list` is still the current list: one load and a compare.
+    #[inline(always)]
+    pub(crate) fn is_current(&self, list: &Arc<List<T>>) -> bool {
+        // Relaxed: nothing is read through the pointer; the caller holds
+        // `list` by reference count, so its address cannot be reused while
+        // it compares. A publish that happens-before the caller is seen
+        // (coherence); the caller then loads the new list with `load_full`
+        // (Acquire). A publish racing it may be seen or not, as with
+        // `with_current`.
+        std::ptr::eq(self.current.load(Ordering::Relaxed), raw(list))
     }
 
     /// Records an emit that reads no list through `current` (it holds its

@@ -31,11 +31,22 @@ const DEPTH: usize = 32;
 /// An entry holding 0 is free; no signal has id 0.
 const FREE: u64 = 0;
 
-/// Bits of an entry word that hold the sequence number.
-const SEQ_BITS: u32 = 24;
+/// Bits of an entry word that hold the signal's id, below the sequence
+/// number: the push then adds the sequence to the id as it is, and the
+/// sequence wraps out of the word by itself.
+const SIGNAL_BITS: u32 = 40;
 
-/// Signal ids must fit above the sequence bits.
-pub(crate) const MAX_SIGNAL_ID: u64 = u64::MAX >> SEQ_BITS;
+/// Signal ids must fit below the sequence bits.
+pub(crate) const MAX_SIGNAL_ID: u64 = (1 << SIGNAL_BITS) - 1;
+
+/// One step of the sequence number, in place in the word.
+const SEQ_ONE: u64 = 1 << SIGNAL_BITS;
+
+/// The signal an entry word names (`FREE` names none).
+#[inline(always)]
+fn signal_of(word: u64) -> u64 {
+    word & MAX_SIGNAL_ID
+}
 
 /// What an entry's `reads` holds before its emit loaded the list pointer:
 /// the emit may read any list that is current until it does.
@@ -47,15 +58,19 @@ pub(crate) const READS_UNKNOWN: usize = 0;
 /// stole it).
 pub(crate) const READS_NONE: usize = 1;
 
-/// One thread's running emits, readable by every thread.
+/// One thread's running emits, readable by every thread; or, taken by an
+/// `Emitter` ([`Owned`]), that emitter's, in its first entry.
 pub(crate) struct Record {
     entries: [Entry; DEPTH],
+    /// For a record an `Emitter` owns: the thread its running emit runs on
+    /// ([`token`]), so that `is_inside` finds it. 0 for a thread's record.
+    owner: AtomicUsize,
 }
 
 /// One running emit: which signal (and which emit of it), and which list
 /// it reads.
 struct Entry {
-    /// `signal id << SEQ_BITS | sequence`, or `FREE`.
+    /// `sequence << 40 | signal id`, or `FREE`.
     word: AtomicU64,
     /// The address of the list the emit reads through the raw pointer,
     /// `READS_UNKNOWN` until it loaded it, or `READS_NONE`. Lets a writer free
@@ -70,6 +85,7 @@ impl Record {
                 word: AtomicU64::new(FREE),
                 reads: AtomicUsize::new(READS_UNKNOWN),
             }),
+            owner: AtomicUsize::new(0),
         }
     }
 }
@@ -79,7 +95,8 @@ struct Local {
     record: Cell<Option<RecordRef>>,
     /// How many emits are running on this thread.
     depth: Cell<usize>,
-    /// Distinguishes successive emits at the same depth.
+    /// Distinguishes successive emits at the same depth: a multiple of
+    /// `SEQ_ONE`, so that it lies above the signal's id in the word.
     seq: Cell<u64>,
     /// Signals of the running emits that have no record entry (nested
     /// deeper than `DEPTH`, or run while the thread exits) and count in their
@@ -176,26 +193,37 @@ mod storage {
         pub(super) static DEEPER: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 
-    fn release(record: RecordRef) {
+    /// Hands a record back to the pool.
+    pub(super) fn release(record: RecordRef) {
         let mut pool = sync::lock(&POOL);
         pool.free.push(record);
         pool.in_use -= 1;
     }
 
-    /// Gives this thread a record; `None` while the thread is exiting.
-    #[cold]
-    pub(super) fn register(local: &Local) -> Option<RecordRef> {
+    /// A record from the pool, or a new one, counted as in use.
+    pub(super) fn take() -> RecordRef {
         sync::init_barriers();
         let pooled = {
             let mut pool = sync::lock(&POOL);
             pool.in_use += 1;
             pool.free.pop()
         };
-        let record = pooled.unwrap_or_else(|| {
+        pooled.unwrap_or_else(|| {
             let record: RecordRef = Box::leak(Box::new(CachePadded::new(Record::new())));
             sync::lock(&ALL).push(record);
             record
-        });
+        })
+    }
+
+    /// Every record.
+    pub(super) fn all() -> Vec<RecordRef> {
+        sync::lock(&ALL).clone()
+    }
+
+    /// Gives this thread a record; `None` while the thread is exiting.
+    #[cold]
+    pub(super) fn register(local: &Local) -> Option<RecordRef> {
+        let record = take();
         if OWNER.try_with(|owner| owner.0.set(Some(record))).is_err() {
             // The thread is exiting: later emits go straight to the overflow
             // path instead of trying again.
@@ -260,10 +288,26 @@ mod storage {
     }
 
     pub(super) fn register(local: &Local) -> Option<RecordRef> {
-        let record = ErasedArc::new(CachePadded::new(Record::new()));
-        sync::lock(&ALL).push(ErasedArc::clone(&record));
+        let record = take();
         local.record.set(Some(ErasedArc::clone(&record)));
         Some(record)
+    }
+
+    /// A new record, listed for the execution.
+    pub(super) fn take() -> RecordRef {
+        let record = ErasedArc::new(CachePadded::new(Record::new()));
+        sync::lock(&ALL).push(ErasedArc::clone(&record));
+        record
+    }
+
+    /// Records are not pooled under loom.
+    pub(super) fn release(record: RecordRef) {
+        drop(record);
+    }
+
+    /// Every record.
+    pub(super) fn all() -> Vec<RecordRef> {
+        sync::lock(&ALL).clone()
     }
 
     /// Every record, and whether a thread other than the caller holds one
@@ -353,7 +397,7 @@ impl Local {
                 record.entries[..recorded]
                     .iter()
                     // Relaxed: these are this thread's own stores.
-                    .any(|entry| entry.word.load(Ordering::Relaxed) >> SEQ_BITS == signal)
+                    .any(|entry| signal_of(entry.word.load(Ordering::Relaxed)) == signal)
             });
         let noted = self.overflowed_len.get();
         in_record
@@ -369,7 +413,7 @@ impl Local {
     /// for one that does not.
     #[inline(always)]
     fn push(&self, entry: &Entry, signal: u64, reads: usize) {
-        let seq = self.seq.get().wrapping_add(1);
+        let seq = self.seq.get().wrapping_add(SEQ_ONE);
         self.seq.set(seq);
         // Ordered before the word by the Release store below, so a scan
         // that reads the word never sees an earlier emit's `reads`. Release:
@@ -380,10 +424,7 @@ impl Local {
         // light barrier that follows (docs/ordering.md). Release: a waiter
         // that reads this push (Acquire) also sees the pop of the previous
         // emit of this entry, and the `reads` just stored.
-        entry.word.store(
-            signal << SEQ_BITS | seq & ((1 << SEQ_BITS) - 1),
-            Ordering::Release,
-        );
+        entry.word.store(seq | signal, Ordering::Release);
     }
 
     fn note_overflowed(&self, signal: u64) {
@@ -575,7 +616,7 @@ pub(crate) fn scan(signal: u64) -> Readers {
             // happen before whatever the caller does next; reading a push
             // makes the `reads` it stored first visible.
             let word = entry.word.load(Ordering::Acquire);
-            if word >> SEQ_BITS == signal {
+            if signal_of(word) == signal {
                 // Read after the word, so it is this emit's `READS_UNKNOWN`
                 // or `READS_NONE`, or the list it loaded; or, if it popped
                 // meanwhile, a later emit's value (`Readers::of`). Acquire:
@@ -676,6 +717,134 @@ pub(crate) fn is_inside(signal: u64, overflow: &AtomicUsize) -> bool {
         .try_with(|local| local.is_emitting(signal, in_overflow))
         // Only under loom can the thread local be gone; be conservative.
         .unwrap_or(in_overflow)
+        || owned_inside(signal)
+}
+
+/// How many records `Emitter`s own: while none does, `is_inside` looks at
+/// none. It only spares a search: an emitter's thread counted its own
+/// record, or received the emitter through a hand-over that ordered the
+/// count before it. Under loom, one per model execution (a process-wide
+/// one would make executions depend on each other).
+#[cfg(not(loom))]
+static OWNED: AtomicUsize = AtomicUsize::new(0);
+
+#[cfg(loom)]
+loom::lazy_static! {
+    static ref OWNED: AtomicUsize = AtomicUsize::new(0);
+}
+
+/// Whether an `Emitter` is running an emit of `signal` on this thread.
+#[cold]
+fn owned_inside(signal: u64) -> bool {
+    // Relaxed: see `OWNED`.
+    if OWNED.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    let me = token();
+    storage::all().iter().any(|record| {
+        // Relaxed: a running emit on this thread stored both itself.
+        record.owner.load(Ordering::Relaxed) == me
+            && signal_of(record.entries[0].word.load(Ordering::Relaxed)) == signal
+    })
+}
+
+/// This thread's token: the address of its `Local`, unique among running
+/// threads (never 0).
+#[inline(always)]
+fn token() -> usize {
+    LOCAL
+        .try_with(|local| std::ptr::from_ref(local).addr())
+        // Only under loom can the thread local be gone; then any non-zero
+        // value other threads cannot have.
+        .unwrap_or(usize::MAX)
+}
+
+/// A record an `Emitter` owns: its first entry records the emitter's emits,
+/// which are never nested (`emit` takes `&mut self`) and may run on any
+/// thread, one at a time. An emit costs two stores to the entry and one to
+/// the owner, instead of the thread record's push and pop. Scans see the
+/// record as any other (it is listed with the threads' records, and counted
+/// in use, so a scan never skips the heavy barrier while it exists).
+pub(crate) struct Owned {
+    record: RecordRef,
+    /// The entry's word between emits: the last sequence, no signal.
+    idle: u64,
+    /// membarrier is registered: the light barrier is a compiler fence.
+    /// Read once, here: the mode never changes once the first record was
+    /// taken.
+    #[cfg(not(loom))]
+    fenced_by_membarrier: bool,
+}
+
+impl Owned {
+    pub(crate) fn new() -> Self {
+        let record = storage::take();
+        // Relaxed: see `OWNED`.
+        OWNED.fetch_add(1, Ordering::Relaxed);
+        let entry = &record.entries[0];
+        // Relaxed: nothing reads this record's entries for this emitter yet;
+        // whoever had it last is ordered before us by the pool's lock. The
+        // emitter holds its list by reference count, so its emits read no
+        // list through the raw pointer.
+        entry.reads.store(READS_NONE, Ordering::Relaxed);
+        // The entry is free (its signal bits 0); keep its sequence.
+        let idle = entry.word.load(Ordering::Relaxed) & !MAX_SIGNAL_ID;
+        Self {
+            record,
+            idle,
+            #[cfg(not(loom))]
+            fenced_by_membarrier: sync::membarrier_registered(),
+        }
+    }
+
+    /// Records an emit of `signal` as running until the guard drops.
+    #[inline(always)]
+    pub(crate) fn enter(&mut self, signal: u64) -> OwnedEmit<'_> {
+        // In a local: the fence below would make `self.idle` be read again.
+        let idle = self.idle.wrapping_add(SEQ_ONE);
+        self.idle = idle;
+        let entry = &self.record.entries[0];
+        // Relaxed: read only by `is_inside` on this same thread.
+        self.record.owner.store(token(), Ordering::Relaxed);
+        // As a push (`Local::push`): Release, and ordered before the emit's
+        // loads by the light barrier that follows.
+        entry.word.store(idle | signal, Ordering::Release);
+        #[cfg(not(loom))]
+        if self.fenced_by_membarrier {
+            sync::compiler_fence(Ordering::SeqCst);
+        } else {
+            sync::light_barrier();
+        }
+        #[cfg(loom)]
+        sync::light_barrier();
+        OwnedEmit { entry, idle }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        // Relaxed: the pool's lock orders it before the record's next owner.
+        self.record.owner.store(0, Ordering::Relaxed);
+        // Relaxed: see `OWNED`.
+        OWNED.fetch_sub(1, Ordering::Relaxed);
+        storage::release(RecordRef::clone(&self.record));
+    }
+}
+
+/// An `Emitter`'s emit recorded as running; dropping it (at the end of the
+/// emit, even by panic) stores the idle word back.
+pub(crate) struct OwnedEmit<'a> {
+    entry: &'a Entry,
+    idle: u64,
+}
+
+impl Drop for OwnedEmit<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        // Release: as a pop; a waiter that reads it (Acquire) sees every
+        // effect of the emit. The word changed, so `Readers::done` sees it.
+        self.entry.word.store(self.idle, Ordering::Release);
+    }
 }
 
 /// Spins, then yields, then sleeps briefly between checks of `done`.
@@ -701,7 +870,7 @@ fn wait_until(mut done: impl FnMut() -> bool) {
 
 #[cfg(all(test, not(loom)))]
 mod test {
-    use super::{DEPTH, READS_NONE, READS_UNKNOWN, SEQ_BITS, enter, is_inside, scan};
+    use super::{DEPTH, READS_NONE, READS_UNKNOWN, enter, is_inside, scan, signal_of};
     use crate::sync::AtomicUsize;
 
     /// Signal ids that no real signal of this test binary has, one per
@@ -725,7 +894,7 @@ mod test {
             assert!(!is_inside(SIGNAL + 1, &overflow));
             let found = scan(SIGNAL);
             assert_eq!(found.running.len(), 1);
-            assert_eq!(found.running[0].word >> SEQ_BITS, SIGNAL);
+            assert_eq!(signal_of(found.running[0].word), SIGNAL);
             assert_eq!(found.running[0].reads, READS_UNKNOWN);
             running.reads(0x1000);
             let found = scan(SIGNAL);

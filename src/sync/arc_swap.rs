@@ -1,11 +1,11 @@
-//! Lock-free publication of an `Arc`: `arc-swap`'s `ArcSwap`,
-//! `ArcSwapOption` and `Cache` normally (a signal's listener list, a topic
+//! Lock-free publication of an `Arc`: `arc-swap`'s `ArcSwap` and
+//! `ArcSwapOption` normally (a signal's listener list, a topic
 //! cache entry). Under loom, stand-ins with the same interface over a loom
 //! `RwLock`: arc-swap's internal std atomics are invisible to loom, so a
 //! model over the real `ArcSwap` would explore nothing, while a lock makes
 //! every publication and load a point where the model can switch threads.
 
-pub(crate) use imp::{ArcSwap, ArcSwapOption, Cache, Guard};
+pub(crate) use imp::{ArcSwap, ArcSwapOption, Guard};
 
 #[cfg(not(loom))]
 mod imp {
@@ -56,21 +56,6 @@ mod imp {
             self.0.swap(value)
         }
     }
-
-    /// A per-thread cache of an [`ArcSwap`]: `load` costs one relaxed load
-    /// and a compare while the value is unchanged.
-    pub(crate) struct Cache<'a, T>(arc_swap::Cache<&'a arc_swap::ArcSwap<T>, Arc<T>>);
-
-    impl<'a, T> Cache<'a, T> {
-        pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
-            Self(arc_swap::Cache::new(&swap.0))
-        }
-
-        #[inline]
-        pub(crate) fn load(&mut self) -> &Arc<T> {
-            self.0.load()
-        }
-    }
 }
 
 #[cfg(loom)]
@@ -114,29 +99,6 @@ mod imp {
 
         pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
             std::mem::replace(&mut *self.0.write().unwrap(), value)
-        }
-    }
-
-    /// Loom stand-in for `arc_swap::Cache`: revalidates on every load.
-    pub(crate) struct Cache<'a, T> {
-        swap: &'a ArcSwap<T>,
-        current: Arc<T>,
-    }
-
-    impl<'a, T> Cache<'a, T> {
-        pub(crate) fn new(swap: &'a ArcSwap<T>) -> Self {
-            Self {
-                swap,
-                current: swap.load(),
-            }
-        }
-
-        pub(crate) fn load(&mut self) -> &Arc<T> {
-            let latest = self.swap.load();
-            if !Arc::ptr_eq(&latest, &self.current) {
-                self.current = latest;
-            }
-            &self.current
         }
     }
 }

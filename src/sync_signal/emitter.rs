@@ -1,21 +1,28 @@
-//! `Emitter`: a per-thread handle that keeps a `SyncSignal`'s listener list
-//! cached.
+//! `Emitter`: a handle for one hot loop that holds a `SyncSignal`'s
+//! listener list and owns its record entry.
 
 use std::fmt;
 
-use super::run::{go_on, reporting, run_recorded};
+use super::run::{call, go_on, reporting, run, run_slots};
+use crate::base::record::Owned;
 use crate::base::{BaseSignal, List};
-use crate::sync::{Arc, Cache};
+use crate::sync::Arc;
 
-/// A per-thread emitting handle with the listener list cached; see
+/// An emitting handle for one hot loop; see
 /// [`SyncSignal::emitter`](crate::SyncSignal::emitter).
 ///
-/// `emit` revalidates the cache (an `arc_swap::Cache`) with one load and a
-/// compare, and sees every connect and disconnect made elsewhere. It costs
-/// about what [`SyncSignal::emit`](crate::SyncSignal::emit) costs; use it where holding the list by
-/// reference count suits better. The cache keeps the list it last saw alive
-/// (and the closures in it) until the next `emit` or until the `Emitter` is
-/// dropped; see "Memory" on [`SyncSignal`](crate::SyncSignal).
+/// It holds the listener list it last saw by reference count and checks,
+/// per `emit`, that it is still current (one load and a compare); it sees
+/// every connect and disconnect made elsewhere. It owns its entry in the
+/// records of running emits, so an `emit` is recorded with two stores
+/// instead of the per-thread record's push and pop. `disconnect_wait`
+/// waits for its emits and refuses to wait from inside one, as for any
+/// emit. It is `Send`: it may move to another thread between emits. Its
+/// record (under 1 KiB) comes from the pool the threads' records come from
+/// and goes back there when the `Emitter` is dropped. The
+/// list it holds (and the closures in it) stays alive until the next
+/// `emit` or until the `Emitter` is dropped; see "Memory" on
+/// [`SyncSignal`](crate::SyncSignal).
 ///
 /// # Examples
 ///
@@ -29,15 +36,18 @@ use crate::sync::{Arc, Cache};
 /// # drop(conn);
 /// ```
 pub struct Emitter<'a, T> {
-    base: &'a Arc<BaseSignal<T>>,
-    cache: Cache<'a, List<T>>,
+    base: &'a BaseSignal<T>,
+    /// The list the last `emit` saw.
+    list: Arc<List<T>>,
+    record: Owned,
 }
 
 impl<'a, T: 'static> Emitter<'a, T> {
-    pub(super) fn new(base: &'a Arc<BaseSignal<T>>) -> Self {
+    pub(super) fn new(base: &'a BaseSignal<T>) -> Self {
         Self {
             base,
-            cache: Cache::new(base.swap_cell()),
+            list: base.load_full(),
+            record: Owned::new(),
         }
     }
 }
@@ -58,14 +68,32 @@ impl<T: 'static> Emitter<'_, T> {
     /// ```
     #[inline]
     pub fn emit(&mut self, value: &T) {
-        // The cached list answers "empty?" as cheaply as `len` would.
-        let list = self.cache.load();
-        if list.slots.is_empty() {
+        if !self.base.is_current(&self.list) {
+            self.refresh();
+        }
+        // Read before the light barrier (a compiler fence), after which
+        // memory would be read again.
+        let (base, list) = (self.base, &*self.list);
+        let (slots, simple) = (&*list.slots, list.simple);
+        if slots.is_empty() {
             return;
         }
         #[cfg(loom)]
         list.check_live();
-        let _ = run_recorded(self.base, list, value, go_on::<()>, reporting(self.base));
+        let _running = self.record.enter(base.id());
+        if simple {
+            let _ = run_slots(base, list, slots, value, go_on::<()>, reporting(base), call);
+        } else {
+            let _ = run(base, list, value, go_on::<()>, reporting(base));
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn refresh(&mut self) {
+        // The old list is dropped here, on the emitting thread, like any
+        // `Arc` holder's; its closures may be freed with it.
+        self.list = self.base.load_full();
     }
 }
 

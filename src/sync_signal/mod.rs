@@ -300,9 +300,11 @@ impl<T: 'static> SyncSignal<T> {
         )
     }
 
-    /// A handle for one thread's hot loop: its [`emit`](Emitter::emit) keeps
-    /// the listener list cached and costs about one indirect call per
-    /// listener. It sees connects and disconnects made anywhere.
+    /// A handle for a hot loop: its [`emit`](Emitter::emit) holds the
+    /// listener list and checks it with one compare, and records itself
+    /// with two stores, so it costs less than [`emit`](Self::emit). It sees
+    /// connects and disconnects made anywhere, and may move between
+    /// threads.
     ///
     /// # Examples
     ///

@@ -10,6 +10,7 @@ use crate::base::{BaseSignal, List};
 use crate::callback::skipped;
 use crate::error::BoxError;
 use crate::stats::Counting;
+use crate::sync::Arc;
 
 /// `before` for the variants that never stop early.
 #[inline(always)]
@@ -46,19 +47,6 @@ pub(super) fn report<T: 'static>(
     }
 }
 
-/// [`run`], recorded as running for `disconnect_wait` until it returns.
-#[inline(always)]
-pub(super) fn run_recorded<B, T: 'static>(
-    base: &BaseSignal<T>,
-    list: &List<T>,
-    value: &T,
-    before: impl FnMut(usize) -> ControlFlow<B>,
-    after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
-) -> ControlFlow<B> {
-    let _running = base.enter();
-    run(base, list, value, before, after)
-}
-
 /// The emit loop shared by every emit variant: for each slot that would be
 /// called (active, unblocked, not a fired once-slot), asks `before` (given
 /// how many listeners ran) whether to go on, claims it if it is a once-slot,
@@ -76,17 +64,25 @@ pub(super) fn run<B, T: 'static>(
     after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
 ) -> ControlFlow<B> {
     if list.simple {
-        return run_slots(base, list, value, before, after, call);
+        return run_slots(base, list, &list.slots, value, before, after, call);
     }
     if list.config.observed {
         return run_observed(base, list, value, before, after);
     }
-    run_slots(base, list, value, before, after, Slot::try_call)
+    run_slots(
+        base,
+        list,
+        &list.slots,
+        value,
+        before,
+        after,
+        Slot::try_call,
+    )
 }
 
 /// A call in a simple list: it cannot fail.
 #[inline(always)]
-fn call<T>(slot: &Slot<T>, value: &T) -> Result<(), BoxError> {
+pub(super) fn call<T>(slot: &Slot<T>, value: &T) -> Result<(), BoxError> {
     slot.call(value);
     Ok(())
 }
@@ -108,9 +104,17 @@ pub(super) fn run_observed<B, T: 'static>(
             return ControlFlow::Continue(()); // a signal-level filter said no
         }
         if !list.fallible {
-            return run_slots(base, list, value, before, after, call);
+            return run_slots(base, list, &list.slots, value, before, after, call);
         }
-        return run_slots(base, list, value, before, after, Slot::try_call);
+        return run_slots(
+            base,
+            list,
+            &list.slots,
+            value,
+            before,
+            after,
+            Slot::try_call,
+        );
     };
     // Counts the event, its deliveries, and a panic unwinding out of the
     // emit (a listener's, a filter's or an error handler's).
@@ -122,6 +126,7 @@ pub(super) fn run_observed<B, T: 'static>(
     let flow = run_slots(
         base,
         list,
+        &list.slots,
         value,
         before,
         |list, slot, result| {
@@ -136,18 +141,19 @@ pub(super) fn run_observed<B, T: 'static>(
     flow
 }
 
-/// The loop of [`run`].
+/// The loop of [`run`], over `slots` (`list`'s, read by the caller).
 #[inline(always)]
 pub(super) fn run_slots<B, T: 'static>(
     base: &BaseSignal<T>,
     list: &List<T>,
+    slots: &[Arc<Slot<T>>],
     value: &T,
     mut before: impl FnMut(usize) -> ControlFlow<B>,
     mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,
     call: impl Fn(&Slot<T>, &T) -> Result<(), BoxError>,
 ) -> ControlFlow<B> {
     let mut ran = 0;
-    for slot in list.slots.iter() {
+    for slot in slots {
         let state = slot.state.get();
         if state != 0 {
             if !StateWord::is_claimable(state) {
