@@ -3,6 +3,7 @@
 //! counters). Writers build a new one per change; emits read it without a
 //! lock (see the parent module).
 
+use crate::base::retire::Retirable;
 use crate::base::slot::Slot;
 use crate::error::EmitError;
 use crate::stats::Counters;
@@ -121,9 +122,11 @@ impl<T> List<T> {
         let live = self.live.0.with(|live| unsafe { *live });
         assert!(live, "an emit read a list after it was reclaimed");
     }
+}
 
+impl<T> Retirable for List<T> {
     #[cfg(loom)]
-    pub(crate) fn bury(&self) {
+    fn bury(&self) {
         #[allow(unsafe_code)]
         // SAFETY: as in `check_live`, loom checks the access.
         self.live.0.with_mut(|live| unsafe { *live = false });

@@ -29,11 +29,13 @@ mod dispose;
 pub(crate) mod handle;
 mod list;
 pub(crate) mod record;
+pub(crate) mod retire;
 pub(crate) mod slot;
 pub(crate) mod state;
 
 pub(crate) use list::{Config, ErrorHandler, Filter, List};
 
+use crate::base::retire::Retired;
 use crate::base::slot::{Callback, Slot};
 use crate::stats::Counters;
 use crate::sync::{
@@ -71,25 +73,8 @@ const SCAN_AFTER: usize = 4;
 /// What writers share, under the writer lock.
 struct Writer<T> {
     keys: HashMap<ErasedArc<str>, u64>,
-    /// Swapped-out lists no scan covers yet.
-    unscanned: Vec<Arc<List<T>>>,
-    /// Scanned lists that running emits may still read, grouped by those
-    /// emits (one batch per distinct set of emits, so a long emit costs a
-    /// write one batch, however many writes it outlasts).
-    pinned: Vec<Batch<T>>,
-    /// Scanned lists no emit can read that an `Arc` holder (an `Emitter`'s
-    /// cache, an emit on the overflow path) still references.
-    held: Vec<Arc<List<T>>>,
-    /// Under loom, reclaimed lists stay allocated until the signal drops (see
-    /// `List::live`).
-    #[cfg(loom)]
-    graveyard: Vec<Arc<List<T>>>,
-}
-
-/// Retired lists, and the emits found running that may read them.
-struct Batch<T> {
-    lists: Vec<Arc<List<T>>>,
-    readers: record::Readers,
+    /// Swapped-out lists, until no emit can read them.
+    retired: Retired<List<T>>,
 }
 
 pub(crate) struct BaseSignal<T> {
@@ -158,11 +143,7 @@ impl<T: 'static> BaseSignal<T> {
             overflow: AtomicUsize::new(0),
             writer: Mutex::new(Writer {
                 keys: HashMap::new(),
-                unscanned: Vec::new(),
-                pinned: Vec::new(),
-                held: Vec::new(),
-                #[cfg(loom)]
-                graveyard: Vec::new(),
+                retired: Retired::new(SCAN_AFTER),
             }),
         }
     }
@@ -514,7 +495,9 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
         record::wait_for(self.id, &self.overflow)?;
         let mut garbage = Vec::new();
-        self.reclaim(&mut sync::lock(&self.writer), false, &mut garbage);
+        sync::lock(&self.writer)
+            .retired
+            .reclaim(self.id, false, &mut garbage);
         self.dispose(garbage);
         Ok(())
     }
@@ -544,7 +527,7 @@ impl<T: 'static> BaseSignal<T> {
     }
 
     /// Publishes a new list and retires the old one, then frees what can be
-    /// freed (see [`BaseSignal::reclaim`]); `scan_now` when the write
+    /// freed (see `Retired::reclaim`); `scan_now` when the write
     /// removed closures (or the error handler). Lists (and so slots and their
     /// closures) that are no longer referenced go to `garbage`, which the
     /// caller drops after releasing the writer lock.
@@ -569,58 +552,8 @@ impl<T: 'static> BaseSignal<T> {
         self.current.store(new_raw, Ordering::Release);
         // Relaxed: see `len`.
         self.len.store(len, Ordering::Relaxed);
-        writer.unscanned.push(old);
-        self.reclaim(writer, scan_now, garbage);
-    }
-
-    /// Frees retired lists that no emit can read any more and no `Arc`
-    /// holder (an `Emitter`, an emit on the overflow path) references.
-    /// Scans the records first if lists await a scan and `scan_now` (or
-    /// `SCAN_AFTER` lists await one).
-    ///
-    /// A scan keeps a list only for the emits it found that may read it:
-    /// those that loaded that list, and those that had not loaded the list
-    /// pointer yet (see `record::Readers::of`). So an emit that runs for a
-    /// long time holds back the list it reads (plus, if a scan caught it
-    /// between its push and its load, the lists that scan covered), not
-    /// every list retired while it runs; and the lists it holds back share
-    /// one batch, so the cost of a write does not grow with their number.
-    fn reclaim(&self, writer: &mut Writer<T>, scan_now: bool, garbage: &mut Vec<Arc<List<T>>>) {
-        writer.pinned.retain_mut(|batch| {
-            if batch.readers.done() {
-                writer.held.append(&mut batch.lists);
-                return false;
-            }
-            true
-        });
-        if !writer.unscanned.is_empty() && (scan_now || writer.unscanned.len() >= SCAN_AFTER) {
-            // Every list in `unscanned` was swapped out (`current` included)
-            // before this scan, so the scan covers them all.
-            let found = record::scan(self.id);
-            for list in std::mem::take(&mut writer.unscanned) {
-                let readers = found.of(raw(&list).addr());
-                if readers.is_empty() {
-                    writer.held.push(list);
-                } else if let Some(batch) = writer
-                    .pinned
-                    .iter_mut()
-                    .find(|b| b.readers.same_as(&readers))
-                {
-                    batch.lists.push(list);
-                } else {
-                    writer.pinned.push(Batch {
-                        lists: vec![list],
-                        readers,
-                    });
-                }
-            }
-        }
-        garbage.extend(sweep(&mut writer.held));
-        #[cfg(loom)]
-        for list in garbage.drain(..) {
-            list.bury();
-            writer.graveyard.push(list);
-        }
+        writer.retired.retire(old);
+        writer.retired.reclaim(self.id, scan_now, garbage);
     }
 }
 
@@ -628,21 +561,6 @@ impl<T: 'static> BaseSignal<T> {
 fn raw<T>(list: &Arc<List<T>>) -> *mut List<T> {
     let list: &List<T> = list;
     std::ptr::from_ref(list).cast_mut()
-}
-
-/// Takes out of `lists` those only it references: they are not the current
-/// list and no emit reads them, so they are garbage.
-fn sweep<T>(lists: &mut Vec<Arc<List<T>>>) -> Vec<Arc<List<T>>> {
-    let mut garbage = Vec::new();
-    let mut at = 0;
-    while at < lists.len() {
-        if Arc::strong_count(&lists[at]) == 1 {
-            garbage.push(lists.swap_remove(at));
-        } else {
-            at += 1;
-        }
-    }
-    garbage
 }
 
 /// The slots of `current` a new list keeps: all but those `drop` selects
@@ -699,14 +617,7 @@ impl<T> Drop for BaseSignal<T> {
         let mut garbage = vec![old];
         {
             let mut writer = sync::lock(&self.writer);
-            let writer = &mut *writer;
-            garbage.append(&mut writer.unscanned);
-            for mut batch in writer.pinned.drain(..) {
-                garbage.append(&mut batch.lists);
-            }
-            garbage.append(&mut writer.held);
-            #[cfg(loom)]
-            garbage.append(&mut writer.graveyard);
+            garbage.append(&mut writer.retired.take_all());
         }
         self.dispose(garbage);
     }
@@ -732,9 +643,7 @@ mod test {
     fn writer<T>() -> Writer<T> {
         Writer {
             keys: HashMap::new(),
-            unscanned: Vec::new(),
-            pinned: Vec::new(),
-            held: Vec::new(),
+            retired: super::Retired::new(super::SCAN_AFTER),
         }
     }
 

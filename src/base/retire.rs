@@ -1,0 +1,149 @@
+//! `Retired<V>`: values a writer stopped publishing through a raw pointer
+//! that emits read without a reference count (a signal's listener lists,
+//! a topic cache's entries), kept until no recorded emit may still read
+//! them, then handed back to be dropped after the writer's lock.
+//!
+//! The protocol (docs/ordering.md, "Reading `current` safely"): an emit
+//! pushes its record entry, loads the pointer after the light barrier and
+//! notes the address it loaded (`record::Recorded::reads`) before reading
+//! through it. A writer swaps the pointer, retires the old value here, and
+//! a later scan (heavy barrier, then every record) keeps each retired
+//! value only for the emits that noted its address or had not loaded yet.
+
+use crate::base::record::{self, Readers};
+use crate::sync::Arc;
+
+/// What `Retired` keeps. Under loom, "freeing" a value writes a cell that
+/// every read checks (see `List::bury`), so that a model fails on a read
+/// its reclamation does not happen after.
+pub(crate) trait Retirable {
+    #[cfg(loom)]
+    fn bury(&self);
+}
+
+/// Retired values, by how far their reclamation got.
+pub(crate) struct Retired<V> {
+    /// Swapped out; no scan covers them yet.
+    unscanned: Vec<Arc<V>>,
+    /// Scanned; running emits may still read them. One batch per distinct
+    /// set of such emits, so a long emit costs a write one batch, however
+    /// many writes it outlasts.
+    pinned: Vec<Batch<V>>,
+    /// Scanned; no emit can read them, but an `Arc` holder (an `Emitter`,
+    /// a `Publisher`, an emit on the overflow path) still references them.
+    held: Vec<Arc<V>>,
+    /// A scan is due once this many values await one.
+    scan_after: usize,
+    /// Under loom, reclaimed values stay allocated until the owner drops
+    /// (see [`Retirable`]).
+    #[cfg(loom)]
+    graveyard: Vec<Arc<V>>,
+}
+
+/// Retired values, and the emits found running that may read them.
+struct Batch<V> {
+    values: Vec<Arc<V>>,
+    readers: Readers,
+}
+
+impl<V: Retirable> Retired<V> {
+    /// Nothing retired; a scan is due once `scan_after` values await one.
+    pub(crate) fn new(scan_after: usize) -> Self {
+        Self {
+            unscanned: Vec::new(),
+            pinned: Vec::new(),
+            held: Vec::new(),
+            scan_after,
+            #[cfg(loom)]
+            graveyard: Vec::new(),
+        }
+    }
+
+    /// Retires `value`, which the caller has just stopped publishing.
+    pub(crate) fn retire(&mut self, value: Arc<V>) {
+        self.unscanned.push(value);
+    }
+
+    /// Moves to `garbage` the retired values that no emit of `id` can read
+    /// any more and no `Arc` holder references. Scans the records first if
+    /// values await a scan and `scan_now` (or `scan_after` values await
+    /// one).
+    ///
+    /// A scan keeps a value only for the emits it found that may read it:
+    /// those that noted its address, and those that had not loaded the
+    /// pointer yet (see `record::Readers::of`). So an emit that runs for a
+    /// long time holds back the value it reads (plus, if a scan caught it
+    /// between its push and its load, the values that scan covered), not
+    /// every value retired while it runs; and the values it holds back
+    /// share one batch, so the cost of a write does not grow with their
+    /// number.
+    pub(crate) fn reclaim(&mut self, id: u64, scan_now: bool, garbage: &mut Vec<Arc<V>>) {
+        self.pinned.retain_mut(|batch| {
+            if batch.readers.done() {
+                self.held.append(&mut batch.values);
+                return false;
+            }
+            true
+        });
+        if !self.unscanned.is_empty() && (scan_now || self.unscanned.len() >= self.scan_after) {
+            // Every value in `unscanned` was swapped out before this scan,
+            // so the scan covers them all.
+            let found = record::scan(id);
+            for value in std::mem::take(&mut self.unscanned) {
+                let readers = found.of(address(&value));
+                if readers.is_empty() {
+                    self.held.push(value);
+                } else if let Some(batch) =
+                    self.pinned.iter_mut().find(|b| b.readers.same_as(&readers))
+                {
+                    batch.values.push(value);
+                } else {
+                    self.pinned.push(Batch {
+                        values: vec![value],
+                        readers,
+                    });
+                }
+            }
+        }
+        let start = garbage.len();
+        sweep(&mut self.held, garbage);
+        #[cfg(loom)]
+        for value in garbage.drain(start..) {
+            value.bury();
+            self.graveyard.push(value);
+        }
+        #[cfg(not(loom))]
+        let _ = start;
+    }
+
+    /// Every value kept, for the owner's drop (no emit of it can run).
+    pub(crate) fn take_all(&mut self) -> Vec<Arc<V>> {
+        let mut all = std::mem::take(&mut self.unscanned);
+        for mut batch in self.pinned.drain(..) {
+            all.append(&mut batch.values);
+        }
+        all.append(&mut self.held);
+        #[cfg(loom)]
+        all.append(&mut self.graveyard);
+        all
+    }
+}
+
+/// The address an emit notes when it reads `value` through the raw pointer.
+pub(crate) fn address<V>(value: &Arc<V>) -> usize {
+    let value: &V = value;
+    std::ptr::from_ref(value).addr()
+}
+
+/// Moves to `garbage` the values only `values` references: no emit reads
+/// them, and no holder is left.
+fn sweep<V>(values: &mut Vec<Arc<V>>, garbage: &mut Vec<Arc<V>>) {
+    let mut at = 0;
+    while at < values.len() {
+        if Arc::strong_count(&values[at]) == 1 {
+            garbage.push(values.swap_remove(at));
+        } else {
+            at += 1;
+        }
+    }
+}
