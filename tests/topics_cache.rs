@@ -79,10 +79,11 @@ impl Drop for PanicsOnDrop {
     }
 }
 
-/// A listener's closure freed by an unrelated emit (a `Publisher`
-/// refreshing its resolution after the disconnect) whose `Drop` panics:
-/// the emit completes, and the panic is counted (found by review: it
-/// unwound out of `Publisher::emit`).
+/// A listener's closure whose `Drop` panics, held past its disconnect by a
+/// `Publisher`'s resolution: the publisher's refresh completes (found by
+/// review: the panic unwound out of `Publisher::emit` when the refresh
+/// dropped the last reference), and the next write, which frees the
+/// retired resolution, catches and counts the panic.
 #[test]
 fn a_panicking_closure_drop_never_unwinds_out_of_an_emit() {
     let topics = Topics::<u32>::new();
@@ -102,6 +103,10 @@ fn a_panicking_closure_drop_never_unwinds_out_of_an_emit() {
         emitted.is_ok(),
         "the closure's panic unwound out of the emit"
     );
+    let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        topics.connect("other", |_: &str, _: &u32| {}).unwrap()
+    }));
+    assert!(write.is_ok(), "the closure's panic unwound out of a write");
     assert_eq!(topics.error_count(), 1);
 }
 

@@ -3,6 +3,8 @@
 //! counters). Writers build a new one per change; emits read it without a
 //! lock (see the parent module).
 
+#[cfg(loom)]
+use crate::base::retire::Liveness;
 use crate::base::retire::Retirable;
 use crate::base::slot::Slot;
 use crate::error::EmitError;
@@ -88,16 +90,6 @@ impl<T> List<T> {
     }
 }
 
-/// A loom cell shared between threads; loom itself checks every access.
-#[cfg(loom)]
-struct Liveness(loom::cell::UnsafeCell<bool>);
-
-#[cfg(loom)]
-#[allow(unsafe_code)]
-// SAFETY: the cell is only accessed through loom's `with`/`with_mut`, and
-// loom fails the model on any pair of accesses that race.
-unsafe impl Sync for Liveness {}
-
 impl<T> List<T> {
     pub(crate) fn new(slots: Box<[Arc<Slot<T>>]>, config: Config<T>) -> Self {
         let fallible = slots.iter().any(|slot| slot.is_fallible());
@@ -108,7 +100,7 @@ impl<T> List<T> {
             fallible,
             simple,
             #[cfg(loom)]
-            live: Liveness(loom::cell::UnsafeCell::new(true)),
+            live: Liveness::new(),
         }
     }
 
@@ -116,19 +108,14 @@ impl<T> List<T> {
     /// can race this read.
     #[cfg(loom)]
     pub(crate) fn check_live(&self) {
-        #[allow(unsafe_code)]
-        // SAFETY: loom checks that this read does not race with the write in
-        // `bury`; that check is what the models are for.
-        let live = self.live.0.with(|live| unsafe { *live });
-        assert!(live, "an emit read a list after it was reclaimed");
+        self.live
+            .check("an emit read a list after it was reclaimed");
     }
 }
 
 impl<T> Retirable for List<T> {
     #[cfg(loom)]
     fn bury(&self) {
-        #[allow(unsafe_code)]
-        // SAFETY: as in `check_live`, loom checks the access.
-        self.live.0.with_mut(|live| unsafe { *live = false });
+        self.live.bury();
     }
 }

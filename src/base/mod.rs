@@ -552,7 +552,9 @@ impl<T: 'static> BaseSignal<T> {
         self.current.store(new_raw, Ordering::Release);
         // Relaxed: see `len`.
         self.len.store(len, Ordering::Relaxed);
-        writer.retired.retire(old);
+        // The key emits note is the address of the list they loaded.
+        let key = raw(&old).addr();
+        writer.retired.retire(old, key);
         writer.retired.reclaim(self.id, scan_now, garbage);
     }
 }

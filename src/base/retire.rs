@@ -4,11 +4,12 @@
 //! them, then handed back to be dropped after the writer's lock.
 //!
 //! The protocol (docs/ordering.md, "Reading `current` safely"): an emit
-//! pushes its record entry, loads the pointer after the light barrier and
-//! notes the address it loaded (`record::Recorded::reads`) before reading
-//! through it. A writer swaps the pointer, retires the old value here, and
-//! a later scan (heavy barrier, then every record) keeps each retired
-//! value only for the emits that noted its address or had not loaded yet.
+//! pushes its record entry, then, after the light barrier, notes a key
+//! (`record::Recorded::reads`) that names what it may read: the address of
+//! the list it loaded, or of the cache bucket it probes. A writer swaps the
+//! pointer and retires the old value here under the key emits note for it,
+//! and a later scan (heavy barrier, then every record) keeps each retired
+//! value only for the emits that noted its key or had not noted one yet.
 
 use crate::base::record::{self, Readers};
 use crate::sync::Arc;
@@ -21,10 +22,46 @@ pub(crate) trait Retirable {
     fn bury(&self);
 }
 
+/// Under loom, a cell that "freeing" a value writes and every read of it
+/// reads (the value itself is kept until its owner drops): loom then
+/// reports a read that its reclamation does not happen after.
+#[cfg(loom)]
+pub(crate) struct Liveness(loom::cell::UnsafeCell<bool>);
+
+#[cfg(loom)]
+#[allow(unsafe_code)]
+// SAFETY: the cell is only accessed through loom's `with`/`with_mut`, and
+// loom fails the model on any pair of accesses that race.
+unsafe impl Sync for Liveness {}
+
+#[cfg(loom)]
+impl Liveness {
+    pub(crate) fn new() -> Self {
+        Self(loom::cell::UnsafeCell::new(true))
+    }
+
+    /// Fails the model, with `message`, if the value was reclaimed or its
+    /// reclamation can race this read.
+    pub(crate) fn check(&self, message: &str) {
+        #[allow(unsafe_code)]
+        // SAFETY: loom checks that this read does not race with the write in
+        // `bury`; that check is what the models are for.
+        let live = self.0.with(|live| unsafe { *live });
+        assert!(live, "{message}");
+    }
+
+    pub(crate) fn bury(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `check`, loom checks the access.
+        self.0.with_mut(|live| unsafe { *live = false });
+    }
+}
+
 /// Retired values, by how far their reclamation got.
 pub(crate) struct Retired<V> {
-    /// Swapped out; no scan covers them yet.
-    unscanned: Vec<Arc<V>>,
+    /// Swapped out, with the key emits note to read them; no scan covers
+    /// them yet.
+    unscanned: Vec<(Arc<V>, usize)>,
     /// Scanned; running emits may still read them. One batch per distinct
     /// set of such emits, so a long emit costs a write one batch, however
     /// many writes it outlasts.
@@ -59,9 +96,10 @@ impl<V: Retirable> Retired<V> {
         }
     }
 
-    /// Retires `value`, which the caller has just stopped publishing.
-    pub(crate) fn retire(&mut self, value: Arc<V>) {
-        self.unscanned.push(value);
+    /// Retires `value`, which the caller has just stopped publishing; an
+    /// emit that may read it notes `key` (see the module's opening).
+    pub(crate) fn retire(&mut self, value: Arc<V>, key: usize) {
+        self.unscanned.push((value, key));
     }
 
     /// Moves to `garbage` the retired values that no emit of `id` can read
@@ -70,8 +108,8 @@ impl<V: Retirable> Retired<V> {
     /// one).
     ///
     /// A scan keeps a value only for the emits it found that may read it:
-    /// those that noted its address, and those that had not loaded the
-    /// pointer yet (see `record::Readers::of`). So an emit that runs for a
+    /// those that noted its key, and those that had not noted one yet (see
+    /// `record::Readers::of`). So an emit that runs for a
     /// long time holds back the value it reads (plus, if a scan caught it
     /// between its push and its load, the values that scan covered), not
     /// every value retired while it runs; and the values it holds back
@@ -89,8 +127,8 @@ impl<V: Retirable> Retired<V> {
             // Every value in `unscanned` was swapped out before this scan,
             // so the scan covers them all.
             let found = record::scan(id);
-            for value in std::mem::take(&mut self.unscanned) {
-                let readers = found.of(address(&value));
+            for (value, key) in std::mem::take(&mut self.unscanned) {
+                let readers = found.of(key);
                 if readers.is_empty() {
                     self.held.push(value);
                 } else if let Some(batch) =
@@ -118,7 +156,7 @@ impl<V: Retirable> Retired<V> {
 
     /// Every value kept, for the owner's drop (no emit of it can run).
     pub(crate) fn take_all(&mut self) -> Vec<Arc<V>> {
-        let mut all = std::mem::take(&mut self.unscanned);
+        let mut all: Vec<Arc<V>> = self.unscanned.drain(..).map(|(value, _)| value).collect();
         for mut batch in self.pinned.drain(..) {
             all.append(&mut batch.values);
         }
@@ -127,12 +165,6 @@ impl<V: Retirable> Retired<V> {
         all.append(&mut self.graveyard);
         all
     }
-}
-
-/// The address an emit notes when it reads `value` through the raw pointer.
-pub(crate) fn address<V>(value: &Arc<V>) -> usize {
-    let value: &V = value;
-    std::ptr::from_ref(value).addr()
 }
 
 /// Moves to `garbage` the values only `values` references: no emit reads

@@ -1,11 +1,10 @@
-//! Lock-free publication of an `Arc`: `arc-swap`'s `ArcSwap` and
-//! `ArcSwapOption` normally (a signal's listener list, a topic
-//! cache entry). Under loom, stand-ins with the same interface over a loom
-//! `RwLock`: arc-swap's internal std atomics are invisible to loom, so a
+//! Lock-free publication of an `Arc`: `arc-swap`'s `ArcSwap` normally (a
+//! signal's listener list, a topic registry's subscriber list). Under
+//! loom, a stand-in with the same interface over a loom `RwLock`: arc-swap's internal std atomics are invisible to loom, so a
 //! model over the real `ArcSwap` would explore nothing, while a lock makes
 //! every publication and load a point where the model can switch threads.
 
-pub(crate) use imp::{ArcSwap, ArcSwapOption, Guard};
+pub(crate) use imp::{ArcSwap, Guard};
 
 #[cfg(not(loom))]
 mod imp {
@@ -33,29 +32,6 @@ mod imp {
             self.0.swap(value)
         }
     }
-
-    /// An [`ArcSwap`] that may be empty: a `Topics` cache entry.
-    pub(crate) struct ArcSwapOption<T>(arc_swap::ArcSwapOption<T>);
-
-    /// What [`ArcSwapOption::load`] returns: derefs to the `Option<Arc<T>>`.
-    pub(crate) type OptionGuard<T> = arc_swap::Guard<Option<Arc<T>>>;
-
-    impl<T> ArcSwapOption<T> {
-        pub(crate) fn empty() -> Self {
-            Self(arc_swap::ArcSwapOption::empty())
-        }
-
-        /// Lock-free load of the current value.
-        #[inline]
-        pub(crate) fn load(&self) -> OptionGuard<T> {
-            self.0.load()
-        }
-
-        /// Publishes `value`, returning the previous one.
-        pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
-            self.0.swap(value)
-        }
-    }
 }
 
 #[cfg(loom)]
@@ -79,25 +55,6 @@ mod imp {
         }
 
         pub(crate) fn swap(&self, value: Arc<T>) -> Arc<T> {
-            std::mem::replace(&mut *self.0.write().unwrap(), value)
-        }
-    }
-
-    /// Loom stand-in for `arc_swap::ArcSwapOption`, as [`ArcSwap`].
-    pub(crate) struct ArcSwapOption<T>(RwLock<Option<Arc<T>>>);
-
-    pub(crate) type OptionGuard<T> = Option<Arc<T>>;
-
-    impl<T> ArcSwapOption<T> {
-        pub(crate) fn empty() -> Self {
-            Self(RwLock::new(None))
-        }
-
-        pub(crate) fn load(&self) -> OptionGuard<T> {
-            self.0.read().unwrap().clone()
-        }
-
-        pub(crate) fn swap(&self, value: Option<Arc<T>>) -> Option<Arc<T>> {
             std::mem::replace(&mut *self.0.write().unwrap(), value)
         }
     }

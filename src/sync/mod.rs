@@ -15,8 +15,8 @@
 //! * [`atomic`]: the atomic integers, `AtomicBool`, `AtomicPtr`, `Ordering`.
 //! * [`mutex`]: `Mutex`, `Condvar`, and [`lock`] / [`wait`] /
 //!   [`into_inner`], which ignore poisoning; [`left_until`] for timed waits.
-//! * [`arc_swap`]: `ArcSwap`, `ArcSwapOption`, `Guard` (the
-//!   published listener lists and the topic cache).
+//! * [`arc_swap`]: `ArcSwap`, `Guard` (the published listener lists and
+//!   topic subscriber lists).
 //! * [`barrier`]: the asymmetric barrier pair [`light_barrier`] /
 //!   [`heavy_barrier`] (membarrier), and [`full_fence`]; see
 //!   `docs/ordering.md`.
@@ -35,7 +35,7 @@ mod queue;
 mod thread;
 
 pub(crate) use arc::{Arc, ErasedArc, Weak, downgrade};
-pub(crate) use arc_swap::{ArcSwap, ArcSwapOption, Guard};
+pub(crate) use arc_swap::{ArcSwap, Guard};
 #[cfg(not(loom))]
 pub(crate) use atomic::compiler_fence;
 pub(crate) use atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};

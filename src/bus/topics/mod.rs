@@ -140,9 +140,10 @@ impl<T: 'static> Topics<T> {
     /// assert!(topics.emit("orders.*", &1).is_err());
     /// ```
     pub fn emit(&self, topic: &str, event: &T) -> Result<(), TopicError> {
-        let _running = self.inner.enter();
+        let running = self.inner.enter();
         let hash = hash(topic);
-        if let Some(()) = self.inner.cache.get(hash, topic, |r| r.emit(event)) {
+        if let Some(resolved) = self.inner.cache.get(hash, topic, &running) {
+            resolved.emit_outlined(event);
             return Ok(());
         }
         self.inner.miss(topic, hash, event)
@@ -201,10 +202,11 @@ impl<T: 'static> Topics<T> {
     /// How many panics were caught while dropping listeners' closures. A
     /// listener's closure is dropped where its last reference goes: the
     /// disconnect (or other change of listeners) that published a list
-    /// without it, a [`Connection`] call that held it meanwhile, or an emit
-    /// (or a [`Publisher`] refreshing) whose cached topic was replaced
-    /// while it ran. A panicking `Drop` there is
-    /// caught and counted here, so it never unwinds out of that call.
+    /// without it, a later write (connect, disconnect, a cache miss) once
+    /// no emit reads a cached topic that held it and no [`Publisher`]
+    /// holds it, a [`Connection`] call that held it meanwhile, or the drop
+    /// of the `Topics`. A panicking `Drop` there is caught and counted
+    /// here, so it never unwinds out of that call.
     ///
     /// # Examples
     ///
@@ -349,7 +351,7 @@ impl<T: 'static> Publisher<T> {
         }
         // Recorded after the refresh: `disconnect_wait` needs only the
         // state words to be read inside the record, and they are.
-        let _running = self.inner.enter();
+        let _running = self.inner.enter_holding();
         self.resolved.emit(event);
     }
 

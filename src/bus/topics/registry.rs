@@ -7,11 +7,14 @@
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use super::cache::{Cache, Ledger};
+use super::cache::{self, Cache, Ledger};
 use super::pattern::{Pattern, TopicError, check_topic};
 use crate::Stats;
 use crate::base::handle::Handle;
-use crate::base::record::{self, READS_NONE, Recorded};
+use crate::base::record::{self, READS_NONE, READS_UNKNOWN, Recorded};
+#[cfg(loom)]
+use crate::base::retire::Liveness;
+use crate::base::retire::{Retirable, Retired};
 use crate::base::state::StateWord;
 use crate::base::{next_id, next_signal_id};
 use crate::error::WouldDeadlock;
@@ -35,6 +38,24 @@ pub(super) struct Resolved<T: 'static> {
     pub(super) subscribers: Box<[ErasedArc<Subscriber<T>>]>,
     /// The topic's counters, once `Topics::enable_stats` was called.
     stats: Option<ErasedArc<Counters>>,
+    /// Under loom, written when the entry is reclaimed (see `Liveness`).
+    #[cfg(loom)]
+    live: Liveness,
+}
+
+impl<T: 'static> Retirable for Resolved<T> {
+    #[cfg(loom)]
+    fn bury(&self) {
+        self.live.bury();
+    }
+}
+
+impl<T: 'static> cache::Entry for Resolved<T> {
+    #[cfg(loom)]
+    fn check_live(&self) {
+        self.live
+            .check("an emit read a cached topic after it was reclaimed");
+    }
 }
 
 impl<T: 'static> AsRef<str> for Resolved<T> {
@@ -44,6 +65,14 @@ impl<T: 'static> AsRef<str> for Resolved<T> {
 }
 
 impl<T: 'static> Resolved<T> {
+    /// [`emit`](Self::emit), out of line: inlined into `Topics::emit`, the
+    /// loop loses a register to the look-up around it and costs 2 more
+    /// instructions per listener.
+    #[inline(never)]
+    pub(super) fn emit_outlined(&self, event: &T) {
+        self.emit(event);
+    }
+
     #[inline]
     pub(super) fn emit(&self, event: &T) {
         if let Some(counters) = &self.stats {
@@ -92,7 +121,7 @@ pub(super) struct Registry<T: 'static> {
     /// subscribers, caching and invalidating happen under this lock, so a
     /// cached topic never misses a subscriber that was added before the
     /// cache was cleared.
-    state: Mutex<State>,
+    state: Mutex<State<T>>,
     /// Panics caught while dropping subscribers' closures (see
     /// [`Topics::error_count`]).
     drop_panics: ErasedArc<AtomicU64>,
@@ -111,12 +140,23 @@ struct Subscribers<T: 'static> {
     counted: bool,
 }
 
-/// What a subscription change replaced: to be dropped after the lock is
+/// What a subscription change freed: to be dropped after the lock is
 /// released (the subscribers' closures are user code).
-type Retired<T> = (Arc<Subscribers<T>>, Vec<Arc<Resolved<T>>>);
+type Garbage<T> = (Arc<Subscribers<T>>, Vec<Arc<Resolved<T>>>);
 
-struct State {
-    cached: Ledger,
+/// Evicted entries await a scan once this many did (a scan costs a heavy
+/// barrier; an eviction frees no closure the program waits for). Under
+/// loom, every eviction scans, so that the models reclaim evicted entries
+/// while emits may read them.
+#[cfg(not(loom))]
+const EVICTED_SCAN_AFTER: usize = 64;
+#[cfg(loom)]
+const EVICTED_SCAN_AFTER: usize = 1;
+
+struct State<T: 'static> {
+    cached: Ledger<Resolved<T>>,
+    /// Cache entries replaced or cleared, until no emit can read them.
+    retired: Retired<Resolved<T>>,
     /// Topic → counters, once `enable_stats` was called; the first
     /// `MAX_COUNTED` topics each have their own, later ones share `others`.
     stats: Option<TopicStats>,
@@ -182,6 +222,7 @@ impl<T: 'static> Registry<T> {
             generation: AtomicU64::new(0),
             state: Mutex::new(State {
                 cached: Ledger::new(),
+                retired: Retired::new(EVICTED_SCAN_AFTER),
                 stats: None,
             }),
             drop_panics: ErasedArc::new(AtomicU64::new(0)),
@@ -190,11 +231,17 @@ impl<T: 'static> Registry<T> {
         }
     }
 
-    /// Records an emit as running on this thread until the guard drops.
+    /// Records an emit as running on this thread until the guard drops;
+    /// it may read a cache entry through its raw pointer (`Cache::get`).
     #[inline(always)]
     pub(super) fn enter(&self) -> Recorded<'_> {
-        // The emit reads lists through reference counts, never through a
-        // raw pointer a scan would have to keep alive.
+        record::enter(self.id, &self.overflow, READS_UNKNOWN)
+    }
+
+    /// Records an emit that holds what it reads by reference count (a
+    /// `Publisher`'s).
+    #[inline(always)]
+    pub(super) fn enter_holding(&self) -> Recorded<'_> {
         record::enter(self.id, &self.overflow, READS_NONE)
     }
 
@@ -246,10 +293,11 @@ impl<T: 'static> Registry<T> {
     }
 
     /// Publishes the subscribers as `edit` changes them and empties the
-    /// cache; call with the subscriber lock held (`state`), and drop what
-    /// it returns after releasing the lock.
+    /// cache (retiring its entries, and freeing those no emit can read);
+    /// call with the subscriber lock held (`state`), and drop what it
+    /// returns after releasing the lock.
     #[must_use]
-    fn change(&self, state: &mut State, edit: impl FnOnce(&mut Subscribers<T>)) -> Retired<T> {
+    fn change(&self, state: &mut State<T>, edit: impl FnOnce(&mut Subscribers<T>)) -> Garbage<T> {
         let current = self.subscribers.load();
         let mut next = Subscribers {
             list: current.list.clone(),
@@ -261,7 +309,13 @@ impl<T: 'static> Registry<T> {
         // Release: a publisher that reads the new generation (Acquire)
         // resolves again, and sees the subscribers published above.
         self.generation.fetch_add(1, Ordering::Release);
-        (old, self.cache.clear(&mut state.cached))
+        for (entry, key) in self.cache.clear(&mut state.cached) {
+            state.retired.retire(entry, key);
+        }
+        let mut garbage = Vec::new();
+        // A scan now: the change may have removed closures.
+        state.retired.reclaim(self.id, true, &mut garbage);
+        (old, garbage)
     }
 
     /// An emit on `topic` (whose hash is `hash`) that missed the cache. A
@@ -294,7 +348,7 @@ impl<T: 'static> Registry<T> {
         let mut state = sync::lock(&self.state);
         // Relaxed: the lock orders it with every invalidation.
         let generation = self.generation.load(Ordering::Relaxed);
-        if let Some(resolved) = self.cache.get(hash, topic, Arc::clone) {
+        if let Some(resolved) = self.cache.owned(&state.cached, hash, topic) {
             // Another thread resolved it.
             return (resolved, generation);
         }
@@ -309,10 +363,16 @@ impl<T: 'static> Registry<T> {
                 .cloned()
                 .collect(),
             stats: state.stats.as_mut().map(|stats| stats.counters(topic)),
+            #[cfg(loom)]
+            live: Liveness::new(),
         });
-        let evicted = self.cache.insert(&mut state.cached, hash, &resolved);
+        let mut garbage = Vec::new();
+        if let Some((evicted, key)) = self.cache.insert(&mut state.cached, hash, &resolved) {
+            state.retired.retire(evicted, key);
+            state.retired.reclaim(self.id, false, &mut garbage);
+        }
         drop(state);
-        drop(evicted); // after the lock, as in `change`
+        drop(garbage); // after the lock, as in `change`
         (resolved, generation)
     }
 }
