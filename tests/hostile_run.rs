@@ -3,7 +3,8 @@
 //! `disconnect_wait` at every nesting depth, re-entrant and panicking drops
 //! of freed closures, and reclamation racing emits (every listener checks a
 //! canary in its closure; run it under a sanitizer for a real
-//! use-after-free check).
+//! use-after-free check). Issue 15's section attacks the `Emitter`'s own
+//! record and the "simple" lists that call listeners without a result.
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
@@ -633,7 +634,11 @@ fn emitter_entry_is_idle_after_a_panicking_listener() {
         assert_eq!(from_elsewhere.join().unwrap(), Ok(true));
         emitter.emit(&2);
         assert_eq!(calls.load(Ordering::SeqCst), 2);
-        assert_eq!(panicky.disconnect_wait(), Ok(true), "refused after the panic");
+        assert_eq!(
+            panicky.disconnect_wait(),
+            Ok(true),
+            "refused after the panic"
+        );
     });
 }
 
@@ -790,4 +795,59 @@ fn a_kept_emitter_lets_old_lists_go() {
     assert!(dropped.load(Ordering::SeqCst), "the closure was kept");
     emitter.emit(&3);
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Through every write that rebuilds the list (connects of each kind, a
+/// filter added and removed, counters, a new handler, `clear`, fired
+/// once-slots compacted away), a fallible listener's error is reported
+/// by `emit` and by an `Emitter` alike: no list that holds one is
+/// "simple".
+#[test]
+fn every_list_with_a_fallible_listener_reports_its_errors() {
+    let signal = SyncSignal::<u32>::new();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let mut emitter = signal.emitter();
+    // Each step changes the list, then both paths emit once; every step
+    // leaves exactly one failing listener connected.
+    let mut expect = 0;
+    let mut check = |signal: &SyncSignal<u32>, emitter: &mut sigwire::Emitter<'_, u32>| {
+        signal.emit(&1);
+        emitter.emit(&1);
+        expect += 2;
+        assert_eq!(signal.error_count(), expect);
+    };
+    let h = handled.clone();
+    signal.set_error_handler(move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+    });
+    let failing = signal.connect_fallible(|_: &u32| Err("no"));
+    check(&signal, &mut emitter);
+    signal.connect(|_: &u32| {});
+    signal.connect_filtered(|_: &u32| true, |_: &u32| {});
+    signal.connect_keyed("k", |_: &u32| {}).unwrap();
+    check(&signal, &mut emitter);
+    let filter = signal.add_filter(|_: &u32| true);
+    check(&signal, &mut emitter);
+    drop(filter);
+    check(&signal, &mut emitter);
+    signal.connect_once(|_: &u32| {}); // fires at the next emit
+    check(&signal, &mut emitter);
+    signal.connect(|_: &u32| {}); // compacts the fired once-slot away
+    check(&signal, &mut emitter);
+    let h = handled.clone();
+    signal.set_error_handler(move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+    });
+    check(&signal, &mut emitter);
+    signal.enable_stats();
+    check(&signal, &mut emitter);
+    assert_eq!(signal.stats().failed, 2);
+    failing.disconnect();
+    signal.clear();
+    let _failing = signal
+        .connect_fallible_with(sigwire::ConnectOptions::new().key("f"), |_: &u32| Err("no"))
+        .unwrap();
+    check(&signal, &mut emitter);
+    assert_eq!(signal.stats().failed, 4);
+    assert_eq!(handled.load(Ordering::SeqCst) as u64, expect);
 }
