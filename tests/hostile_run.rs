@@ -3,7 +3,8 @@
 //! `disconnect_wait` at every nesting depth, re-entrant and panicking drops
 //! of freed closures, and reclamation racing emits (every listener checks a
 //! canary in its closure; run it under a sanitizer for a real
-//! use-after-free check).
+//! use-after-free check). Issue 15's section attacks the `Emitter`'s own
+//! record and the "simple" lists that call listeners without a result.
 
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
@@ -600,4 +601,253 @@ fn async_reclamation_stress() {
     let s = Arc::clone(&signal);
     bounded("final", move || s.flush().unwrap());
     assert_eq!(bad.load(Ordering::Relaxed), 0);
+}
+
+// ------------------------------------------- issue 15: Emitter's own record
+
+/// A listener that panics inside `Emitter::emit` leaves the emitter's
+/// entry idle: the emitting thread is not inside an emit afterwards (its
+/// own `disconnect_wait` is not refused), another thread's does not hang,
+/// and the emitter keeps working.
+#[test]
+fn emitter_entry_is_idle_after_a_panicking_listener() {
+    quiet();
+    bounded("disconnect_wait after a panic in Emitter::emit", || {
+        let signal = Arc::new(SyncSignal::<u32>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        let panicky = signal.connect(move |v: &u32| {
+            c.fetch_add(1, Ordering::SeqCst);
+            if *v == 1 {
+                panic!("intended panic in an Emitter's emit");
+            }
+        });
+        let other = signal.connect(|_: &u32| {});
+        let mut emitter = signal.emitter();
+        let unwound = panic::catch_unwind(AssertUnwindSafe(|| emitter.emit(&1)));
+        assert!(unwound.is_err());
+        let s = signal.clone();
+        let from_elsewhere = thread::spawn(move || {
+            let _keep = s; // the signal outlives the wait
+            other.disconnect_wait()
+        });
+        assert_eq!(from_elsewhere.join().unwrap(), Ok(true));
+        emitter.emit(&2);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            panicky.disconnect_wait(),
+            Ok(true),
+            "refused after the panic"
+        );
+    });
+}
+
+/// Emitters nested inside listeners — of the same signal, of another one,
+/// and one inside a plain emit of the same signal — each make a
+/// `disconnect_wait` from inside refused, and only there.
+#[test]
+fn nested_emitters_refuse_waits_from_inside_only() {
+    bounded("nested emitters", || {
+        let a = Arc::new(SyncSignal::<u32>::new());
+        let b = Arc::new(SyncSignal::<u32>::new());
+        // (depth, inside a, inside b) as the listeners see them, by asking
+        // whether a wait for a throwaway listener is refused.
+        let seen: Arc<Mutex<Vec<(u32, bool, bool)>>> = Arc::default();
+        let s = seen.clone();
+        let (a2, b2) = (a.clone(), b.clone());
+        let conn_a = a.connect(move |depth: &u32| {
+            let wait_a = {
+                let probe = a2.connect(|_: &u32| {});
+                probe.disconnect_wait().is_err()
+            };
+            let wait_b = {
+                let probe = b2.connect(|_: &u32| {});
+                probe.disconnect_wait().is_err()
+            };
+            s.lock().unwrap().push((*depth, wait_a, wait_b));
+            match *depth {
+                // An Emitter of the same signal, inside an Emitter's emit.
+                0 => a2.emitter().emit(&1),
+                // An Emitter of another signal.
+                1 => b2.emitter().emit(&2),
+                _ => {}
+            }
+        });
+        let s = seen.clone();
+        let a3 = a.clone();
+        let conn_b = b.connect(move |depth: &u32| {
+            let wait_a = a3.connect(|_: &u32| {}).disconnect_wait().is_err();
+            s.lock().unwrap().push((*depth + 100, wait_a, true));
+        });
+        a.emitter().emit(&0);
+        // Probes connected during the emits are gone: only the two
+        // listeners remain.
+        assert_eq!(a.len(), 1);
+        // A plain emit of `a` whose listener emits `a` through an Emitter.
+        let (a4, s) = (a.clone(), seen.clone());
+        let conn_c = b.connect(move |depth: &u32| {
+            if *depth == 7 {
+                a4.emitter().emit(&3);
+                let wait_a = a4.connect(|_: &u32| {}).disconnect_wait().is_err();
+                s.lock().unwrap().push((200, wait_a, true));
+            }
+        });
+        b.emit(&7);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            vec![
+                (0, true, false),   // in a (Emitter)
+                (1, true, false),   // in a twice (two Emitters)
+                (102, true, true),  // in a twice and b (Emitter of b)
+                (107, false, true), // plain emit of b: not inside a
+                (3, true, true),    // a's Emitter inside b's plain emit
+                (200, false, true), // back in b only
+            ]
+        );
+        assert_eq!(conn_a.disconnect_wait(), Ok(true));
+        assert_eq!(conn_b.disconnect_wait(), Ok(true));
+        assert_eq!(conn_c.disconnect_wait(), Ok(true));
+    });
+}
+
+/// Records go back and forth between Emitters and threads through the
+/// pool: an Emitter made on one thread, emitted on a second, dropped on a
+/// third; threads that emit and exit in between. No wait is refused or
+/// hangs, and a thread that reuses an emitter's record is not taken for
+/// this thread's emitter.
+#[test]
+fn records_cycle_between_emitters_and_threads() {
+    bounded("records cycling between emitters and threads", || {
+        let signal = Arc::new(SyncSignal::<u32>::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        signal.connect(move |_: &u32| {
+            c.fetch_add(1, Ordering::SeqCst);
+        });
+        for round in 0..50 {
+            thread::scope(|scope| {
+                let mut emitter = signal.emitter();
+                emitter.emit(&round); // owner: this thread
+                let emitter = scope
+                    .spawn(move || {
+                        emitter.emit(&round);
+                        emitter
+                    })
+                    .join()
+                    .unwrap();
+                scope.spawn(move || drop(emitter)).join().unwrap();
+                // A thread that may take the record back, blocked inside an
+                // emit of the signal while this thread waits for it.
+                let entered = Arc::new(Barrier::new(2));
+                let release = Arc::new(AtomicBool::new(false));
+                let probe = signal.connect(|_: &u32| {});
+                let (e, r) = (entered.clone(), release.clone());
+                let blocker = signal.connect(move |v: &u32| {
+                    if *v == u32::MAX {
+                        e.wait();
+                        while !r.load(Ordering::SeqCst) {
+                            thread::yield_now();
+                        }
+                    }
+                });
+                let s = &signal;
+                let held = scope.spawn(move || s.emit(&u32::MAX));
+                entered.wait();
+                // Not inside any emit here: the wait is not refused; it
+                // waits for the blocked emit, so let it go first.
+                let waiting = scope.spawn(move || probe.disconnect_wait());
+                release.store(true, Ordering::SeqCst);
+                assert_eq!(waiting.join().unwrap(), Ok(true), "round {round}");
+                held.join().unwrap();
+                assert_eq!(blocker.disconnect_wait(), Ok(true), "round {round}");
+            });
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 50 * 3);
+    });
+}
+
+/// An Emitter kept while the signal changes sees every change, and the
+/// closures of the lists it held are freed once it moved on and a write
+/// followed (see "Memory" on `SyncSignal`).
+#[test]
+fn a_kept_emitter_lets_old_lists_go() {
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let signal = SyncSignal::<u32>::new();
+    let mut emitter = signal.emitter();
+    let dropped = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (flag, c) = (Flag(dropped.clone()), calls.clone());
+    let conn = signal.connect(move |_: &u32| {
+        let _ = &flag;
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    emitter.emit(&1); // holds the list with the closure
+    assert_eq!(conn.disconnect_wait(), Ok(true));
+    emitter.emit(&2); // not called; moves to the new list
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let _later = signal.connect(|_: &u32| {}); // a write sweeps
+    assert!(dropped.load(Ordering::SeqCst), "the closure was kept");
+    emitter.emit(&3);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// Through every write that rebuilds the list (connects of each kind, a
+/// filter added and removed, counters, a new handler, `clear`, fired
+/// once-slots compacted away), a fallible listener's error is reported
+/// by `emit` and by an `Emitter` alike: no list that holds one is
+/// "simple".
+#[test]
+fn every_list_with_a_fallible_listener_reports_its_errors() {
+    let signal = SyncSignal::<u32>::new();
+    let handled = Arc::new(AtomicUsize::new(0));
+    let mut emitter = signal.emitter();
+    // Each step changes the list, then both paths emit once; every step
+    // leaves exactly one failing listener connected.
+    let mut expect = 0;
+    let mut check = |signal: &SyncSignal<u32>, emitter: &mut sigwire::Emitter<'_, u32>| {
+        signal.emit(&1);
+        emitter.emit(&1);
+        expect += 2;
+        assert_eq!(signal.error_count(), expect);
+    };
+    let h = handled.clone();
+    signal.set_error_handler(move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+    });
+    let failing = signal.connect_fallible(|_: &u32| Err("no"));
+    check(&signal, &mut emitter);
+    signal.connect(|_: &u32| {});
+    signal.connect_filtered(|_: &u32| true, |_: &u32| {});
+    signal.connect_keyed("k", |_: &u32| {}).unwrap();
+    check(&signal, &mut emitter);
+    let filter = signal.add_filter(|_: &u32| true);
+    check(&signal, &mut emitter);
+    drop(filter);
+    check(&signal, &mut emitter);
+    signal.connect_once(|_: &u32| {}); // fires at the next emit
+    check(&signal, &mut emitter);
+    signal.connect(|_: &u32| {}); // compacts the fired once-slot away
+    check(&signal, &mut emitter);
+    let h = handled.clone();
+    signal.set_error_handler(move |_| {
+        h.fetch_add(1, Ordering::SeqCst);
+    });
+    check(&signal, &mut emitter);
+    signal.enable_stats();
+    check(&signal, &mut emitter);
+    assert_eq!(signal.stats().failed, 2);
+    failing.disconnect();
+    signal.clear();
+    let _failing = signal
+        .connect_fallible_with(sigwire::ConnectOptions::new().key("f"), |_: &u32| Err("no"))
+        .unwrap();
+    check(&signal, &mut emitter);
+    assert_eq!(signal.stats().failed, 4);
+    assert_eq!(handled.load(Ordering::SeqCst) as u64, expect);
 }

@@ -257,3 +257,37 @@ fn disconnect_wait_from_inside_an_emitter_does_not_deadlock() {
         assert!(!conn.is_connected());
     });
 }
+
+/// An `Emitter` that emitted on this thread and then moved to another one:
+/// while it emits there, a `disconnect_wait` on this thread is not inside
+/// any emit and must wait, not refuse. `is_inside` must not pair this
+/// thread's stale owner token with the other thread's running entry.
+#[test]
+fn disconnect_wait_after_an_emitter_moved_away_is_not_refused() {
+    check(|| {
+        // The emitter borrows the signal and moves to a spawned thread,
+        // which needs `'static`; loom fails a leaked signal, so the box is
+        // freed once that thread is joined.
+        let boxed = Box::into_raw(Box::new(SyncSignal::<()>::new()));
+        #[allow(unsafe_code)]
+        // SAFETY: `boxed` is freed below, after the only other user (the
+        // spawned thread, which owns the emitter) was joined.
+        let signal: &'static SyncSignal<()> = unsafe { &*boxed };
+        let conn = signal.connect(|_: &()| {});
+        let mut emitter = signal.emitter();
+        emitter.emit(&()); // the record's owner token is this thread's
+        let other = thread::spawn(move || emitter.emit(&()));
+        let waited = conn.disconnect_wait();
+        other.join().unwrap();
+        drop(conn);
+        #[allow(unsafe_code)]
+        // SAFETY: the emitter was dropped with its thread; nothing borrows
+        // the signal any more.
+        drop(unsafe { Box::from_raw(boxed) });
+        assert_eq!(
+            waited,
+            Ok(true),
+            "refused as if this thread were inside the moved emitter's emit"
+        );
+    });
+}

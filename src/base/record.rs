@@ -742,9 +742,14 @@ fn owned_inside(signal: u64) -> bool {
     }
     let me = token();
     storage::all().iter().any(|record| {
-        // Relaxed: a running emit on this thread stored both itself.
-        record.owner.load(Ordering::Relaxed) == me
-            && signal_of(record.entries[0].word.load(Ordering::Relaxed)) == signal
+        // The word first, Acquire: an emit running on another thread
+        // stored its own token before its word (Release), so the owner
+        // read next is that token (or a later one), never this thread's
+        // stale one from an emit before the emitter moved away. An emit
+        // running on this thread stored both itself.
+        signal_of(record.entries[0].word.load(Ordering::Acquire)) == signal
+            // Relaxed: ordered after the word by its Acquire load.
+            && record.owner.load(Ordering::Relaxed) == me
     })
 }
 
@@ -804,7 +809,8 @@ impl Owned {
         let idle = self.idle.wrapping_add(SEQ_ONE);
         self.idle = idle;
         let entry = &self.record.entries[0];
-        // Relaxed: read only by `is_inside` on this same thread.
+        // Relaxed: the Release push below orders it first for an
+        // `is_inside` on another thread that reads the push (Acquire).
         self.record.owner.store(token(), Ordering::Relaxed);
         // As a push (`Local::push`): Release, and ordered before the emit's
         // loads by the light barrier that follows.

@@ -91,8 +91,11 @@ impl<T: 'static> Emitter<'_, T> {
     #[cold]
     #[inline(never)]
     fn refresh(&mut self) {
-        // The old list is dropped here, on the emitting thread, like any
-        // `Arc` holder's; its closures may be freed with it.
+        // Only this reference to the old list is dropped here: a retired
+        // list stays with the writer until its sweep finds no other holder,
+        // so the list and its closures are freed by a later write, a
+        // `disconnect_wait` or the signal's drop (see "Memory"), never
+        // on the emitting thread.
         self.list = self.base.load_full();
     }
 }
