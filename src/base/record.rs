@@ -215,9 +215,10 @@ mod storage {
         })
     }
 
-    /// Every record.
-    pub(super) fn all() -> Vec<RecordRef> {
-        sync::lock(&ALL).clone()
+    /// Whether `f` holds for some record; looked at under the list's lock,
+    /// so nothing is copied.
+    pub(super) fn any(f: impl FnMut(&RecordRef) -> bool) -> bool {
+        sync::lock(&ALL).iter().any(f)
     }
 
     /// Gives this thread a record; `None` while the thread is exiting.
@@ -305,9 +306,10 @@ mod storage {
         drop(record);
     }
 
-    /// Every record.
-    pub(super) fn all() -> Vec<RecordRef> {
-        sync::lock(&ALL).clone()
+    /// Whether `f` holds for some record; looked at under the list's lock,
+    /// so nothing is copied.
+    pub(super) fn any(f: impl FnMut(&RecordRef) -> bool) -> bool {
+        sync::lock(&ALL).iter().any(f)
     }
 
     /// Every record, and whether a thread other than the caller holds one
@@ -741,7 +743,7 @@ fn owned_inside(signal: u64) -> bool {
         return false;
     }
     let me = token();
-    storage::all().iter().any(|record| {
+    storage::any(|record| {
         // The word first, Acquire: an emit running on another thread
         // stored its own token before its word (Release), so the owner
         // read next is that token (or a later one), never this thread's
