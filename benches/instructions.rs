@@ -12,7 +12,8 @@
 //! (`Emitter::emit`), `stats` (`emit` with the signal's counters on),
 //! `filter` (`emit` with one signal-level filter that lets every event
 //! through), `fallible` (`emit` to `connect_fallible` listeners that return
-//! `Ok`),
+//! `Ok`), `writer` (one connect and one disconnect per iteration on a
+//! signal with the given listeners, no emit),
 //! `held` (`emit` through an `EventBus::signal` handle), `topic`
 //! (`Topics::emit` on a cached topic every listener's pattern matches) and
 //! `publisher` (the same through a `Publisher`); also `cycle`, `Topics::emit`
@@ -105,6 +106,15 @@ fn main() {
         "filter" => {
             let _filter = signal.add_filter(|v: &u64| black_box(*v) != u64::MAX);
             emit(&signal, n);
+        }
+        "writer" => {
+            // One connect and one disconnect per iteration, no emit.
+            for _ in 0..n {
+                let conn = signal.connect(|v: &u64| {
+                    black_box(*v);
+                });
+                conn.disconnect();
+            }
         }
         "fallible" => {
             let fallible = SyncSignal::<u64>::new();
