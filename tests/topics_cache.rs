@@ -5,6 +5,8 @@
 //! `allocation-counter` replaces the global allocator for this test binary
 //! and counts the allocations of the measuring thread only.
 
+use std::sync::Arc;
+
 use allocation_counter::measure;
 use sigwire::bus::Topics;
 
@@ -132,4 +134,58 @@ fn topics_that_collided_each_get_their_own_entry() {
     }
     assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
     assert_eq!(topics.cached_topics(), 5);
+}
+
+/// Sets its flag when dropped.
+struct DropFlag(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// An emit on the miss path whose listener runs for a long time keeps no
+/// retired cache entry alive, not even one of the bucket it probed: a
+/// listener disconnected meanwhile, whose closure only cached entries
+/// still held, is dropped by its disconnect.
+#[test]
+fn a_long_miss_keeps_no_retired_entry_alive() {
+    let topics = Topics::<u32>::new();
+    let (entered_tx, entered) = std::sync::mpsc::channel();
+    let (release, release_rx) = std::sync::mpsc::channel::<()>();
+    let release_rx = std::sync::Mutex::new(release_rx);
+    let _slow = topics
+        .connect("slow.*", move |_: &str, _: &u32| {
+            entered_tx.send(()).unwrap();
+            release_rx.lock().unwrap().recv().unwrap();
+        })
+        .unwrap();
+    let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    let held = topics
+        .connect("held.>", move |_: &str, _: &u32| {
+            let _ = &flag;
+        })
+        .unwrap();
+    // Cached in most buckets, 4 to a bucket on average: also in the bucket
+    // the miss below probes (which keeps a free entry, so the miss is
+    // cached and holds only its own resolution). Those entries hold the
+    // closure.
+    for i in 0..1024 {
+        topics.emit(&format!("held.{i}"), &0).unwrap();
+    }
+    std::thread::scope(|scope| {
+        let t = &topics;
+        let slow = scope.spawn(move || t.emit("slow.miss", &1).unwrap()); // a miss
+        entered.recv().unwrap();
+        assert!(held.disconnect());
+        let freed = dropped.load(std::sync::atomic::Ordering::SeqCst);
+        release.send(()).unwrap();
+        slow.join().unwrap();
+        assert!(
+            freed,
+            "a running miss kept the retired entry (and the closure) alive"
+        );
+    });
 }

@@ -551,7 +551,9 @@ impl Recorded<'_> {
     }
 
     /// Notes that this emit reads `list` (the address it loaded from the
-    /// list pointer), and no other list, until it pops.
+    /// list pointer, or the key of what it reads; see `base::retire`), and
+    /// no other, until it pops or notes again. Noting `READS_NONE` once it
+    /// is done with what it read raw frees that for writers.
     #[inline(always)]
     pub(crate) fn reads(&self, list: usize) {
         if let Some(entry) = &self.entry {

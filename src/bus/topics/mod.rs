@@ -27,6 +27,7 @@ use std::fmt;
 
 pub use pattern::{PatternError, TopicError};
 
+use crate::base::record::READS_NONE;
 use crate::sync::{Arc, ErasedArc, Ordering};
 use crate::{Connection, Stats};
 use hash::hash;
@@ -146,6 +147,10 @@ impl<T: 'static> Topics<T> {
             resolved.emit_outlined(event);
             return Ok(());
         }
+        // The miss holds what it reads by reference count: a long miss
+        // (its listeners run) then keeps no retired cache entry alive.
+        // Release (in `reads`): the probe's reads of the bucket come first.
+        running.reads(READS_NONE);
         self.inner.miss(topic, hash, event)
     }
 
