@@ -13,7 +13,8 @@
 //! exits hands its record to the next thread that emits. The protocol is
 //! described in `docs/ordering.md`. This file is over 600 lines because
 //! the record's storage comes twice (std's, and loom's per-execution one)
-//! beside the one protocol both serve.
+//! beside the one protocol both serve. `owned.rs` holds the records
+//! `Emitter`s own; `test.rs` the unit tests.
 
 use std::cell::Cell;
 
@@ -334,6 +335,11 @@ mod storage {
 }
 
 use storage::{EntryRef, LOCAL, RecordRef};
+
+mod owned;
+
+pub(crate) use owned::Owned;
+use owned::owned_inside;
 
 /// Notes `signal` past the first `DEPTH` overflow notes (in
 /// `storage::DEEPER`); false if the thread's storage is gone (it is
@@ -724,139 +730,6 @@ pub(crate) fn is_inside(signal: u64, overflow: &AtomicUsize) -> bool {
         || owned_inside(signal)
 }
 
-/// How many records `Emitter`s own: while none does, `is_inside` looks at
-/// none. It only spares a search: an emitter's thread counted its own
-/// record, or received the emitter through a hand-over that ordered the
-/// count before it. Under loom, one per model execution (a process-wide
-/// one would make executions depend on each other).
-#[cfg(not(loom))]
-static OWNED: AtomicUsize = AtomicUsize::new(0);
-
-#[cfg(loom)]
-loom::lazy_static! {
-    static ref OWNED: AtomicUsize = AtomicUsize::new(0);
-}
-
-/// Whether an `Emitter` is running an emit of `signal` on this thread.
-#[cold]
-fn owned_inside(signal: u64) -> bool {
-    // Relaxed: see `OWNED`.
-    if OWNED.load(Ordering::Relaxed) == 0 {
-        return false;
-    }
-    let me = token();
-    storage::any(|record| {
-        // The word first, Acquire: an emit running on another thread
-        // stored its own token before its word (Release), so the owner
-        // read next is that token (or a later one), never this thread's
-        // stale one from an emit before the emitter moved away. An emit
-        // running on this thread stored both itself.
-        signal_of(record.entries[0].word.load(Ordering::Acquire)) == signal
-            // Relaxed: ordered after the word by its Acquire load.
-            && record.owner.load(Ordering::Relaxed) == me
-    })
-}
-
-/// This thread's token: the address of its `Local`, unique among running
-/// threads (never 0).
-#[inline(always)]
-fn token() -> usize {
-    LOCAL
-        .try_with(|local| std::ptr::from_ref(local).addr())
-        // Only under loom can the thread local be gone; then any non-zero
-        // value other threads cannot have.
-        .unwrap_or(usize::MAX)
-}
-
-/// A record an `Emitter` owns: its first entry records the emitter's emits,
-/// which are never nested (`emit` takes `&mut self`) and may run on any
-/// thread, one at a time. An emit costs two stores to the entry and one to
-/// the owner, instead of the thread record's push and pop. Scans see the
-/// record as any other (it is listed with the threads' records, and counted
-/// in use, so a scan never skips the heavy barrier while it exists).
-pub(crate) struct Owned {
-    record: RecordRef,
-    /// The entry's word between emits: the last sequence, no signal.
-    idle: u64,
-    /// membarrier is registered: the light barrier is a compiler fence.
-    /// Read once, here: the mode never changes once the first record was
-    /// taken.
-    #[cfg(not(loom))]
-    fenced_by_membarrier: bool,
-}
-
-impl Owned {
-    pub(crate) fn new() -> Self {
-        let record = storage::take();
-        // Relaxed: see `OWNED`.
-        OWNED.fetch_add(1, Ordering::Relaxed);
-        let entry = &record.entries[0];
-        // Relaxed: nothing reads this record's entries for this emitter yet;
-        // whoever had it last is ordered before us by the pool's lock. The
-        // emitter holds its list by reference count, so its emits read no
-        // list through the raw pointer.
-        entry.reads.store(READS_NONE, Ordering::Relaxed);
-        // The entry is free (its signal bits 0); keep its sequence.
-        let idle = entry.word.load(Ordering::Relaxed) & !MAX_SIGNAL_ID;
-        Self {
-            record,
-            idle,
-            #[cfg(not(loom))]
-            fenced_by_membarrier: sync::membarrier_registered(),
-        }
-    }
-
-    /// Records an emit of `signal` as running until the guard drops.
-    #[inline(always)]
-    pub(crate) fn enter(&mut self, signal: u64) -> OwnedEmit<'_> {
-        // In a local: the fence below would make `self.idle` be read again.
-        let idle = self.idle.wrapping_add(SEQ_ONE);
-        self.idle = idle;
-        let entry = &self.record.entries[0];
-        // Relaxed: the Release push below orders it first for an
-        // `is_inside` on another thread that reads the push (Acquire).
-        self.record.owner.store(token(), Ordering::Relaxed);
-        // As a push (`Local::push`): Release, and ordered before the emit's
-        // loads by the light barrier that follows.
-        entry.word.store(idle | signal, Ordering::Release);
-        #[cfg(not(loom))]
-        if self.fenced_by_membarrier {
-            sync::compiler_fence(Ordering::SeqCst);
-        } else {
-            sync::light_barrier();
-        }
-        #[cfg(loom)]
-        sync::light_barrier();
-        OwnedEmit { entry, idle }
-    }
-}
-
-impl Drop for Owned {
-    fn drop(&mut self) {
-        // Relaxed: the pool's lock orders it before the record's next owner.
-        self.record.owner.store(0, Ordering::Relaxed);
-        // Relaxed: see `OWNED`.
-        OWNED.fetch_sub(1, Ordering::Relaxed);
-        storage::release(RecordRef::clone(&self.record));
-    }
-}
-
-/// An `Emitter`'s emit recorded as running; dropping it (at the end of the
-/// emit, even by panic) stores the idle word back.
-pub(crate) struct OwnedEmit<'a> {
-    entry: &'a Entry,
-    idle: u64,
-}
-
-impl Drop for OwnedEmit<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        // Release: as a pop; a waiter that reads it (Acquire) sees every
-        // effect of the emit. The word changed, so `Readers::done` sees it.
-        self.entry.word.store(self.idle, Ordering::Release);
-    }
-}
-
 /// Spins, then yields, then sleeps briefly between checks of `done`.
 #[cfg(not(loom))]
 fn wait_until(mut done: impl FnMut() -> bool) {
@@ -879,84 +752,4 @@ fn wait_until(mut done: impl FnMut() -> bool) {
 }
 
 #[cfg(all(test, not(loom)))]
-mod test {
-    use super::{DEPTH, READS_NONE, READS_UNKNOWN, enter, is_inside, scan, signal_of};
-    use crate::sync::AtomicUsize;
-
-    /// Signal ids that no real signal of this test binary has, one per
-    /// test: tests run on threads at once, and a scan sees every thread's
-    /// records.
-    const SIGNAL: u64 = (1 << 39) + 12_345;
-    const REUSED: u64 = SIGNAL + 100;
-    const DEEP: u64 = SIGNAL + 200;
-
-    /// An entry word packs the signal above the sequence; a running emit is
-    /// found by its own thread and by a scan, with the list it reads, and
-    /// is gone once its guard drops.
-    #[test]
-    fn an_emit_is_recorded_until_its_guard_drops() {
-        let overflow = AtomicUsize::new(0);
-        assert!(!is_inside(SIGNAL, &overflow));
-        {
-            let running = enter(SIGNAL, &overflow, READS_UNKNOWN);
-            assert!(running.has_entry());
-            assert!(is_inside(SIGNAL, &overflow));
-            assert!(!is_inside(SIGNAL + 1, &overflow));
-            let found = scan(SIGNAL);
-            assert_eq!(found.running.len(), 1);
-            assert_eq!(signal_of(found.running[0].word), SIGNAL);
-            assert_eq!(found.running[0].reads, READS_UNKNOWN);
-            running.reads(0x1000);
-            let found = scan(SIGNAL);
-            assert_eq!(found.running[0].reads, 0x1000);
-            // `of`: the emit reads its own list only.
-            assert!(!found.of(0x1000).is_empty());
-            assert!(found.of(0x2000).is_empty());
-        }
-        assert!(!is_inside(SIGNAL, &overflow));
-        assert!(scan(SIGNAL).is_empty());
-    }
-
-    /// An emit that reads no list through the pointer protects none, and
-    /// `done` sees a popped emit even when a later one reuses its entry.
-    #[test]
-    fn done_tells_a_finished_emit_from_a_later_one_in_its_entry() {
-        let overflow = AtomicUsize::new(0);
-        let first = enter(REUSED, &overflow, READS_NONE);
-        let mut found = scan(REUSED);
-        assert!(
-            found.of(0x1000).is_empty(),
-            "reads no list through the pointer"
-        );
-        assert!(!found.done());
-        drop(first);
-        let _second = enter(REUSED, &overflow, READS_NONE);
-        assert!(found.done(), "the entry holds a later emit's word");
-    }
-
-    /// Past the record's depth, emits count in the overflow counter and in
-    /// the thread's notes, which keep answering exactly for this thread.
-    #[test]
-    fn emits_past_the_record_are_noted_exactly() {
-        let overflow = AtomicUsize::new(0);
-        let other = AtomicUsize::new(0);
-        let mut guards = Vec::new();
-        for _ in 0..DEPTH {
-            guards.push(enter(DEEP + 2, &other, READS_NONE));
-        }
-        for _ in 0..(2 * DEPTH) {
-            let running = enter(DEEP, &overflow, READS_NONE);
-            assert!(!running.has_entry());
-            guards.push(running);
-        }
-        assert_eq!(overflow.load(crate::sync::Ordering::Relaxed), 2 * DEPTH);
-        assert!(is_inside(DEEP, &overflow));
-        assert!(
-            !is_inside(DEEP + 3, &overflow),
-            "another signal is not inside"
-        );
-        drop(guards);
-        assert_eq!(overflow.load(crate::sync::Ordering::Relaxed), 0);
-        assert!(!is_inside(DEEP, &overflow));
-    }
-}
+mod test;
