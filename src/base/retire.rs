@@ -154,6 +154,13 @@ impl<V: Retirable> Retired<V> {
         let _ = start;
     }
 
+    /// How many values are kept (awaiting a scan, pinned or held).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        let pinned: usize = self.pinned.iter().map(|b| b.values.len()).sum();
+        self.unscanned.len() + pinned + self.held.len()
+    }
+
     /// Every value kept, for the owner's drop (no emit of it can run).
     pub(crate) fn take_all(&mut self) -> Vec<Arc<V>> {
         let mut all: Vec<Arc<V>> = self.unscanned.drain(..).map(|(value, _)| value).collect();

@@ -18,7 +18,7 @@ use crate::sync::{Arc, AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// Entries per bucket.
 #[cfg(not(loom))]
-const WAYS: usize = 8;
+pub(super) const WAYS: usize = 8;
 /// Buckets (a power of two, at most 2^24): the table caches at most
 /// `BUCKETS × WAYS` topics.
 #[cfg(not(loom))]
@@ -37,7 +37,7 @@ const ADMIT_ONE_IN: u32 = 16;
 // Under loom: one small bucket, so that a third topic evicts, and every
 // other miss on a full bucket goes uncached.
 #[cfg(loom)]
-const WAYS: usize = 2;
+pub(super) const WAYS: usize = 2;
 #[cfg(loom)]
 const BUCKETS: usize = 1;
 #[cfg(loom)]
@@ -305,7 +305,7 @@ loom::thread_local! {
 /// of 256 buckets empty), so the hash is mixed again (a xor-shift and a
 /// multiply, as in SplitMix64) and the bucket taken from the top bits.
 #[inline]
-fn bucket_of(hash: u64) -> usize {
+pub(super) fn bucket_of(hash: u64) -> usize {
     const SHIFT: u32 = 64 - BUCKETS.trailing_zeros();
     let mixed = (hash ^ (hash >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     // `wrapping_shr`: with one bucket (under loom) the shift is 64.

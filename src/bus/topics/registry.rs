@@ -521,3 +521,57 @@ impl<T: 'static> Registry<T> {
         by_topic
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod test {
+    use super::super::Topics;
+    use super::super::cache::{WAYS, bucket_of};
+    use super::super::hash::hash;
+    use super::EVICTED_SCAN_AFTER;
+    use crate::sync;
+
+    /// A hit whose listener runs for a long time keeps alive the entry it
+    /// reads, not every entry evicted from its bucket meanwhile: a thread
+    /// missing on many topics of that bucket (each admitted miss evicts
+    /// one) leaves at most a scan's worth of retired entries. Found by
+    /// review: the hit noted only its bucket, so every eviction there was
+    /// pinned until the hit returned (memory and write cost unbounded).
+    #[test]
+    fn a_long_hit_pins_only_the_entry_it_reads() {
+        let topics = Topics::<u32>::new();
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel::<()>();
+        let release_rx = std::sync::Mutex::new(release_rx);
+        let _slow = topics
+            .connect("slow", move |_: &str, v: &u32| {
+                if *v == 1 {
+                    entered_tx.send(()).unwrap();
+                    release_rx.lock().unwrap().recv().unwrap();
+                }
+            })
+            .unwrap();
+        let _all = topics.connect(">", |_: &str, _: &u32| {}).unwrap();
+        topics.emit("slow", &0).unwrap(); // cached
+        let bucket = bucket_of(hash("slow"));
+        let same_bucket: Vec<String> = (0..)
+            .map(|i| format!("c.{i}"))
+            .filter(|topic| bucket_of(hash(topic)) == bucket)
+            .take(8_000)
+            .collect();
+        std::thread::scope(|scope| {
+            let t = &topics;
+            let slow = scope.spawn(move || t.emit("slow", &1).unwrap()); // a hit
+            entered.recv().unwrap();
+            for topic in &same_bucket {
+                topics.emit(topic, &0).unwrap();
+            }
+            let kept = sync::lock(&topics.inner.state).retired.len();
+            release.send(()).unwrap();
+            slow.join().unwrap();
+            assert!(
+                kept <= EVICTED_SCAN_AFTER + WAYS,
+                "a running hit kept {kept} retired entries of its bucket alive"
+            );
+        });
+    }
+}
