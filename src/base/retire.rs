@@ -6,10 +6,11 @@
 //! The protocol (docs/ordering.md, "Reading `current` safely"): an emit
 //! pushes its record entry, then, after the light barrier, notes a key
 //! (`record::Recorded::reads`) that names what it may read: the address of
-//! the list it loaded, or of the cache bucket it probes. A writer swaps the
-//! pointer and retires the old value here under the key emits note for it,
-//! and a later scan (heavy barrier, then every record) keeps each retired
-//! value only for the emits that noted its key or had not noted one yet.
+//! the list it loaded, or of the cache bucket it probes and then of the
+//! entry it found there. A writer swaps the pointer and retires the old
+//! value here under the key emits note for it, and a later scan (heavy
+//! barrier, then every record) keeps each retired value only for the emits
+//! that noted its key or its address, or had not noted one yet.
 
 use crate::base::record::{self, Readers};
 use crate::sync::Arc;
@@ -97,7 +98,8 @@ impl<V: Retirable> Retired<V> {
     }
 
     /// Retires `value`, which the caller has just stopped publishing; an
-    /// emit that may read it notes `key` (see the module's opening).
+    /// emit that may read it notes `key` or the value's own address (see
+    /// the module's opening).
     pub(crate) fn retire(&mut self, value: Arc<V>, key: usize) {
         self.unscanned.push((value, key));
     }
@@ -108,7 +110,8 @@ impl<V: Retirable> Retired<V> {
     /// one).
     ///
     /// A scan keeps a value only for the emits it found that may read it:
-    /// those that noted its key, and those that had not noted one yet (see
+    /// those that noted its key or its address, and those that had not
+    /// noted one yet (see
     /// `record::Readers::of`). So an emit that runs for a
     /// long time holds back the value it reads (plus, if a scan caught it
     /// between its push and its load, the values that scan covered), not
@@ -128,7 +131,8 @@ impl<V: Retirable> Retired<V> {
             // so the scan covers them all.
             let found = record::scan(id);
             for (value, key) in std::mem::take(&mut self.unscanned) {
-                let readers = found.of(key);
+                let address = std::ptr::from_ref::<V>(&value).addr();
+                let readers = found.of(key, address);
                 if readers.is_empty() {
                     self.held.push(value);
                 } else if let Some(batch) =

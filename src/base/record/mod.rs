@@ -663,19 +663,22 @@ impl Readers {
         self.running.is_empty()
     }
 
-    /// The emits that may read the list at address `list`, which was
-    /// swapped out before the scan: those that loaded it, and those that
-    /// had not loaded the pointer yet (`READS_UNKNOWN`). An emit that loaded
-    /// another list reads only that one. An emit that popped and whose
-    /// entry was pushed again after the scan's barrier may show the new
-    /// emit's list here: that emit loaded the pointer after the barrier, so
-    /// it reads no list swapped out before it, and the one it shows is not
-    /// `list`.
-    pub(crate) fn of(&self, list: usize) -> Readers {
+    /// The emits that may read the value at address `value`, retired under
+    /// `key` (for a list, its address too) and swapped out before the scan:
+    /// those that noted the key or the value, and those that had not noted
+    /// one yet (`READS_UNKNOWN`). An emit that noted another reads only
+    /// that. An emit that popped and whose entry was pushed again after the
+    /// scan's barrier may show the new emit's key here: that emit loaded
+    /// the pointer after the barrier, so it reads no value swapped out
+    /// before it, and the key it shows is not `key` (nor `value`, which is
+    /// still allocated).
+    pub(crate) fn of(&self, key: usize, value: usize) -> Readers {
         let running = self
             .running
             .iter()
-            .filter(|reader| reader.reads == READS_UNKNOWN || reader.reads == list)
+            .filter(|reader| {
+                reader.reads == READS_UNKNOWN || reader.reads == key || reader.reads == value
+            })
             .map(|reader| Reader {
                 record: RecordRef::clone(&reader.record),
                 at: reader.at,

@@ -31,8 +31,8 @@ fn an_emit_is_recorded_until_its_guard_drops() {
         let found = scan(SIGNAL);
         assert_eq!(found.running[0].reads, 0x1000);
         // `of`: the emit reads its own list only.
-        assert!(!found.of(0x1000).is_empty());
-        assert!(found.of(0x2000).is_empty());
+        assert!(!found.of(0x1000, 0x1000).is_empty());
+        assert!(found.of(0x2000, 0x2000).is_empty());
     }
     assert!(!is_inside(SIGNAL, &overflow));
     assert!(scan(SIGNAL).is_empty());
@@ -46,7 +46,7 @@ fn done_tells_a_finished_emit_from_a_later_one_in_its_entry() {
     let first = enter(REUSED, &overflow, READS_NONE);
     let mut found = scan(REUSED);
     assert!(
-        found.of(0x1000).is_empty(),
+        found.of(0x1000, 0x1000).is_empty(),
         "reads no list through the pointer"
     );
     assert!(!found.done());

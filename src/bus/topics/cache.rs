@@ -151,10 +151,12 @@ impl<E: Entry> Cache<E> {
             // key). This emit pushed its record entry (`running`, borrowed
             // for the returned reference's life, with `reads` unknown)
             // before loading the pointer, with the light barrier between,
-            // and noted this bucket's key before loading any entry of it:
-            // so either the scan sees the entry (showing this bucket's key,
-            // or unknown, both of which keep the value) and waits for it to
-            // pop, or this load returns a newer pointer. A scan
+            // and noted this bucket's key before loading any entry of it
+            // (and, once it found its topic, that entry's address): so
+            // either the scan sees the entry (showing this bucket's key,
+            // unknown, or this value's address, each of which keeps the
+            // value) and waits for it to pop, or this load returns a newer
+            // pointer. A scan
             // that skips the heavy barrier does so only when no other
             // thread holds a record. The ledger and the retired values are
             // dropped only with the `Registry`, which the caller borrows.
@@ -165,6 +167,11 @@ impl<E: Entry> Cache<E> {
             if entry.as_ref() != topic {
                 continue; // another topic with the same hash
             }
+            // Tells scans that this emit reads this entry and no other
+            // from here on, so that a long hit keeps alive this entry, not
+            // every entry evicted from its bucket while it runs. Release (in
+            // `reads`): the probe's reads of the bucket come first.
+            running.reads(std::ptr::from_ref(entry).addr());
             let referenced = &bucket.referenced[way];
             // Relaxed (both): a hint for eviction, guarding no data; a hit
             // that finds it set writes nothing shared.
