@@ -86,6 +86,10 @@ impl<T: 'static> Resolved<T> {
                 (subscriber.callback)(&self.topic, event);
             }
         }
+        // Under loom, the entry must still be live after its listeners ran
+        // (a hit reads it raw until it returns).
+        #[cfg(loom)]
+        cache::Entry::check_live(self);
     }
 
     #[cold]
