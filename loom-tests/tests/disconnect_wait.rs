@@ -13,10 +13,10 @@
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
 use sigwire::{SyncSignal, WouldDeadlock};
-use sigwire_loom_tests::counting;
+use sigwire_loom_tests::{WaitedCalls, counting};
 
 /// Runs a two-thread model with at least three preemptions. The cheapest
 /// schedule that shows a missing Release on the record push (the emitting
@@ -29,32 +29,15 @@ fn check(f: impl Fn() + Send + Sync + 'static) {
     builder.check(f);
 }
 
-struct Counters {
-    entered: AtomicUsize,
-    finished: AtomicUsize,
-    returned: AtomicBool,
-}
-
 /// `threads` emitting threads, each emitting `emits` times, race one
 /// `disconnect_wait` on the main thread.
 fn model(threads: usize, emits: usize) {
     let run = move || {
         let signal = Arc::new(SyncSignal::<()>::new());
-        let counters = Arc::new(Counters {
-            entered: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
-            returned: AtomicBool::new(false),
-        });
+        let calls = WaitedCalls::new();
         let conn = {
-            let counters = counters.clone();
-            signal.connect(move |_: &()| {
-                counters.entered.fetch_add(1, Ordering::Relaxed);
-                assert!(
-                    !counters.returned.load(Ordering::Relaxed),
-                    "disconnect_wait returned while a call was running"
-                );
-                counters.finished.fetch_add(1, Ordering::Relaxed);
-            })
+            let calls = calls.clone();
+            signal.connect(move |_: &()| calls.call())
         };
 
         let emitters: Vec<_> = (0..threads)
@@ -69,19 +52,11 @@ fn model(threads: usize, emits: usize) {
             .collect();
 
         assert_eq!(conn.disconnect_wait(), Ok(true));
-        counters.returned.store(true, Ordering::Relaxed);
-        let entered = counters.entered.load(Ordering::Relaxed);
-        let finished = counters.finished.load(Ordering::Relaxed);
-        assert_eq!(entered, finished, "a call was still running");
-
+        let seen = calls.waited();
         for emitter in emitters {
             emitter.join().unwrap();
         }
-        assert_eq!(
-            counters.entered.load(Ordering::Relaxed),
-            entered,
-            "a call started after disconnect_wait returned, or a finished one was not visible"
-        );
+        calls.no_call_after(seen);
         assert!(signal.is_empty());
     };
     if threads == 1 {
@@ -189,21 +164,10 @@ fn disconnect_wait_from_inside_the_emit_does_not_deadlock() {
 fn disconnect_wait_waits_for_an_emitter() {
     check(|| {
         let signal = Arc::new(SyncSignal::<()>::new());
-        let counters = Arc::new(Counters {
-            entered: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
-            returned: AtomicBool::new(false),
-        });
+        let calls = WaitedCalls::new();
         let conn = {
-            let counters = counters.clone();
-            signal.connect(move |_: &()| {
-                counters.entered.fetch_add(1, Ordering::Relaxed);
-                assert!(
-                    !counters.returned.load(Ordering::Relaxed),
-                    "disconnect_wait returned while a call was running"
-                );
-                counters.finished.fetch_add(1, Ordering::Relaxed);
-            })
+            let calls = calls.clone();
+            signal.connect(move |_: &()| calls.call())
         };
         let emitter = {
             let signal = signal.clone();
@@ -214,19 +178,9 @@ fn disconnect_wait_waits_for_an_emitter() {
             })
         };
         assert_eq!(conn.disconnect_wait(), Ok(true));
-        counters.returned.store(true, Ordering::Relaxed);
-        let entered = counters.entered.load(Ordering::Relaxed);
-        assert_eq!(
-            entered,
-            counters.finished.load(Ordering::Relaxed),
-            "a call was still running"
-        );
+        let seen = calls.waited();
         emitter.join().unwrap();
-        assert_eq!(
-            counters.entered.load(Ordering::Relaxed),
-            entered,
-            "a call started after disconnect_wait returned, or a finished one was not visible"
-        );
+        calls.no_call_after(seen);
     });
 }
 

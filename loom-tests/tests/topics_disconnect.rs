@@ -11,15 +11,9 @@
 #![cfg(loom)]
 
 use loom::sync::Arc;
-use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use loom::thread;
 use sigwire::bus::Topics;
-
-struct Counters {
-    entered: AtomicUsize,
-    finished: AtomicUsize,
-    returned: AtomicBool,
-}
+use sigwire_loom_tests::WaitedCalls;
 
 /// One thread emits twice on `t.a` (through a publisher if `publisher`)
 /// while the main thread calls `disconnect_wait`.
@@ -30,27 +24,16 @@ fn model(publisher: bool) {
     builder.preemption_bound = builder.preemption_bound.map(|bound| bound.max(3));
     builder.check(move || {
         let topics = Arc::new(Topics::<()>::new());
-        let counters = Arc::new(Counters {
-            entered: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
-            returned: AtomicBool::new(false),
-        });
+        let calls = WaitedCalls::new();
         let conn = {
-            let counters = counters.clone();
+            let calls = calls.clone();
             topics
-                .connect("t.*", move |_: &str, _: &()| {
-                    counters.entered.fetch_add(1, Ordering::Relaxed);
-                    assert!(
-                        !counters.returned.load(Ordering::Relaxed),
-                        "disconnect_wait returned while a call was running"
-                    );
-                    counters.finished.fetch_add(1, Ordering::Relaxed);
-                })
+                .connect("t.*", move |_: &str, _: &()| calls.call())
                 .unwrap()
         };
         let mut publisher = publisher.then(|| topics.publisher("t.a").unwrap());
         topics.emit("t.a", &()).unwrap(); // cached before the race
-        let before = counters.entered.load(Ordering::Relaxed);
+        let before = calls.entered();
 
         let emitter = {
             let topics = topics.clone();
@@ -65,20 +48,10 @@ fn model(publisher: bool) {
         };
 
         assert_eq!(conn.disconnect_wait(), Ok(true));
-        counters.returned.store(true, Ordering::Relaxed);
-        let entered = counters.entered.load(Ordering::Relaxed);
-        assert_eq!(
-            entered,
-            counters.finished.load(Ordering::Relaxed),
-            "a call was still running"
-        );
+        let seen = calls.waited();
         emitter.join().unwrap();
-        assert_eq!(
-            counters.entered.load(Ordering::Relaxed),
-            entered,
-            "a call started after disconnect_wait returned, or a finished one was not visible"
-        );
-        assert!((before..=before + 2).contains(&entered));
+        calls.no_call_after(seen);
+        assert!((before..=before + 2).contains(&seen));
         assert!(topics.is_empty());
     });
 }
