@@ -4,7 +4,9 @@
 //! ([`owned_inside`]). The protocol is in `docs/ordering.md` ("An
 //! `Emitter`'s own record").
 
-use super::{Entry, LOCAL, MAX_SIGNAL_ID, READS_NONE, RecordRef, SEQ_ONE, signal_of, storage};
+#[cfg(not(loom))]
+use super::LOCAL;
+use super::{Entry, MAX_SIGNAL_ID, READS_NONE, RecordRef, SEQ_ONE, signal_of, storage};
 use crate::sync::{self, AtomicUsize, Ordering};
 
 /// How many records `Emitter`s own: while none does, `is_inside` looks at
@@ -42,13 +44,27 @@ pub(super) fn owned_inside(signal: u64) -> bool {
 
 /// This thread's token: the address of its `Local`, unique among running
 /// threads (never 0).
+#[cfg(not(loom))]
 #[inline(always)]
 fn token() -> usize {
     LOCAL
         .try_with(|local| std::ptr::from_ref(local).addr())
-        // Only under loom can the thread local be gone; then any non-zero
-        // value other threads cannot have.
+        // Fails only while the thread's storage is torn down: then any
+        // non-zero value other threads cannot have would do.
         .unwrap_or(usize::MAX)
+}
+
+/// Under loom, a number per model thread: loom's thread locals can share
+/// an address between two threads of one execution (a model saw an
+/// emitter's token equal to the waiting thread's), so addresses are not
+/// tokens there. A std counter, as for ids: uniqueness is all that matters.
+#[cfg(loom)]
+fn token() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    loom::thread_local! {
+        static TOKEN: usize = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    TOKEN.try_with(|token| *token).unwrap_or(usize::MAX)
 }
 
 /// A record an `Emitter` owns: its first entry records the emitter's emits,
