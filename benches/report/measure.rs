@@ -183,8 +183,9 @@ pub(crate) fn bytes_per_listener(listeners: usize) -> f64 {
     let _ = extra.disconnect_wait(); // a scan frees retired lists
     drop(extra);
     let change = region.change();
-    let held = change.bytes_allocated as isize - change.bytes_deallocated as isize
-        + change.bytes_reallocated;
+    // A realloc's growth is in `bytes_allocated` already (`bytes_reallocated`
+    // is the same change again).
+    let held = change.bytes_allocated as isize - change.bytes_deallocated as isize;
     held as f64 / listeners as f64
 }
 
