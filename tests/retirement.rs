@@ -14,10 +14,12 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// Bytes held now, counted from `region`'s start.
+/// Bytes held now, counted from `region`'s start. `stats_alloc` already
+/// counts a realloc's growth in `bytes_allocated` (and a shrink in
+/// `bytes_deallocated`); `bytes_reallocated` is the same change again.
 fn held(region: &Region<'_, System>) -> isize {
     let change = region.change();
-    change.bytes_allocated as isize - change.bytes_deallocated as isize + change.bytes_reallocated
+    change.bytes_allocated as isize - change.bytes_deallocated as isize
 }
 
 /// Bumps its counter when dropped: shows when a closure that captured it
@@ -32,7 +34,9 @@ impl Drop for Counted {
 
 /// An emit that runs for a long time on another thread (its listener waits)
 /// holds back only the list it reads. Listeners connected and disconnected
-/// meanwhile are freed by the disconnect, and the memory held stays flat.
+/// meanwhile are freed by the writes (while the emit is seen running, a
+/// write leaves its lists to a later write's scan, so the last few dozen
+/// wait for the next write), and the memory held stays flat.
 /// Before issue 11 nothing was freed until the emit ended (about 530 bytes
 /// a pair were held) and each write walked every batch retired since it
 /// began.
@@ -73,14 +77,31 @@ fn a_long_emit_holds_back_only_the_list_it_reads() {
     let freed_while_pinned = freed.load(Ordering::SeqCst);
     release.send(()).unwrap();
     emitter.join().unwrap();
+    // The emit is over: the next write scans at once and frees the rest.
+    signal.connect(|_: &()| {}).disconnect();
+    let freed_after = freed.load(Ordering::SeqCst);
     println!(
         "{PAIRS} pairs under a long emit: {freed_while_pinned} closures freed before it \
-         ended; {grown} bytes more held over the last {} pairs",
+         ended, {freed_after} after one more write; {grown} bytes more held over the \
+         last {} pairs",
         PAIRS - 100
     );
-    assert_eq!(
-        freed_while_pinned, PAIRS,
-        "closures of disconnected listeners were held back by an emit that cannot read them"
+    // Two lists a pair; at most 1 024 lists wait for a scan while an emit
+    // is seen running (`retire::DEFER_UP_TO`).
+    assert!(
+        freed_while_pinned >= PAIRS - 512,
+        "closures of disconnected listeners were held back by an emit that cannot read \
+         them: {freed_while_pinned} of {PAIRS} freed"
     );
-    assert!(grown <= 1024, "{grown} bytes held back by the long emit");
+    assert_eq!(
+        freed_after, PAIRS,
+        "the write after the emit freed the rest"
+    );
+    // Unbounded, this would be about 5 MB; the lists waiting for a scan
+    // (at most 1 024, with half as many closures: about 150 bytes a list)
+    // vary between the two points measured.
+    assert!(
+        grown <= 256 * 1024,
+        "{grown} bytes held back by the long emit"
+    );
 }

@@ -4,34 +4,33 @@
 //! own under a catch, counted, and reported to the error handler.
 
 use super::list::{Config, List};
-use super::{BaseSignal, default_error_handler};
+use super::{BaseSignal, Garbage, default_error_handler};
 use crate::base::slot::Slot;
 use crate::error::{EmitError, ListenerPanic};
 use crate::sync::{Arc, ErasedArc, Ordering};
 use crate::unwind;
 
 impl<T> BaseSignal<T> {
-    /// Drops lists a write took out of use, after the writer lock was
-    /// released. Dropping them drops the closures, filters and handlers only
-    /// they held: user code, so each is dropped on its own under a catch. A
+    /// Drops what a write took out of use, after the writer lock was
+    /// released: lists (their filters and handlers) and slots (their
+    /// closures). User code, so each is dropped on its own under a catch. A
     /// panic is counted in `errors` and reported to the error handler as an
     /// `EmitError` holding a `ListenerPanic`, so that the write that
     /// happened to free them (on any thread) still completes and returns its
-    /// result, and two panicking closures in one list cannot abort.
-    pub(crate) fn dispose(&self, garbage: Vec<Arc<List<T>>>) {
-        for list in garbage {
-            let List { slots, config, .. } = match Arc::try_unwrap(list) {
+    /// result, and two panicking closures in one write cannot abort.
+    pub(crate) fn dispose(&self, garbage: Garbage<T>) {
+        let Garbage { lists, slots } = garbage;
+        for list in lists {
+            let List { config, .. } = match Arc::try_unwrap(list) {
                 Ok(list) => list,
-                // Still referenced (a holder raced the sweep): its last
-                // holder drops it.
+                // Still referenced (cannot happen: a reclaimed list was held
+                // by nobody, and nobody can reach it any more); its last
+                // holder drops it, which touches no slot.
                 Err(list) => {
                     self.release_with(0, None, list);
                     continue;
                 }
             };
-            for slot in slots.into_vec() {
-                self.release(slot);
-            }
             let Config {
                 on_error, filters, ..
             } = config;
@@ -39,6 +38,9 @@ impl<T> BaseSignal<T> {
             for (id, filter) in filters.into_vec() {
                 self.release_with(id, None, filter);
             }
+        }
+        for slot in slots {
+            self.release(slot);
         }
     }
 

@@ -6,10 +6,10 @@
 #[cfg(loom)]
 use crate::base::retire::Liveness;
 use crate::base::retire::Retirable;
-use crate::base::slot::Slot;
+use crate::base::slot::SlotRef;
 use crate::error::EmitError;
 use crate::stats::Counters;
-use crate::sync::{Arc, ErasedArc};
+use crate::sync::ErasedArc;
 
 /// Called with every error a fallible listener returns under plain `emit`.
 pub(crate) type ErrorHandler = ErasedArc<dyn Fn(EmitError) + Send + Sync + 'static>;
@@ -64,7 +64,7 @@ impl<T> Config<T> {
 /// One immutable version of the listener list.
 pub(crate) struct List<T> {
     /// Sorted by priority (highest first), then id (connection order).
-    pub(crate) slots: Box<[Arc<Slot<T>>]>,
+    pub(crate) slots: Box<[SlotRef<T>]>,
     pub(crate) config: Config<T>,
     /// Some listener can fail (`Slot::is_fallible`).
     pub(crate) fallible: bool,
@@ -91,7 +91,7 @@ impl<T> List<T> {
 }
 
 impl<T> List<T> {
-    pub(crate) fn new(slots: Box<[Arc<Slot<T>>]>, config: Config<T>) -> Self {
+    pub(crate) fn new(slots: Box<[SlotRef<T>]>, config: Config<T>) -> Self {
         let fallible = slots.iter().any(|slot| slot.is_fallible());
         let simple = !config.observed && !fallible;
         Self {
@@ -114,6 +114,10 @@ impl<T> List<T> {
 }
 
 impl<T> Retirable for List<T> {
+    fn weight(&self) -> usize {
+        self.slots.len() + 1
+    }
+
     #[cfg(loom)]
     fn bury(&self) {
         self.live.bury();

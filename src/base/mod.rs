@@ -23,6 +23,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crossbeam_utils::CachePadded;
+use smallvec::SmallVec;
+
 use crate::error::{DuplicateKey, EmitError, WouldDeadlock};
 
 mod dispose;
@@ -35,8 +38,8 @@ pub(crate) mod state;
 
 pub(crate) use list::{Config, ErrorHandler, Filter, List};
 
-use crate::base::retire::Retired;
-use crate::base::slot::{Callback, Slot};
+use crate::base::retire::{Retired, Scan};
+use crate::base::slot::{Callback, Slot, SlotRef};
 use crate::stats::Counters;
 use crate::sync::{
     self, Arc, ArcSwap, AtomicPtr, AtomicU64, AtomicUsize, ErasedArc, Guard, Mutex, Ordering, Weak,
@@ -75,46 +78,122 @@ struct Writer<T> {
     keys: HashMap<ErasedArc<str>, u64>,
     /// Swapped-out lists, until no emit can read them.
     retired: Retired<List<T>>,
+    /// Slots that left the current list, owned here until no retired list
+    /// points to them (see `SlotRef`).
+    dying: Vec<Arc<Slot<T>>>,
+    /// Under loom, freed slots, kept allocated until the signal drops (see
+    /// `Slot::bury`).
+    #[cfg(loom)]
+    buried: Vec<Arc<Slot<T>>>,
+}
+
+impl<T> Writer<T> {
+    fn new() -> Self {
+        Self {
+            keys: HashMap::new(),
+            retired: Retired::new(SCAN_AFTER, true),
+            dying: Vec::new(),
+            #[cfg(loom)]
+            buried: Vec::new(),
+        }
+    }
+
+    /// Moves to `garbage` the dying slots that no retired list points to.
+    /// Call after a reclaim that freed lists: only freeing a list can
+    /// release a slot. A list the reclaim freed was read by no emit and
+    /// held by no `Arc` holder (`Retired::reclaim`), and no list built
+    /// later points to a slot that had left the current list, so a slot
+    /// that no retired list points to can be read by nobody.
+    fn free_dying(&mut self, garbage: &mut Garbage<T>) {
+        let start = garbage.slots.len();
+        let mut at = 0;
+        while at < self.dying.len() {
+            let slot = &self.dying[at];
+            let pointed = self
+                .retired
+                .any(|list| list.slots.iter().any(|s| s.is(slot)));
+            if pointed {
+                at += 1;
+            } else {
+                garbage.slots.push(self.dying.swap_remove(at));
+            }
+        }
+        #[cfg(loom)]
+        for slot in garbage.slots.drain(start..) {
+            slot.bury();
+            self.buried.push(slot);
+        }
+        #[cfg(not(loom))]
+        let _ = start;
+    }
+}
+
+/// What a write frees, dropped after the writer lock is released
+/// (`BaseSignal::dispose`).
+pub(crate) struct Garbage<T> {
+    lists: Vec<Arc<List<T>>>,
+    slots: Vec<Arc<Slot<T>>>,
+}
+
+impl<T> Garbage<T> {
+    fn new() -> Self {
+        Self {
+            lists: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
 }
 
 pub(crate) struct BaseSignal<T> {
-    id: u64,
+    /// What every emit reads, on cache lines of its own.
+    hot: CachePadded<Hot<T>>,
     list: ArcSwap<List<T>>,
-    /// The list `list` holds, for emits that read it without a reference
-    /// count (see [`BaseSignal::with_current`]).
-    current: AtomicPtr<List<T>>,
-    /// Number of slots in the current list; lets an empty emit return after
-    /// one load.
-    len: AtomicUsize,
     /// Once-slots that fired but are still in the current list (the next
     /// write drops them). Wrapping: a fire's increment can land just after
     /// the write that dropped its slot, so it may briefly read as -1.
     fired: AtomicUsize,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
-    /// Emits nested too deep for the per-thread record (see `record`).
-    overflow: AtomicUsize,
     writer: Mutex<Writer<T>>,
 }
 
-/// What a write publishes: the new list's slots and config, how many of
-/// the slots it left out were fired once-slots, and whether to scan at
-/// once (it removed closures).
+/// The fields every emit reads. Kept off the lines of the fields only
+/// writers touch (the lock word, the `ArcSwap`, the counters): sharing a
+/// line, each write's stores there took it away from the emitting cores,
+/// and writers under load ran at two thirds of the rate (`docs/benchmarks.md`,
+/// issue 15).
+struct Hot<T> {
+    id: u64,
+    /// The list `list` holds, for emits that read it without a reference
+    /// count (see [`BaseSignal::with_current`]).
+    current: AtomicPtr<List<T>>,
+    /// Number of slots in the current list; lets an empty emit return after
+    /// one load.
+    len: AtomicUsize,
+    /// Emits nested too deep for the per-thread record (see `record`).
+    overflow: AtomicUsize,
+}
+
+/// What a write publishes: the new list's slots and config, the slots of
+/// the current list it left out (and how many of those were fired
+/// once-slots), and whether to scan at once (it removed closures).
 struct Next<T> {
-    slots: Vec<Arc<Slot<T>>>,
+    slots: Vec<SlotRef<T>>,
+    removed: Removed<T>,
     config: Config<T>,
     fired: usize,
     scan_now: bool,
 }
 
 impl<T> Next<T> {
-    /// A write that removed listeners: the config unchanged, a scan now.
-    fn removing(slots: Vec<Arc<Slot<T>>>, current: &List<T>, fired: usize) -> Self {
+    /// A write that keeps the config: `compacted` from `current`.
+    fn compacted(compacted: Compacted<T>, current: &List<T>, scan_now: bool) -> Self {
         Self {
-            slots,
+            slots: compacted.kept,
+            removed: compacted.removed,
             config: current.config.clone(),
-            fired,
-            scan_now: true,
+            fired: compacted.fired,
+            scan_now,
         }
     }
 }
@@ -134,22 +213,21 @@ impl<T: 'static> BaseSignal<T> {
         crate::sync::init_barriers();
         let list = Arc::new(List::new(Box::new([]), Config::empty()));
         Self {
-            id: next_signal_id(),
-            current: AtomicPtr::new(raw(&list)),
+            hot: CachePadded::new(Hot {
+                id: next_signal_id(),
+                current: AtomicPtr::new(raw(&list)),
+                len: AtomicUsize::new(0),
+                overflow: AtomicUsize::new(0),
+            }),
             list: ArcSwap::new(list),
-            len: AtomicUsize::new(0),
             fired: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
-            overflow: AtomicUsize::new(0),
-            writer: Mutex::new(Writer {
-                keys: HashMap::new(),
-                retired: Retired::new(SCAN_AFTER),
-            }),
+            writer: Mutex::new(Writer::new()),
         }
     }
 
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        self.hot.id
     }
 
     /// The number of slots in the current list (fired once-slots included):
@@ -158,7 +236,7 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn len(&self) -> usize {
         // Relaxed: a connect that happens-before this load is seen by
         // coherence; the list itself is published by the ArcSwap.
-        self.len.load(Ordering::Relaxed)
+        self.hot.len.load(Ordering::Relaxed)
     }
 
     /// The number of connected listeners: the current list without the
@@ -166,7 +244,7 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn live_len(&self) -> usize {
         // Relaxed (both): a snapshot for the caller; see `fired`.
         let fired = self.fired.load(Ordering::Relaxed) as isize;
-        (self.len.load(Ordering::Relaxed) as isize - fired).max(0) as usize
+        (self.hot.len.load(Ordering::Relaxed) as isize - fired).max(0) as usize
     }
 
     /// Counts a once-slot that just fired; it stays in the list (every emit
@@ -187,7 +265,7 @@ impl<T: 'static> BaseSignal<T> {
     /// `disconnect_wait` and for reclamation) until `f` returns.
     #[inline(always)]
     pub(crate) fn with_current<R>(&self, f: impl FnOnce(&List<T>) -> R) -> R {
-        let running = record::enter(self.id, &self.overflow, record::READS_UNKNOWN);
+        let running = record::enter(self.hot.id, &self.hot.overflow, record::READS_UNKNOWN);
         if !running.has_entry() {
             // Nested deeper than the record, or the thread is exiting: no
             // entry protects the list, so hold it by reference count.
@@ -195,7 +273,7 @@ impl<T: 'static> BaseSignal<T> {
         }
         // Acquire: pairs with the Release store in `publish`, so the list's
         // contents are visible. Loaded after `enter`'s light barrier.
-        let list = self.current.load(Ordering::Acquire);
+        let list = self.hot.current.load(Ordering::Acquire);
         // Tells scans that this emit reads this list and no other, so that
         // writers can free the lists they retire while it runs.
         running.reads(list.addr());
@@ -241,7 +319,7 @@ impl<T: 'static> BaseSignal<T> {
         // (coherence); the caller then loads the new list with `load_full`
         // (Acquire). A publish racing it may be seen or not, as with
         // `with_current`.
-        std::ptr::eq(self.current.load(Ordering::Relaxed), raw(list))
+        std::ptr::eq(self.hot.current.load(Ordering::Relaxed), raw(list))
     }
 
     /// Records an emit that reads no list through `current` (it holds its
@@ -249,7 +327,7 @@ impl<T: 'static> BaseSignal<T> {
     /// as running until the guard drops, for `disconnect_wait`.
     #[inline(always)]
     pub(crate) fn enter(&self) -> record::Recorded<'_> {
-        record::enter(self.id, &self.overflow, record::READS_NONE)
+        record::enter(self.hot.id, &self.hot.overflow, record::READS_NONE)
     }
 
     /// Connects `callback` with options that carry no key, which cannot
@@ -298,18 +376,14 @@ impl<T: 'static> BaseSignal<T> {
                 }
                 writer.keys.insert(ErasedArc::clone(key), id);
             }
-            let (mut slots, fired) = compact(writer, &current.slots, |_| false);
+            let mut compacted = compact(writer, &current.slots, |_| false);
             // Higher priority first; equal priorities keep connection order
             // (the new slot has the largest id, so it goes after its equals).
-            let at = slots.partition_point(|s| s.priority() >= priority);
-            slots.insert(at, slot);
-            let next = Next {
-                slots,
-                config: current.config.clone(),
-                fired,
-                // Fired once-slots leave: free their closures.
-                scan_now: fired > 0,
-            };
+            let at = compacted.kept.partition_point(|s| s.priority() >= priority);
+            compacted.kept.insert(at, SlotRef::new(slot));
+            // Fired once-slots leave: free their closures.
+            let scan_now = compacted.fired > 0;
+            let next = Next::compacted(compacted, current, scan_now);
             (Some(next), Ok((id, weak)))
         });
         connected.map_err(|(duplicate, slot)| {
@@ -325,8 +399,8 @@ impl<T: 'static> BaseSignal<T> {
             if !current.slots.iter().any(|s| s.id == id) {
                 return (None, false);
             }
-            let (slots, fired) = compact(writer, &current.slots, |s| s.id == id);
-            (Some(Next::removing(slots, current, fired)), true)
+            let compacted = compact(writer, &current.slots, |s| s.id == id);
+            (Some(Next::compacted(compacted, current, true)), true)
         })
     }
 
@@ -342,7 +416,14 @@ impl<T: 'static> BaseSignal<T> {
                     .slots
                     .iter()
                     .find(|s| s.id == holder)
-                    .cloned()
+                    // SAFETY: the slot is in the current list and the writer
+                    // lock is held.
+                    .map(|s| {
+                        #[allow(unsafe_code)]
+                        unsafe {
+                            s.to_arc()
+                        }
+                    })
             })
         };
         match slot {
@@ -374,8 +455,8 @@ impl<T: 'static> BaseSignal<T> {
             for slot in current.slots.iter() {
                 slot.state.mark_disconnected();
             }
-            let (slots, fired) = compact(writer, &current.slots, |_| true);
-            (Some(Next::removing(slots, current, fired)), ())
+            let compacted = compact(writer, &current.slots, |_| true);
+            (Some(Next::compacted(compacted, current, true)), ())
         });
     }
 
@@ -448,14 +529,10 @@ impl<T: 'static> BaseSignal<T> {
                 return (None, false);
             }
             config.observed = !config.filters.is_empty() || config.stats.is_some();
-            let (slots, fired) = compact(writer, &current.slots, |_| false);
+            let compacted = compact(writer, &current.slots, |_| false);
             // A scan now: a replaced handler or filter may hold closures.
-            let next = Next {
-                slots,
-                config,
-                fired,
-                scan_now: true,
-            };
+            let mut next = Next::compacted(compacted, current, true);
+            next.config = config;
             (Some(next), true)
         })
     }
@@ -467,7 +544,7 @@ impl<T: 'static> BaseSignal<T> {
     /// that uses the signal cannot deadlock and one that panics reaches
     /// nobody.
     fn write<R>(&self, edit: impl FnOnce(&mut Writer<T>, &List<T>) -> (Option<Next<T>>, R)) -> R {
-        let mut garbage = Vec::new();
+        let mut garbage = Garbage::new();
         let result = {
             let mut writer = sync::lock(&self.writer);
             let current = self.list.load();
@@ -475,14 +552,8 @@ impl<T: 'static> BaseSignal<T> {
             // Before the swap: a guard still held makes the swap pay its
             // debt.
             drop(current);
-            if let Some(Next {
-                slots,
-                config,
-                fired,
-                scan_now,
-            }) = next
-            {
-                self.publish(&mut writer, slots, config, fired, scan_now, &mut garbage);
+            if let Some(next) = next {
+                self.publish(&mut writer, next, &mut garbage);
             }
             result
         };
@@ -493,11 +564,17 @@ impl<T: 'static> BaseSignal<T> {
     /// Waits for running emits of this signal (see `record::wait_for`),
     /// then frees the retired lists the wait made free.
     pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
-        record::wait_for(self.id, &self.overflow)?;
-        let mut garbage = Vec::new();
-        sync::lock(&self.writer)
+        record::wait_for(self.hot.id, &self.hot.overflow)?;
+        let mut garbage = Garbage::new();
+        let mut writer = sync::lock(&self.writer);
+        if writer
             .retired
-            .reclaim(self.id, false, &mut garbage);
+            .reclaim(self.hot.id, Scan::Now, &mut garbage.lists)
+            > 0
+        {
+            writer.free_dying(&mut garbage);
+        }
+        drop(writer);
         self.dispose(garbage);
         Ok(())
     }
@@ -505,7 +582,7 @@ impl<T: 'static> BaseSignal<T> {
     /// Whether the calling thread is inside an emit (or a delivery) of this
     /// signal.
     pub(crate) fn is_emitting_here(&self) -> bool {
-        record::is_inside(self.id, &self.overflow)
+        record::is_inside(self.hot.id, &self.hot.overflow)
     }
 
     /// Reports an error a fallible listener returned under plain `emit`.
@@ -528,18 +605,17 @@ impl<T: 'static> BaseSignal<T> {
 
     /// Publishes a new list and retires the old one, then frees what can be
     /// freed (see `Retired::reclaim`); `scan_now` when the write
-    /// removed closures (or the error handler). Lists (and so slots and their
-    /// closures) that are no longer referenced go to `garbage`, which the
-    /// caller drops after releasing the writer lock.
-    fn publish(
-        &self,
-        writer: &mut Writer<T>,
-        slots: Vec<Arc<Slot<T>>>,
-        config: Config<T>,
-        fired_dropped: usize,
-        scan_now: bool,
-        garbage: &mut Vec<Arc<List<T>>>,
-    ) {
+    /// removed closures (or the error handler). The slots the write removed
+    /// become dying; lists and dying slots that nothing can read any more go
+    /// to `garbage`, which the caller drops after releasing the writer lock.
+    fn publish(&self, writer: &mut Writer<T>, next: Next<T>, garbage: &mut Garbage<T>) {
+        let Next {
+            slots,
+            removed,
+            config,
+            fired: fired_dropped,
+            scan_now,
+        } = next;
         // Relaxed: see `note_fired`.
         self.fired.fetch_sub(fired_dropped, Ordering::Relaxed);
         let len = slots.len();
@@ -549,13 +625,27 @@ impl<T: 'static> BaseSignal<T> {
         // Release: an emit that loads this pointer (Acquire) sees the list's
         // contents. `list` owns the list from now until a later `publish`
         // retires it.
-        self.current.store(new_raw, Ordering::Release);
+        self.hot.current.store(new_raw, Ordering::Release);
         // Relaxed: see `len`.
-        self.len.store(len, Ordering::Relaxed);
+        self.hot.len.store(len, Ordering::Relaxed);
         // The key emits note is the address of the list they loaded.
         let key = raw(&old).addr();
         writer.retired.retire(old, key);
-        writer.retired.reclaim(self.id, scan_now, garbage);
+        for slot in removed {
+            #[allow(unsafe_code)]
+            // SAFETY: `compact` hands out each slot of the current list once,
+            // as kept or removed; a removed slot left the current list with
+            // this publish, so this is its one hand-back.
+            writer.dying.push(unsafe { slot.into_arc() });
+        }
+        let scan = if scan_now { Scan::Soon } else { Scan::WhenDue };
+        if writer
+            .retired
+            .reclaim(self.hot.id, scan, &mut garbage.lists)
+            > 0
+        {
+            writer.free_dying(garbage);
+        }
     }
 }
 
@@ -565,17 +655,30 @@ fn raw<T>(list: &Arc<List<T>>) -> *mut List<T> {
     std::ptr::from_ref(list).cast_mut()
 }
 
+/// The slots a write removes: most remove none or one, so no allocation.
+type Removed<T> = SmallVec<[SlotRef<T>; 2]>;
+
+/// The slots of the current list, split by a write.
+struct Compacted<T> {
+    kept: Vec<SlotRef<T>>,
+    removed: Removed<T>,
+    /// How many of `removed` had fired (they were counted in `fired`).
+    fired: usize,
+}
+
 /// The slots of `current` a new list keeps: all but those `drop` selects
-/// and the once-slots that fired. Forgets the keys of the slots it leaves
-/// out, and returns how many of those had fired (they were counted in
-/// `fired`). Each slot's fate and its count are decided by one read of its
-/// state word, so a slot that fires later stays, and is counted once it does.
+/// and the once-slots that fired, which it returns as removed. Forgets the
+/// keys of the removed slots, and counts those that had fired. Each slot's
+/// fate and its count are decided by one read of its state word, so a slot
+/// that fires later stays, and is counted once it does. Every slot is in
+/// exactly one of `kept` and `removed`.
 fn compact<T>(
     writer: &mut Writer<T>,
-    current: &[Arc<Slot<T>>],
+    current: &[SlotRef<T>],
     drop: impl Fn(&Slot<T>) -> bool,
-) -> (Vec<Arc<Slot<T>>>, usize) {
+) -> Compacted<T> {
     let mut kept = Vec::with_capacity(current.len() + 1);
+    let mut removed = Removed::new();
     let mut fired = 0;
     for slot in current {
         let has_fired = slot.state.has_fired();
@@ -588,11 +691,16 @@ fn compact<T>(
                     writer.keys.remove(key);
                 }
             }
+            removed.push(slot.copy());
         } else {
-            kept.push(Arc::clone(slot));
+            kept.push(slot.copy());
         }
     }
-    (kept, fired)
+    Compacted {
+        kept,
+        removed,
+        fired,
+    }
 }
 
 #[cold]
@@ -611,15 +719,24 @@ impl<T> Drop for BaseSignal<T> {
         let old = self
             .list
             .swap(Arc::new(List::new(Box::new([]), Config::empty())));
+        let mut garbage = Garbage::new();
         // Connections that outlive the signal must see their listener as
         // disconnected.
         for slot in old.slots.iter() {
             slot.state.mark_disconnected();
+            #[allow(unsafe_code)]
+            // SAFETY: the current list's slots are the signal's, each
+            // handed back once, here, as the list stops being current; no
+            // emit can run (the signal is being dropped).
+            garbage.slots.push(unsafe { slot.copy().into_arc() });
         }
-        let mut garbage = vec![old];
+        garbage.lists.push(old);
         {
             let mut writer = sync::lock(&self.writer);
-            garbage.append(&mut writer.retired.take_all());
+            garbage.lists.append(&mut writer.retired.take_all());
+            garbage.slots.append(&mut writer.dying);
+            #[cfg(loom)]
+            garbage.slots.append(&mut writer.buried);
         }
         self.dispose(garbage);
     }
@@ -628,36 +745,44 @@ impl<T> Drop for BaseSignal<T> {
 impl<T> fmt::Debug for BaseSignal<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BaseSignal")
-            .field("id", &self.id)
-            .field("len", &self.len.load(Ordering::Relaxed))
+            .field("id", &self.hot.id)
+            .field("len", &self.hot.len.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
 
 #[cfg(all(test, not(loom)))]
 mod test {
-    use std::collections::HashMap;
-
-    use super::{Writer, compact};
-    use crate::base::slot::Slot;
+    use super::{Compacted, Writer, compact};
+    use crate::base::slot::{Slot, SlotRef};
     use crate::sync::{Arc, ErasedArc};
 
     fn writer<T>() -> Writer<T> {
-        Writer {
-            keys: HashMap::new(),
-            retired: super::Retired::new(super::SCAN_AFTER),
-        }
+        Writer::new()
     }
 
-    fn slot(id: u64, key: Option<&str>, once: bool) -> Arc<Slot<u32>> {
+    fn slot(id: u64, key: Option<&str>, once: bool) -> SlotRef<u32> {
         let key = key.map(ErasedArc::from);
-        Arc::new(Slot::new(
+        SlotRef::new(Arc::new(Slot::new(
             id,
             key,
             0,
             once,
             crate::callback::plain(|_: &u32| {}),
-        ))
+        )))
+    }
+
+    /// Hands every slot back, once, as the signal does.
+    fn free(slots: impl IntoIterator<Item = SlotRef<u32>>) {
+        for slot in slots {
+            #[allow(unsafe_code)]
+            // SAFETY: each test slot is handed back once, here.
+            drop(unsafe { slot.into_arc() });
+        }
+    }
+
+    fn ids(slots: &[SlotRef<u32>]) -> Vec<u64> {
+        slots.iter().map(|s| s.id).collect()
     }
 
     /// A compacted list keeps every slot but those the write drops and the
@@ -676,13 +801,18 @@ mod test {
             writer.keys.insert(ErasedArc::from(key), id);
         }
         assert!(slots[1].state.claim_once());
-        let (kept, fired) = compact(&mut writer, &slots, |s| s.id == 4);
-        let ids: Vec<u64> = kept.iter().map(|s| s.id).collect();
-        assert_eq!(ids, [1, 3]);
+        let Compacted {
+            kept,
+            removed,
+            fired,
+        } = compact(&mut writer, &slots, |s| s.id == 4);
+        assert_eq!(ids(&kept), [1, 3]);
+        assert_eq!(ids(&removed), [2, 4], "each slot is kept or removed");
         assert_eq!(fired, 1);
         let mut keys: Vec<&str> = writer.keys.keys().map(|k| &**k).collect();
         keys.sort_unstable();
         assert_eq!(keys, ["a"]);
+        free(slots);
     }
 
     /// A key taken over by a newer listener stays with it when the fired
@@ -694,9 +824,12 @@ mod test {
         assert!(old.state.claim_once());
         let new = slot(2, Some("k"), false);
         writer.keys.insert(ErasedArc::from("k"), 2);
-        let (kept, fired) = compact(&mut writer, &[old, new], |_| false);
-        assert_eq!(kept.len(), 1);
-        assert_eq!(fired, 1);
+        let slots = [old, new];
+        let compacted = compact(&mut writer, &slots, |_| false);
+        assert_eq!(ids(&compacted.kept), [2]);
+        assert_eq!(ids(&compacted.removed), [1]);
+        assert_eq!(compacted.fired, 1);
         assert_eq!(writer.keys.get("k"), Some(&2));
+        free(slots);
     }
 }

@@ -11,16 +11,69 @@
 //! value here under the key emits note for it, and a later scan (heavy
 //! barrier, then every record) keeps each retired value only for the emits
 //! that noted its key or its address, or had not noted one yet.
+//!
+//! A scan's heavy barrier interrupts every core that runs a thread of the
+//! process (15–28 µs on the 2-core VM the benchmarks run on, where a write
+//! is under 1 µs). When a scan is asked for while an emit of the owner
+//! seems to run (a look at the records, or a scan less than 1 ms ago that
+//! found one), it would most likely keep what it covers anyway, so, if the
+//! owner chose so (signals' lists do; the topic cache does not), the values
+//! wait for a later write's scan instead, up to a bound ([`DEFER_UP_TO`],
+//! [`DEFER_UP_TO_WEIGHT`]). That is what the documented "freed by a later
+//! write when an emit is running" allows, and it lets a writer under load
+//! pay one barrier per many writes. See `docs/architecture.md`, "Scans wait
+//! while emits run".
 
 use crate::base::record::{self, Readers};
-use crate::sync::Arc;
+use crate::sync::{Arc, Ordering, fence};
 
 /// What `Retired` keeps. Under loom, "freeing" a value writes a cell that
 /// every read checks (see `List::bury`), so that a model fails on a read
 /// its reclamation does not happen after.
 pub(crate) trait Retirable {
+    /// Roughly how many pointers the value holds (a list: its slots), so
+    /// that deferred scans keep a bounded amount of memory waiting.
+    fn weight(&self) -> usize {
+        1
+    }
+
     #[cfg(loom)]
     fn bury(&self);
+}
+
+/// At most this many values wait for a later write's scan while emits run.
+/// Under loom, 2: a model then covers both a scan left for later and one
+/// that happens while its emit still runs.
+#[cfg(not(loom))]
+pub(crate) const DEFER_UP_TO: usize = 1024;
+#[cfg(loom)]
+pub(crate) const DEFER_UP_TO: usize = 2;
+
+/// And at most this much weight (about 32 KiB of slot pointers): a write
+/// to a large list pays a barrier per write, which its copy dwarfs anyway.
+pub(crate) const DEFER_UP_TO_WEIGHT: usize = 4096;
+
+/// After a scan that found emits of the owner running, scans asked for
+/// within this long wait too, though a look sees no emit: an emit loop
+/// spends a short gap between two emits, which a look often falls into,
+/// and each scan then would pay a barrier (measured: one look in four
+/// missed a thread emitting 4 cheap listeners in a loop, and the writer
+/// spent most of its time in barriers). Not under loom, whose models must
+/// not depend on time.
+#[cfg(not(loom))]
+const BUSY_FOR: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// When [`Retired::reclaim`] scans the records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scan {
+    /// Once `scan_after` values await one.
+    WhenDue,
+    /// Now, since the write removed closures, unless an emit of the owner
+    /// is seen running: then, as for a due scan, the values wait for a
+    /// later write (within [`DEFER_UP_TO`] and [`DEFER_UP_TO_WEIGHT`]).
+    Soon,
+    /// Now, whatever runs (`disconnect_wait`, after its wait).
+    Now,
 }
 
 /// Under loom, a cell that "freeing" a value writes and every read of it
@@ -63,6 +116,8 @@ pub(crate) struct Retired<V> {
     /// Swapped out, with the key emits note to read them; no scan covers
     /// them yet.
     unscanned: Vec<(Arc<V>, usize)>,
+    /// The weight of `unscanned` (see [`Retirable::weight`]).
+    unscanned_weight: usize,
     /// Scanned; running emits may still read them. One batch per distinct
     /// set of such emits, so a long emit costs a write one batch, however
     /// many writes it outlasts.
@@ -72,6 +127,12 @@ pub(crate) struct Retired<V> {
     held: Vec<Arc<V>>,
     /// A scan is due once this many values await one.
     scan_after: usize,
+    /// Whether scans wait while emits run (see [`Scan::Soon`]).
+    defers: bool,
+    /// Until when scans wait even if a look sees no emit (see
+    /// [`BUSY_FOR`]).
+    #[cfg(not(loom))]
+    busy_until: Option<std::time::Instant>,
     /// Under loom, reclaimed values stay allocated until the owner drops
     /// (see [`Retirable`]).
     #[cfg(loom)]
@@ -86,12 +147,18 @@ struct Batch<V> {
 
 impl<V: Retirable> Retired<V> {
     /// Nothing retired; a scan is due once `scan_after` values await one.
-    pub(crate) fn new(scan_after: usize) -> Self {
+    /// If `defers`, scans asked for while emits run wait for a later one
+    /// (see [`Scan`]); otherwise every scan asked for happens.
+    pub(crate) fn new(scan_after: usize, defers: bool) -> Self {
         Self {
             unscanned: Vec::new(),
+            unscanned_weight: 0,
             pinned: Vec::new(),
             held: Vec::new(),
             scan_after,
+            defers,
+            #[cfg(not(loom))]
+            busy_until: None,
             #[cfg(loom)]
             graveyard: Vec::new(),
         }
@@ -101,13 +168,15 @@ impl<V: Retirable> Retired<V> {
     /// emit that may read it notes `key` or the value's own address (see
     /// the module's opening).
     pub(crate) fn retire(&mut self, value: Arc<V>, key: usize) {
+        self.unscanned_weight += value.weight();
         self.unscanned.push((value, key));
     }
 
     /// Moves to `garbage` the retired values that no emit of `id` can read
-    /// any more and no `Arc` holder references. Scans the records first if
-    /// values await a scan and `scan_now` (or `scan_after` values await
-    /// one).
+    /// any more and no `Arc` holder references, and returns how many.
+    /// Scans the records first if values await a scan and `scan` asks for
+    /// one (see [`Scan`]). (Under loom the values go to the graveyard
+    /// instead, and are counted all the same.)
     ///
     /// A scan keeps a value only for the emits it found that may read it:
     /// those that noted its key or its address, and those that had not
@@ -118,7 +187,7 @@ impl<V: Retirable> Retired<V> {
     /// every value retired while it runs; and the values it holds back
     /// share one batch, so the cost of a write does not grow with their
     /// number.
-    pub(crate) fn reclaim(&mut self, id: u64, scan_now: bool, garbage: &mut Vec<Arc<V>>) {
+    pub(crate) fn reclaim(&mut self, id: u64, scan: Scan, garbage: &mut Vec<Arc<V>>) -> usize {
         self.pinned.retain_mut(|batch| {
             if batch.readers.done() {
                 self.held.append(&mut batch.values);
@@ -126,10 +195,15 @@ impl<V: Retirable> Retired<V> {
             }
             true
         });
-        if !self.unscanned.is_empty() && (scan_now || self.unscanned.len() >= self.scan_after) {
+        if self.scan_due(id, scan) {
+            self.unscanned_weight = 0;
             // Every value in `unscanned` was swapped out before this scan,
             // so the scan covers them all.
             let found = record::scan(id);
+            #[cfg(not(loom))]
+            {
+                self.busy_until = (!found.is_empty()).then(|| std::time::Instant::now() + BUSY_FOR);
+            }
             for (value, key) in std::mem::take(&mut self.unscanned) {
                 let address = std::ptr::from_ref::<V>(&value).addr();
                 let readers = found.of(key, address);
@@ -149,13 +223,55 @@ impl<V: Retirable> Retired<V> {
         }
         let start = garbage.len();
         sweep(&mut self.held, garbage);
+        let freed = garbage.len() - start;
         #[cfg(loom)]
         for value in garbage.drain(start..) {
             value.bury();
             self.graveyard.push(value);
         }
-        #[cfg(not(loom))]
-        let _ = start;
+        freed
+    }
+
+    /// Whether `reclaim` scans now: values await a scan, `scan` asks for
+    /// one, and it is not deferred (an emit of `id` is seen running and the
+    /// values waiting are within bounds).
+    fn scan_due(&self, id: u64, scan: Scan) -> bool {
+        if self.unscanned.is_empty() {
+            return false;
+        }
+        let asked = match scan {
+            Scan::Now => return true,
+            Scan::Soon => true,
+            Scan::WhenDue => self.unscanned.len() >= self.scan_after,
+        };
+        let bounded = self.defers
+            && self.unscanned.len() < DEFER_UP_TO
+            && self.unscanned_weight < DEFER_UP_TO_WEIGHT;
+        asked && !(bounded && (self.busy() || record::seen_running(id)))
+    }
+
+    /// Whether the last scan found emits running, less than [`BUSY_FOR`]
+    /// ago.
+    #[cfg(not(loom))]
+    fn busy(&self) -> bool {
+        self.busy_until
+            .is_some_and(|until| std::time::Instant::now() < until)
+    }
+
+    #[cfg(loom)]
+    fn busy(&self) -> bool {
+        false
+    }
+
+    /// Whether `f` holds for some value kept (awaiting a scan, pinned or
+    /// held; not those reclaimed).
+    pub(crate) fn any(&self, mut f: impl FnMut(&V) -> bool) -> bool {
+        self.unscanned.iter().any(|(value, _)| f(value))
+            || self
+                .pinned
+                .iter()
+                .any(|batch| batch.values.iter().any(|value| f(value)))
+            || self.held.iter().any(|value| f(value))
     }
 
     /// How many values are kept (awaiting a scan, pinned or held).
@@ -167,6 +283,7 @@ impl<V: Retirable> Retired<V> {
 
     /// Every value kept, for the owner's drop (no emit of it can run).
     pub(crate) fn take_all(&mut self) -> Vec<Arc<V>> {
+        self.unscanned_weight = 0;
         let mut all: Vec<Arc<V>> = self.unscanned.drain(..).map(|(value, _)| value).collect();
         for mut batch in self.pinned.drain(..) {
             all.append(&mut batch.values);
@@ -181,6 +298,7 @@ impl<V: Retirable> Retired<V> {
 /// Moves to `garbage` the values only `values` references: no emit reads
 /// them, and no holder is left.
 fn sweep<V>(values: &mut Vec<Arc<V>>, garbage: &mut Vec<Arc<V>>) {
+    let start = garbage.len();
     let mut at = 0;
     while at < values.len() {
         if Arc::strong_count(&values[at]) == 1 {
@@ -188,5 +306,14 @@ fn sweep<V>(values: &mut Vec<Arc<V>>, garbage: &mut Vec<Arc<V>>) {
         } else {
             at += 1;
         }
+    }
+    if garbage.len() > start {
+        // Acquire: `strong_count` is a relaxed load. Reading a count of 1
+        // that an `Emitter` (or an overflowed emit) left when it dropped its
+        // reference (a Release decrement) makes its reads of the value, and
+        // of the slots a list points to, happen before whatever the caller
+        // frees next: the value, and the slots only it still pointed to
+        // (`BaseSignal`'s `free_dying`).
+        fence(Ordering::Acquire);
     }
 }

@@ -38,7 +38,7 @@ pub(crate) use arc::{Arc, ErasedArc, Weak, downgrade};
 pub(crate) use arc_swap::{ArcSwap, Guard};
 #[cfg(not(loom))]
 pub(crate) use atomic::compiler_fence;
-pub(crate) use atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering, fence};
 pub(crate) use barrier::{full_fence, heavy_barrier, light_barrier};
 #[cfg(not(loom))]
 pub(crate) use barrier::{init as init_barriers, membarrier_registered};

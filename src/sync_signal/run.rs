@@ -4,13 +4,12 @@
 
 use std::ops::ControlFlow;
 
-use crate::base::slot::Slot;
+use crate::base::slot::{Slot, SlotRef};
 use crate::base::state::StateWord;
 use crate::base::{BaseSignal, List};
 use crate::callback::skipped;
 use crate::error::BoxError;
 use crate::stats::Counting;
-use crate::sync::Arc;
 
 /// `before` for the variants that never stop early.
 #[inline(always)]
@@ -146,7 +145,7 @@ pub(super) fn run_observed<B, T: 'static>(
 pub(super) fn run_slots<B, T: 'static>(
     base: &BaseSignal<T>,
     list: &List<T>,
-    slots: &[Arc<Slot<T>>],
+    slots: &[SlotRef<T>],
     value: &T,
     mut before: impl FnMut(usize) -> ControlFlow<B>,
     mut after: impl FnMut(&List<T>, &Slot<T>, Result<(), BoxError>) -> ControlFlow<B>,

@@ -596,6 +596,38 @@ struct Reader {
     reads: usize,
 }
 
+/// Whether some record shows an emit of `signal` running, as far as this
+/// thread sees without a barrier: a hint for a writer deciding whether a
+/// scan now would free anything (`retire::Retired::reclaim`), proof of
+/// nothing either way. Allocates nothing.
+///
+/// A thread emitting in a loop spends most of its time inside emits, but
+/// one look can fall between two: this looks `LOOKS` times before it
+/// concludes that the signal idles (each look at a busy record waits for
+/// its cache line, long enough for the emit loop to move on). A signal
+/// that idles costs the looks at records that nobody writes.
+pub(crate) fn seen_running(signal: u64) -> bool {
+    #[cfg(not(loom))]
+    const LOOKS: usize = 4;
+    #[cfg(loom)]
+    const LOOKS: usize = 1;
+    (0..LOOKS).any(|_| {
+        storage::any(|record| {
+            record
+                .entries
+                .iter()
+                // Relaxed: a hint; a stale or missed entry only decides
+                // whether a write scans now or leaves its values to a later
+                // scan, and every scan orders itself (`scan`).
+                .map(|entry| entry.word.load(Ordering::Relaxed))
+                // Entries are pushed in order: none in use past a free one
+                // (as far as a hint can tell).
+                .take_while(|&word| word != FREE)
+                .any(|word| signal_of(word) == signal)
+        })
+    })
+}
+
 /// Finds every emit of `signal` that may still read something the caller
 /// stopped publishing before calling this: the caller's earlier stores (a
 /// list pointer, a state word) are visible to every emit that pushes its

@@ -14,7 +14,7 @@ use crate::base::handle::Handle;
 use crate::base::record::{self, READS_NONE, READS_UNKNOWN, Recorded};
 #[cfg(loom)]
 use crate::base::retire::Liveness;
-use crate::base::retire::{Retirable, Retired};
+use crate::base::retire::{Retirable, Retired, Scan};
 use crate::base::state::StateWord;
 use crate::base::{next_id, next_signal_id};
 use crate::error::WouldDeadlock;
@@ -226,7 +226,11 @@ impl<T: 'static> Registry<T> {
             generation: AtomicU64::new(0),
             state: Mutex::new(State {
                 cached: Ledger::new(),
-                retired: Retired::new(EVICTED_SCAN_AFTER),
+                // Scans never wait for a later write here: a disconnect frees
+                // the entries (and closures) no running emit reads at once,
+                // as `tests/topics_cache.rs` checks; topic writes are rarer
+                // than a signal's churn.
+                retired: Retired::new(EVICTED_SCAN_AFTER, false),
                 stats: None,
             }),
             drop_panics: ErasedArc::new(AtomicU64::new(0)),
@@ -318,7 +322,7 @@ impl<T: 'static> Registry<T> {
         }
         let mut garbage = Vec::new();
         // A scan now: the change may have removed closures.
-        state.retired.reclaim(self.id, true, &mut garbage);
+        state.retired.reclaim(self.id, Scan::Soon, &mut garbage);
         (old, garbage)
     }
 
@@ -373,7 +377,7 @@ impl<T: 'static> Registry<T> {
         let mut garbage = Vec::new();
         if let Some((evicted, key)) = self.cache.insert(&mut state.cached, hash, &resolved) {
             state.retired.retire(evicted, key);
-            state.retired.reclaim(self.id, false, &mut garbage);
+            state.retired.reclaim(self.id, Scan::WhenDue, &mut garbage);
         }
         drop(state);
         drop(garbage); // after the lock, as in `change`
