@@ -21,6 +21,9 @@
 //!   shared `AtomicU64` incremented per emit instead.
 //! - **Writer's side**: one connect followed by one disconnect on a signal
 //!   that already has 10, 1 000 or 100 000 listeners.
+//! - **Writers under load**: connect + disconnect pairs per second on a
+//!   signal with 10 listeners while 0, 1 or 2 threads emit on it (issue
+//!   15's goal: 1 000 000 and 200 000).
 //! - **Writes under a long emit**: blocks of 10 000 connect + disconnect
 //!   pairs on a signal with 10 listeners, with no emit running and while
 //!   another thread sits inside an emit of it (issue 11: each block used to
@@ -146,7 +149,30 @@ fn main() {
     }
     println!();
 
+    writers_under_load(secs);
     writes_under_a_long_emit(if quick { 2 } else { 6 });
+}
+
+/// Issue 15's writer goal: connect + disconnect pairs per second on a
+/// signal with 10 listeners, while 0, 1 or 2 threads emit on it.
+fn writers_under_load(secs: f64) {
+    println!("## Writers under load (connect + disconnect pairs per second, 10 listeners)\n");
+    println!("| implementation | no emitter | 1 emitting thread | 2 emitting threads |");
+    println!("|---|---:|---:|---:|");
+    for (name, target) in targets() {
+        for i in 0..10 {
+            std::mem::forget(target.connect(i)); // connected for good
+        }
+        let pairs: Vec<String> = [0, 1, 2]
+            .iter()
+            .map(|&threads| {
+                let outcome = run(target.as_ref(), threads, Writer::TightLoop, secs);
+                format!("{:.0}", outcome.writes as f64 / secs)
+            })
+            .collect();
+        println!("| {name} | {} |", pairs.join(" | "));
+    }
+    println!();
 }
 
 /// Times `blocks` blocks of 10 000 connect + disconnect pairs on a signal

@@ -23,9 +23,10 @@ impl<T> BaseSignal<T> {
         for list in lists {
             let List { config, .. } = match Arc::try_unwrap(list) {
                 Ok(list) => list,
-                // Still referenced (cannot happen: a reclaimed list was held
-                // by nobody, and nobody can reach it any more); its last
-                // holder drops it, which touches no slot.
+                // Still referenced: only at the signal's drop, by a holder
+                // that leaked its reference (a forgotten `Emitter`), which
+                // can never read it again. A reclaimed list was held by
+                // nobody. Dropping ours touches no slot.
                 Err(list) => {
                     self.release_with(0, None, list);
                     continue;

@@ -80,7 +80,7 @@ struct Writer<T> {
     retired: Retired<List<T>>,
     /// Slots that left the current list, owned here until no retired list
     /// points to them (see `SlotRef`).
-    dying: Vec<Arc<Slot<T>>>,
+    dying: Vec<Dying<T>>,
     /// Under loom, freed slots, kept allocated until the signal drops (see
     /// `Slot::bury`).
     #[cfg(loom)]
@@ -104,18 +104,45 @@ impl<T> Writer<T> {
     /// held by no `Arc` holder (`Retired::reclaim`), and no list built
     /// later points to a slot that had left the current list, so a slot
     /// that no retired list points to can be read by nobody.
+    ///
+    /// Each dying slot remembers a retired list found pointing to it (its
+    /// `blocker`); while that list is still retired, the slot is kept
+    /// without a search. So when an idle `Emitter` or a long emit holds a
+    /// large list, and every slot removed since waits for it, a write costs
+    /// one lookup per waiting slot, not a walk of the large list for each.
     fn free_dying(&mut self, garbage: &mut Garbage<T>) {
+        if self.dying.is_empty() {
+            return;
+        }
         let start = garbage.slots.len();
+        let mut lists = Vec::new();
+        self.retired.any(|list| {
+            lists.push(std::ptr::from_ref(list).addr());
+            false
+        });
+        lists.sort_unstable();
         let mut at = 0;
         while at < self.dying.len() {
-            let slot = &self.dying[at];
-            let pointed = self
-                .retired
-                .any(|list| list.slots.iter().any(|s| s.is(slot)));
-            if pointed {
+            let dying = &mut self.dying[at];
+            // A freed list's address may have been reused by a later list:
+            // then the slot only waits for that list too (never freed early).
+            let blocked = dying.blocker != 0 && lists.binary_search(&dying.blocker).is_ok();
+            if !blocked {
+                let slot = &dying.slot;
+                let mut blocker = 0;
+                self.retired.any(|list| {
+                    let points = list.slots.iter().any(|s| s.is(slot));
+                    if points {
+                        blocker = std::ptr::from_ref(list).addr();
+                    }
+                    points
+                });
+                dying.blocker = blocker;
+            }
+            if self.dying[at].blocker != 0 {
                 at += 1;
             } else {
-                garbage.slots.push(self.dying.swap_remove(at));
+                garbage.slots.push(self.dying.swap_remove(at).slot);
             }
         }
         #[cfg(loom)]
@@ -126,6 +153,13 @@ impl<T> Writer<T> {
         #[cfg(not(loom))]
         let _ = start;
     }
+}
+
+/// A slot that left the current list, and a retired list last found
+/// pointing to it (its address; 0 for none yet).
+struct Dying<T> {
+    slot: Arc<Slot<T>>,
+    blocker: usize,
 }
 
 /// What a write frees, dropped after the writer lock is released
@@ -636,7 +670,10 @@ impl<T: 'static> BaseSignal<T> {
             // SAFETY: `compact` hands out each slot of the current list once,
             // as kept or removed; a removed slot left the current list with
             // this publish, so this is its one hand-back.
-            writer.dying.push(unsafe { slot.into_arc() });
+            writer.dying.push(Dying {
+                slot: unsafe { slot.into_arc() },
+                blocker: 0,
+            });
         }
         let scan = if scan_now { Scan::Soon } else { Scan::WhenDue };
         if writer
@@ -734,7 +771,9 @@ impl<T> Drop for BaseSignal<T> {
         {
             let mut writer = sync::lock(&self.writer);
             garbage.lists.append(&mut writer.retired.take_all());
-            garbage.slots.append(&mut writer.dying);
+            garbage
+                .slots
+                .extend(writer.dying.drain(..).map(|dying| dying.slot));
             #[cfg(loom)]
             garbage.slots.append(&mut writer.buried);
         }

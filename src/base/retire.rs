@@ -13,16 +13,15 @@
 //! that noted its key or its address, or had not noted one yet.
 //!
 //! A scan's heavy barrier interrupts every core that runs a thread of the
-//! process (15–28 µs on the 2-core VM the benchmarks run on, where a write
-//! is under 1 µs). When a scan is asked for while an emit of the owner
-//! seems to run (a look at the records, or a scan less than 1 ms ago that
-//! found one), it would most likely keep what it covers anyway, so, if the
-//! owner chose so (signals' lists do; the topic cache does not), the values
-//! wait for a later write's scan instead, up to a bound ([`DEFER_UP_TO`],
-//! [`DEFER_UP_TO_WEIGHT`]). That is what the documented "freed by a later
-//! write when an emit is running" allows, and it lets a writer under load
-//! pay one barrier per many writes. See `docs/architecture.md`, "Scans wait
-//! while emits run".
+//! process (15–160 µs on the 2-core VM the benchmarks run on, where a write
+//! is under 1 µs). When a scan is asked for while emits of the owner come
+//! and go on other threads (as a look at the records shows), it would most
+//! likely keep what it covers anyway, so, if the owner chose so (signals'
+//! lists do; the topic cache does not), the values wait for a later write's
+//! scan instead, up to a bound ([`DEFER_UP_TO`], [`DEFER_UP_TO_WEIGHT`]).
+//! That is what the documented "freed by a later write when an emit is
+//! running" allows, and it lets a writer under load pay one barrier per
+//! many writes. See `docs/architecture.md`, "Scans wait while emits run".
 
 use crate::base::record::{self, Readers};
 use crate::sync::{Arc, Ordering, fence};
@@ -53,15 +52,13 @@ pub(crate) const DEFER_UP_TO: usize = 2;
 /// to a large list pays a barrier per write, which its copy dwarfs anyway.
 pub(crate) const DEFER_UP_TO_WEIGHT: usize = 4096;
 
-/// After a scan that found emits of the owner running, scans asked for
-/// within this long wait too, though a look sees no emit: an emit loop
-/// spends a short gap between two emits, which a look often falls into,
-/// and each scan then would pay a barrier (measured: one look in four
-/// missed a thread emitting 4 cheap listeners in a loop, and the writer
-/// spent most of its time in barriers). Not under loom, whose models must
-/// not depend on time.
-#[cfg(not(loom))]
-const BUSY_FOR: std::time::Duration = std::time::Duration::from_millis(1);
+/// After this many looks in a row that saw the same emits running (and
+/// left values for later), the next such look scans: those are long emits,
+/// not emits coming and going. More than one: an emitting thread that the
+/// scheduler preempted inside an emit looks frozen too, and a look that
+/// misses the other emitting threads (between two of their emits) would
+/// take it for a long emit.
+const SAME_LOOKS: usize = 3;
 
 /// When [`Retired::reclaim`] scans the records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,10 +126,10 @@ pub(crate) struct Retired<V> {
     scan_after: usize,
     /// Whether scans wait while emits run (see [`Scan::Soon`]).
     defers: bool,
-    /// Until when scans wait even if a look sees no emit (see
-    /// [`BUSY_FOR`]).
-    #[cfg(not(loom))]
-    busy_until: Option<std::time::Instant>,
+    /// What the last look saw of the owner's emits on other threads, when
+    /// it left its values to a later scan, and how many looks in a row saw
+    /// the same since (see `scan_due`).
+    deferred_for: Option<(u64, usize)>,
     /// Under loom, reclaimed values stay allocated until the owner drops
     /// (see [`Retirable`]).
     #[cfg(loom)]
@@ -157,8 +154,7 @@ impl<V: Retirable> Retired<V> {
             held: Vec::new(),
             scan_after,
             defers,
-            #[cfg(not(loom))]
-            busy_until: None,
+            deferred_for: None,
             #[cfg(loom)]
             graveyard: Vec::new(),
         }
@@ -200,10 +196,6 @@ impl<V: Retirable> Retired<V> {
             // Every value in `unscanned` was swapped out before this scan,
             // so the scan covers them all.
             let found = record::scan(id);
-            #[cfg(not(loom))]
-            {
-                self.busy_until = (!found.is_empty()).then(|| std::time::Instant::now() + BUSY_FOR);
-            }
             for (value, key) in std::mem::take(&mut self.unscanned) {
                 let address = std::ptr::from_ref::<V>(&value).addr();
                 let readers = found.of(key, address);
@@ -233,9 +225,13 @@ impl<V: Retirable> Retired<V> {
     }
 
     /// Whether `reclaim` scans now: values await a scan, `scan` asks for
-    /// one, and it is not deferred (an emit of `id` is seen running and the
-    /// values waiting are within bounds).
-    fn scan_due(&self, id: u64, scan: Scan) -> bool {
+    /// one, and it is not left for later. It is left for later (within
+    /// the bounds) when a look sees emits of `id` on other threads, unless
+    /// the last [`SAME_LOOKS`] looks saw exactly the same: emits coming and
+    /// going, which a scan now would most likely find too, wait; the same
+    /// emits seen again and again are long emits (a listener that waits),
+    /// and then the scan happens, keeping only what they read.
+    fn scan_due(&mut self, id: u64, scan: Scan) -> bool {
         if self.unscanned.is_empty() {
             return false;
         }
@@ -247,20 +243,18 @@ impl<V: Retirable> Retired<V> {
         let bounded = self.defers
             && self.unscanned.len() < DEFER_UP_TO
             && self.unscanned_weight < DEFER_UP_TO_WEIGHT;
-        asked && !(bounded && (self.busy() || record::seen_running(id)))
-    }
-
-    /// Whether the last scan found emits running, less than [`BUSY_FOR`]
-    /// ago.
-    #[cfg(not(loom))]
-    fn busy(&self) -> bool {
-        self.busy_until
-            .is_some_and(|until| std::time::Instant::now() < until)
-    }
-
-    #[cfg(loom)]
-    fn busy(&self) -> bool {
-        false
+        if !(asked && bounded) {
+            return asked;
+        }
+        let Some(seen) = record::seen_running(id) else {
+            return true;
+        };
+        let same = match self.deferred_for {
+            Some((before, same)) if before == seen => same + 1,
+            _ => 0,
+        };
+        self.deferred_for = Some((seen, same));
+        same >= SAME_LOOKS
     }
 
     /// Whether `f` holds for some value kept (awaiting a scan, pinned or

@@ -33,14 +33,14 @@ use run::{go_on, reporting, run};
 /// A disconnected listener is never called again, but its closure (and what
 /// it captured) is dropped only once no emit can still be reading a list that
 /// contains it. The disconnect itself frees it when no other thread is inside
-/// an emit of the signal at that moment (nor was found inside one by a write
-/// in the last millisecond); otherwise a later write to the signal (connect, disconnect,
-/// clear), a `disconnect_wait`, or the signal's drop frees it: while emits
-/// run, writes leave that work to a later write, so that a writer under
-/// load does not interrupt every core once per write. An [`Emitter`] holds
-/// the list it last used until its next `emit` or its drop, and the
-/// signal's next write then frees it. Threads that emitted and went idle
-/// hold nothing (see `docs/architecture.md`).
+/// an emit of the signal at that moment; otherwise a later write to the
+/// signal (connect, disconnect, clear), a `disconnect_wait`, or the signal's
+/// drop frees it. While other threads emit in a loop, writes leave that
+/// work to a later write (at most 1 024 lists later), so that a writer
+/// under load does not interrupt every core once per write. An [`Emitter`]
+/// holds the list it last used until its next `emit` or its drop, and a
+/// later write then frees it. Threads that emitted and went idle hold
+/// nothing (see `docs/architecture.md`).
 /// [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) frees
 /// what its wait made free, whatever else runs.
 ///

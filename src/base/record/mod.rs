@@ -240,6 +240,14 @@ mod storage {
         Some(record)
     }
 
+    /// The calling thread's record (without taking one), and whether a
+    /// thread other than the caller holds a record.
+    pub(super) fn mine() -> (Option<RecordRef>, bool) {
+        let in_use = sync::lock(&POOL).in_use;
+        let mine = LOCAL.try_with(|local| local.record.get()).ok().flatten();
+        (mine, in_use > usize::from(mine.is_some()))
+    }
+
     /// Every record, and whether a thread other than the caller holds one.
     pub(super) fn records() -> (Vec<RecordRef>, bool) {
         let in_use = sync::lock(&POOL).in_use;
@@ -311,6 +319,25 @@ mod storage {
     /// so nothing is copied.
     pub(super) fn any(f: impl FnMut(&RecordRef) -> bool) -> bool {
         sync::lock(&ALL).iter().any(f)
+    }
+
+    /// The calling thread's record (without taking one), and whether
+    /// another record exists (as `records`).
+    pub(super) fn mine() -> (Option<RecordRef>, bool) {
+        let mine = LOCAL
+            .try_with(|local| {
+                let record = local.record.take();
+                local.record.set(record.clone());
+                record
+            })
+            .ok()
+            .flatten();
+        let others = sync::lock(&ALL).iter().any(|record| {
+            !mine
+                .as_ref()
+                .is_some_and(|mine| ErasedArc::ptr_eq(mine, record))
+        });
+        (mine, others)
     }
 
     /// Every record, and whether a thread other than the caller holds one
@@ -596,35 +623,62 @@ struct Reader {
     reads: usize,
 }
 
-/// Whether some record shows an emit of `signal` running, as far as this
-/// thread sees without a barrier: a hint for a writer deciding whether a
-/// scan now would free anything (`retire::Retired::reclaim`), proof of
-/// nothing either way. Allocates nothing.
+/// What a writer sees of the emits of `signal` running on other threads,
+/// without a barrier: `None` if it sees none, else a fingerprint of those
+/// it sees (their entry words, each with its sequence number), so that the
+/// caller can tell emits that come and go from the same emits still
+/// running. A hint for a writer deciding when to scan
+/// (`retire::Retired::reclaim`), proof of nothing: it only ever decides
+/// when a scan happens. Allocates nothing.
 ///
-/// A thread emitting in a loop spends most of its time inside emits, but
-/// one look can fall between two: this looks `LOOKS` times before it
-/// concludes that the signal idles (each look at a busy record waits for
-/// its cache line, long enough for the emit loop to move on). A signal
-/// that idles costs the looks at records that nobody writes.
-pub(crate) fn seen_running(signal: u64) -> bool {
+/// The calling thread's own record is left out (its emits are not "on
+/// another thread", and a scan handles them exactly). A thread emitting in
+/// a loop spends most of its time inside emits, but one look can fall
+/// between two: this looks up to `LOOKS` times, a short spin apart, before
+/// it reports nothing. It looks only when another thread holds a record,
+/// which is also when a scan costs a heavy barrier.
+pub(crate) fn seen_running(signal: u64) -> Option<u64> {
     #[cfg(not(loom))]
     const LOOKS: usize = 4;
     #[cfg(loom)]
     const LOOKS: usize = 1;
-    (0..LOOKS).any(|_| {
+    let (mine, others) = storage::mine();
+    if !others {
+        return None;
+    }
+    (0..LOOKS).find_map(|look| {
+        if look > 0 {
+            for _ in 0..16 {
+                std::hint::spin_loop();
+            }
+        }
+        let mut seen = None::<u64>;
         storage::any(|record| {
-            record
-                .entries
-                .iter()
+            if mine
+                .as_ref()
+                .is_some_and(|mine| storage::same(mine, record))
+            {
+                return false;
+            }
+            for entry in &record.entries {
                 // Relaxed: a hint; a stale or missed entry only decides
                 // whether a write scans now or leaves its values to a later
-                // scan, and every scan orders itself (`scan`).
-                .map(|entry| entry.word.load(Ordering::Relaxed))
-                // Entries are pushed in order: none in use past a free one
-                // (as far as a hint can tell).
-                .take_while(|&word| word != FREE)
-                .any(|word| signal_of(word) == signal)
-        })
+                // scan, and every scan orders itself (`scan`). An emit that
+                // popped before the caller's write happened-before it (a
+                // thread the caller synchronised with) shows its pop here.
+                let word = entry.word.load(Ordering::Relaxed);
+                if word == FREE {
+                    // Entries are pushed in order: none in use past a free
+                    // one (as far as a hint can tell).
+                    break;
+                }
+                if signal_of(word) == signal {
+                    seen = Some(seen.unwrap_or(0).wrapping_add(word));
+                }
+            }
+            false
+        });
+        seen
     })
 }
 
