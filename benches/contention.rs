@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench contention
 //! SIGWIRE_BENCH_THREADS=1,2,4,8,16 SIGWIRE_BENCH_SECS=2 cargo bench --bench contention
+//! SIGWIRE_BENCH_ONLY=writers cargo bench --bench contention   # the writers table alone
 //! ```
 //!
 //! - **Throughput**: `threads` emitting threads (default 1 and 2; set
@@ -68,6 +69,10 @@ fn main() {
     // keep that short.
     let quick = !std::env::args().any(|a| a == "--bench");
     let secs = if quick { 0.05 } else { secs() };
+    if std::env::var("SIGWIRE_BENCH_ONLY").as_deref() == Ok("writers") {
+        writers_under_load(secs);
+        return;
+    }
     let emitting = targets();
     for (_, target) in &emitting {
         for i in 0..LISTENERS {

@@ -290,3 +290,48 @@ fn a_slot_outlives_every_list_that_points_to_it_freed_in_any_order() {
     x.disconnect();
     drop(gated);
 }
+
+/// A disconnect left for later (another thread was inside an emit), then
+/// the emits end (the thread is joined): the next write frees the closure,
+/// even a connect (which alone scans only once 4 lists wait). Found by a
+/// second review.
+#[test]
+fn after_a_deferred_disconnect_and_a_join_the_next_connect_frees_the_closure() {
+    let signal = Arc::new(SyncSignal::<()>::new());
+    let (entered, inside) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let gated = signal.connect(move |_: &()| {
+        entered.send(()).unwrap();
+        released.lock().unwrap().recv().unwrap();
+    });
+    // A removing write with no other thread: scans, so no list waits for one.
+    signal.connect(|_: &()| {}).disconnect();
+    let emitter = {
+        let signal = Arc::clone(&signal);
+        thread::spawn(move || signal.emit(&()))
+    };
+    inside.recv().unwrap();
+    let dropped = Arc::new(AtomicUsize::new(0));
+    let token = Counted(Arc::clone(&dropped));
+    // Connected after the long emit loaded its list: that emit cannot read x.
+    let x = signal.connect(move |_: &()| {
+        let _ = &token;
+    });
+    x.disconnect(); // another thread is inside an emit: may be left for later
+    let after_disconnect = dropped.load(Ordering::SeqCst);
+    release.send(()).unwrap();
+    emitter.join().unwrap(); // no emit of the signal runs anywhere now
+    let _y = signal.connect(|_: &()| {}); // "a later write (connect, ...)"
+    let after_connect = dropped.load(Ordering::SeqCst);
+    let _z = signal.connect(|_: &()| {});
+    let after_two = dropped.load(Ordering::SeqCst);
+    drop(gated);
+    assert_eq!(
+        (after_disconnect, after_connect, after_two),
+        (0, 1, 1),
+        "(after the disconnect, after the next connect, after a second connect): \
+         no emit runs anywhere once the emitting thread was joined, yet the \
+         later connect did not free the disconnected closure"
+    );
+}

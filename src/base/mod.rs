@@ -124,8 +124,9 @@ impl<T> Writer<T> {
         let mut at = 0;
         while at < self.dying.len() {
             let dying = &mut self.dying[at];
-            // A freed list's address may have been reused by a later list:
-            // then the slot only waits for that list too (never freed early).
+            // A blocker freed by this reclaim is not in `lists` (its address
+            // cannot be reused yet: the freed list lives on in `garbage`),
+            // so the slot is searched again.
             let blocked = dying.blocker != 0 && lists.binary_search(&dying.blocker).is_ok();
             if !blocked {
                 let slot = &dying.slot;

@@ -130,6 +130,9 @@ pub(crate) struct Retired<V> {
     /// it left its values to a later scan, and how many looks in a row saw
     /// the same since (see `scan_due`).
     deferred_for: Option<(u64, usize)>,
+    /// A scan asked for at once ([`Scan::Soon`]) was left for later: the
+    /// next write scans as if it asked the same, whatever it asks.
+    soon_left: bool,
     /// Under loom, reclaimed values stay allocated until the owner drops
     /// (see [`Retirable`]).
     #[cfg(loom)]
@@ -155,6 +158,7 @@ impl<V: Retirable> Retired<V> {
             scan_after,
             defers,
             deferred_for: None,
+            soon_left: false,
             #[cfg(loom)]
             graveyard: Vec::new(),
         }
@@ -238,15 +242,17 @@ impl<V: Retirable> Retired<V> {
         let asked = match scan {
             Scan::Now => return true,
             Scan::Soon => true,
-            Scan::WhenDue => self.unscanned.len() >= self.scan_after,
+            Scan::WhenDue => self.soon_left || self.unscanned.len() >= self.scan_after,
         };
         let bounded = self.defers
             && self.unscanned.len() < DEFER_UP_TO
             && self.unscanned_weight < DEFER_UP_TO_WEIGHT;
         if !(asked && bounded) {
+            self.soon_left &= !asked;
             return asked;
         }
         let Some(seen) = record::seen_running(id) else {
+            self.soon_left = false;
             return true;
         };
         let same = match self.deferred_for {
@@ -254,7 +260,9 @@ impl<V: Retirable> Retired<V> {
             _ => 0,
         };
         self.deferred_for = Some((seen, same));
-        same >= SAME_LOOKS
+        let now = same >= SAME_LOOKS;
+        self.soon_left = !now;
+        now
     }
 
     /// Whether `f` holds for some value kept (awaiting a scan, pinned or
