@@ -26,6 +26,23 @@ fn counted() -> (Arc<AtomicUsize>, Counted) {
     (Arc::clone(&n), Counted(n))
 }
 
+/// A listener that reports when it is entered (`inside`) and then waits
+/// until `release` sends: an emit that runs for as long as the test wants.
+fn gated() -> (
+    mpsc::Receiver<()>,
+    mpsc::Sender<()>,
+    impl Fn(&()) + Send + Sync + 'static,
+) {
+    let (entered, inside) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let gate = move |_: &()| {
+        entered.send(()).unwrap();
+        released.lock().unwrap().recv().unwrap();
+    };
+    (inside, release, gate)
+}
+
 /// SyncSignal `# Memory`: "The disconnect itself frees it when no other
 /// thread is inside an emit of the signal at that moment". Single thread:
 /// a listener connects `b` and disconnects it; the running emit (this
@@ -78,9 +95,8 @@ fn after_emits_ended_the_next_write_frees_the_closure() {
     let once = Mutex::new(true);
     let churn = signal.connect(move |_: &()| {
         if std::mem::take(&mut *once.lock().unwrap()) {
-            // The writer sees this emit (its own thread's) running: writes
-            // defer until 1 024 lists wait, then one scans and finds this
-            // emit, which sets BUSY_FOR.
+            // Enough writes inside the emit that scans run while it does
+            // (and find it).
             for _ in 0..515 {
                 s.connect(|_: &()| {}).disconnect();
             }
@@ -88,7 +104,6 @@ fn after_emits_ended_the_next_write_frees_the_closure() {
     });
     signal.emit(&());
     // No emit of the signal runs on any thread from here on.
-    let start = Instant::now();
     let (dropped, token) = counted();
     let x = signal.connect(move |_: &()| {
         let _ = &token;
@@ -96,17 +111,12 @@ fn after_emits_ended_the_next_write_frees_the_closure() {
     x.disconnect(); // the removing write
     signal.connect(|_: &()| {}).disconnect(); // "the next write" (two, even)
     signal.connect(|_: &()| {}).disconnect();
-    let elapsed = start.elapsed();
     let freed = dropped.load(Ordering::SeqCst);
     drop(churn);
-    assert!(
-        elapsed < Duration::from_millis(1),
-        "too slow to show it: {elapsed:?}"
-    );
     assert_eq!(
         freed, 1,
         "no emit runs anywhere, yet neither the disconnect nor the three writes \
-         after it freed the closure ({elapsed:?} after the emit returned)"
+         after it freed the closure"
     );
 }
 
@@ -119,13 +129,8 @@ fn after_emits_ended_the_next_write_frees_the_closure() {
 #[test]
 fn a_long_emit_does_not_hold_back_a_closure_it_cannot_read() {
     let signal = Arc::new(SyncSignal::<()>::new());
-    let (entered, inside) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let gated = signal.connect(move |_: &()| {
-        entered.send(()).unwrap();
-        released.lock().unwrap().recv().unwrap();
-    });
+    let (inside, release, gate) = gated();
+    let gated = signal.connect(gate);
     let emitter = {
         let signal = Arc::clone(&signal);
         thread::spawn(move || signal.emit(&()))
@@ -242,8 +247,10 @@ fn disconnects_while_an_idle_emitter_holds_a_big_list_stay_linear() {
     let without = run(false);
     let with = run(true);
     println!("{N} disconnects: {without:?} without an idle Emitter, {with:?} with one");
+    // A guard against the quadratic blow-up (80 x when it was there), not
+    // a speed goal: the margin is wide for loaded machines.
     assert!(
-        with < without * 10 + Duration::from_millis(50),
+        with < without * 25 + Duration::from_millis(250),
         "{N} disconnects: {without:?} without an idle Emitter, {with:?} with one"
     );
 }
@@ -258,13 +265,8 @@ fn disconnects_while_an_idle_emitter_holds_a_big_list_stay_linear() {
 #[test]
 fn a_slot_outlives_every_list_that_points_to_it_freed_in_any_order() {
     let signal = Arc::new(SyncSignal::<()>::new());
-    let (entered, inside) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let gated = signal.connect(move |_: &()| {
-        entered.send(()).unwrap();
-        released.lock().unwrap().recv().unwrap();
-    });
+    let (inside, release, gate) = gated();
+    let gated = signal.connect(gate);
     let captured = Arc::new(());
     let c = Arc::clone(&captured);
     let s = signal.connect(move |_: &()| {
@@ -298,13 +300,8 @@ fn a_slot_outlives_every_list_that_points_to_it_freed_in_any_order() {
 #[test]
 fn after_a_deferred_disconnect_and_a_join_the_next_connect_frees_the_closure() {
     let signal = Arc::new(SyncSignal::<()>::new());
-    let (entered, inside) = mpsc::channel();
-    let (release, released) = mpsc::channel::<()>();
-    let released = Mutex::new(released);
-    let gated = signal.connect(move |_: &()| {
-        entered.send(()).unwrap();
-        released.lock().unwrap().recv().unwrap();
-    });
+    let (inside, release, gate) = gated();
+    let gated = signal.connect(gate);
     // A removing write with no other thread: scans, so no list waits for one.
     signal.connect(|_: &()| {}).disconnect();
     let emitter = {

@@ -98,6 +98,14 @@ impl<T> Writer<T> {
         }
     }
 
+    /// Frees what can be freed (`Retired::reclaim`), then the dying slots
+    /// that only the lists it freed pointed to.
+    fn reclaim(&mut self, id: u64, scan: Scan, garbage: &mut Garbage<T>) {
+        if self.retired.reclaim(id, scan, &mut garbage.lists) > 0 {
+            self.free_dying(garbage);
+        }
+    }
+
     /// Moves to `garbage` the dying slots that no retired list points to.
     /// Call after a reclaim that freed lists: only freeing a list can
     /// release a slot. A list the reclaim freed was read by no emit and
@@ -601,15 +609,7 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn wait_for_emits(&self) -> Result<(), WouldDeadlock> {
         record::wait_for(self.hot.id, &self.hot.overflow)?;
         let mut garbage = Garbage::new();
-        let mut writer = sync::lock(&self.writer);
-        if writer
-            .retired
-            .reclaim(self.hot.id, Scan::Now, &mut garbage.lists)
-            > 0
-        {
-            writer.free_dying(&mut garbage);
-        }
-        drop(writer);
+        sync::lock(&self.writer).reclaim(self.hot.id, Scan::Now, &mut garbage);
         self.dispose(garbage);
         Ok(())
     }
@@ -677,13 +677,7 @@ impl<T: 'static> BaseSignal<T> {
             });
         }
         let scan = if scan_now { Scan::Soon } else { Scan::WhenDue };
-        if writer
-            .retired
-            .reclaim(self.hot.id, scan, &mut garbage.lists)
-            > 0
-        {
-            writer.free_dying(garbage);
-        }
+        writer.reclaim(self.hot.id, scan, garbage);
     }
 }
 

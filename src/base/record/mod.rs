@@ -250,11 +250,8 @@ mod storage {
 
     /// Every record, and whether a thread other than the caller holds one.
     pub(super) fn records() -> (Vec<RecordRef>, bool) {
-        let in_use = sync::lock(&POOL).in_use;
-        let mine = LOCAL
-            .try_with(|local| local.record.get().is_some())
-            .unwrap_or(false);
-        (sync::lock(&ALL).clone(), in_use > usize::from(mine))
+        let (_, others) = mine();
+        (sync::lock(&ALL).clone(), others)
     }
 }
 
@@ -343,21 +340,8 @@ mod storage {
     /// Every record, and whether a thread other than the caller holds one
     /// (under loom records are never handed back, so "ever held one").
     pub(super) fn records() -> (Vec<RecordRef>, bool) {
-        let mine = LOCAL
-            .try_with(|local| {
-                let record = local.record.take();
-                local.record.set(record.clone());
-                record
-            })
-            .ok()
-            .flatten();
-        let all = sync::lock(&ALL).clone();
-        let others = all.iter().any(|record| {
-            !mine
-                .as_ref()
-                .is_some_and(|mine| ErasedArc::ptr_eq(mine, record))
-        });
-        (all, others)
+        let (_, others) = mine();
+        (sync::lock(&ALL).clone(), others)
     }
 }
 
