@@ -411,6 +411,7 @@ impl ConnectOptions {
             key: self.key,
             priority: self.priority,
             once: self.once,
+            internal: false,
         }
     }
 }

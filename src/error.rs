@@ -807,3 +807,198 @@ impl fmt::Display for ListenerPanic {
 }
 
 impl Error for ListenerPanic {}
+
+/// [`Subscription::recv`](crate::Subscription::recv) could not return an
+/// event.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{RecvError, SyncSignal};
+///
+/// let signal = SyncSignal::<u8>::new();
+/// let mut sub = signal.subscribe_with(1).unwrap();
+/// signal.emit(&1);
+/// signal.emit(&2);
+/// let lagged = sub.recv().unwrap_err();
+/// assert_eq!(lagged, RecvError::Lagged(1));
+/// assert_eq!(lagged.to_string(), "the subscription fell behind and missed 1 event");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// The subscription fell more than its ring behind: this many events
+    /// were overwritten before it read them. The next call returns the
+    /// oldest event still kept.
+    Lagged(u64),
+    /// The signal is gone (dropped) and every event emitted before was
+    /// received.
+    Closed,
+}
+
+/// [`Subscription::try_recv`](crate::Subscription::try_recv) could not
+/// return an event.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{SyncSignal, TryRecvError};
+///
+/// let signal = SyncSignal::<u8>::new();
+/// let mut sub = signal.subscribe();
+/// assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
+/// drop(signal);
+/// assert_eq!(sub.try_recv().unwrap_err().to_string(), "the signal is closed and every event was received");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// No event is there yet.
+    Empty,
+    /// As [`RecvError::Lagged`].
+    Lagged(u64),
+    /// As [`RecvError::Closed`].
+    Closed,
+}
+
+/// [`Subscription::recv_timeout`](crate::Subscription::recv_timeout) could
+/// not return an event.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use sigwire::{RecvTimeoutError, SyncSignal};
+///
+/// let signal = SyncSignal::<u8>::new();
+/// let mut sub = signal.subscribe();
+/// let err = sub.recv_timeout(Duration::ZERO).unwrap_err();
+/// assert_eq!(err, RecvTimeoutError::Timeout);
+/// assert_eq!(err.to_string(), "no event came before the timeout");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvTimeoutError {
+    /// No event came in time.
+    Timeout,
+    /// As [`RecvError::Lagged`].
+    Lagged(u64),
+    /// As [`RecvError::Closed`].
+    Closed,
+}
+
+fn lagged(f: &mut fmt::Formatter<'_>, missed: u64) -> fmt::Result {
+    let s = if missed == 1 { "" } else { "s" };
+    write!(
+        f,
+        "the subscription fell behind and missed {missed} event{s}"
+    )
+}
+
+const CLOSED: &str = "the signal is closed and every event was received";
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Lagged(missed) => lagged(f, *missed),
+            Self::Closed => f.write_str(CLOSED),
+        }
+    }
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Empty => f.write_str("no event is there yet"),
+            Self::Lagged(missed) => lagged(f, *missed),
+            Self::Closed => f.write_str(CLOSED),
+        }
+    }
+}
+
+impl fmt::Display for RecvTimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("no event came before the timeout"),
+            Self::Lagged(missed) => lagged(f, *missed),
+            Self::Closed => f.write_str(CLOSED),
+        }
+    }
+}
+
+impl Error for RecvError {}
+impl Error for TryRecvError {}
+impl Error for RecvTimeoutError {}
+
+/// [`SyncSignal::subscribe_with`](crate::SyncSignal::subscribe_with) was
+/// given a capacity it cannot honour.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{SubscribeError, SyncSignal};
+///
+/// let signal = SyncSignal::<u8>::new();
+/// assert_eq!(signal.subscribe_with(0).unwrap_err(), SubscribeError::ZeroCapacity);
+/// let _first = signal.subscribe_with(64).unwrap();
+/// let err = signal.subscribe_with(1000).unwrap_err();
+/// assert_eq!(err, SubscribeError::CapacityFixed { requested: 1000, capacity: 64 });
+/// assert_eq!(
+///     err.to_string(),
+///     "the signal's subscriptions share a ring of 64 events, made by the first \
+///      subscription; 1000 were asked for"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscribeError {
+    /// A capacity of 0 could keep no event.
+    ZeroCapacity,
+    /// More than the largest capacity a ring supports.
+    CapacityTooLarge {
+        /// The capacity asked for.
+        requested: usize,
+        /// The largest capacity supported.
+        max: usize,
+    },
+    /// The ring's slots could not be allocated.
+    OutOfMemory {
+        /// The slots asked for (the capacity rounded up to a power of two).
+        capacity: usize,
+        /// The bytes they need.
+        bytes: u128,
+    },
+    /// The signal's ring was made, with another capacity, by an earlier
+    /// subscription: all subscriptions of a signal share it.
+    CapacityFixed {
+        /// The capacity asked for.
+        requested: usize,
+        /// The ring's capacity.
+        capacity: usize,
+    },
+}
+
+impl fmt::Display for SubscribeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ZeroCapacity => {
+                f.write_str("a capacity of 0 can keep no event: it must be at least 1")
+            }
+            Self::CapacityTooLarge { requested, max } => write!(
+                f,
+                "a subscription capacity of {requested} events is more than a ring supports (at most {max})"
+            ),
+            Self::OutOfMemory { capacity, bytes } => write!(
+                f,
+                "a ring of {capacity} events needs {bytes} bytes, which could not be allocated"
+            ),
+            Self::CapacityFixed {
+                requested,
+                capacity,
+            } => write!(
+                f,
+                "the signal's subscriptions share a ring of {capacity} events, made by the first \
+                 subscription; {requested} were asked for"
+            ),
+        }
+    }
+}
+
+impl Error for SubscribeError {}

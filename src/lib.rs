@@ -87,6 +87,7 @@ mod cancel;
 mod connection;
 mod error;
 mod listeners;
+mod ring;
 mod signal;
 mod stats;
 mod sync;
@@ -100,9 +101,12 @@ pub use cancel::Cancel;
 pub use connection::{BlockGuard, ConnectOptions, Connection, FilterHandle, ScopedConnection};
 pub use error::{
     BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, FlushError,
-    ListenerPanic, RejectReason, Rejected, ShutdownTimeout, WouldDeadlock,
+    ListenerPanic, RecvError, RecvTimeoutError, RejectReason, Rejected, ShutdownTimeout,
+    SubscribeError, TryRecvError, WouldDeadlock,
 };
 pub use listeners::Listeners;
+pub use ring::DEFAULT_SUBSCRIPTION_CAPACITY;
+pub use ring::subscription::Subscription;
 pub use signal::Signal;
 pub use stats::Stats;
 pub use sync_signal::{Emitter, SyncSignal};
@@ -142,5 +146,8 @@ mod tests {
         assert_send_sync::<BuildError>();
         assert_send_sync::<ShutdownTimeout>();
         assert_send_sync::<WouldDeadlock>();
+        assert_send_sync::<Subscription<String>>();
+        assert_send_sync::<SubscribeError>();
+        assert_send_sync::<RecvError>();
     }
 }

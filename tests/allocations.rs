@@ -192,4 +192,27 @@ fn no_emit_variant_allocates_on_the_success_path() {
     assert_eq!(fired.load(Ordering::Relaxed), 1);
     assert_eq!(once.len(), 1);
     assert!(!conn.is_connected());
+
+    // Subscriptions: once the ring came round once (an `Arc` per slot),
+    // emits reuse each slot's allocation in place while nobody holds its
+    // event: a subscriber that reads and lets go, and one that never reads.
+    let subscribed = SyncSignal::<u64>::new();
+    let mut reading = subscribed.subscribe_with(8).unwrap();
+    let idle = subscribed.subscribe();
+    for i in 0..8 {
+        subscribed.emit(&i);
+        drop(reading.try_recv().unwrap());
+    }
+    let info = measure(|| {
+        for i in 0..EMITS {
+            subscribed.emit(&i);
+            assert_eq!(*reading.try_recv().unwrap(), i);
+        }
+    });
+    assert_eq!(info.count_total, 0, "emits and receives of subscriptions");
+    assert_eq!(
+        idle.dropped(),
+        0,
+        "the idle one has not read: nothing counted yet"
+    );
 }

@@ -5,11 +5,11 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use crossbeam_utils::CachePadded;
-use sigwire::{AsyncSignal, Overflow};
+use sigwire::{AsyncSignal, Overflow, RecvError, SyncSignal};
 
 pub(crate) const LISTENERS: [usize; 3] = [1, 4, 16];
 
@@ -183,6 +183,82 @@ impl Variant for Broadcast {
     }
 }
 
+/// `SyncSignal` subscriptions, one per listener, each read by its own
+/// thread with `recv` (the shape of `Broadcast`, on sigwire's ring).
+pub(crate) struct Subscriptions {
+    signal: SyncSignal<u64>,
+    counters: Vec<Counter>,
+    emitted: AtomicU64,
+    /// The slowest counter's value when last looked at.
+    slowest: AtomicU64,
+    lagged: Arc<AtomicBool>,
+}
+
+impl Subscriptions {
+    fn new(counters: &[Counter]) -> Self {
+        let signal = SyncSignal::new();
+        let lagged = Arc::new(AtomicBool::new(false));
+        for counter in counters {
+            let mut sub = signal.subscribe_with(CAPACITY).unwrap();
+            let counter = counter.clone();
+            let lagged = Arc::clone(&lagged);
+            thread::spawn(move || {
+                loop {
+                    match sub.recv() {
+                        Ok(value) => handle(&counter, *value),
+                        Err(RecvError::Lagged(n)) => {
+                            // Counted so that `drain` returns, and reported.
+                            lagged.store(true, Ordering::Relaxed);
+                            counter.fetch_add(n, Ordering::Relaxed);
+                        }
+                        Err(RecvError::Closed) => break,
+                    }
+                }
+            });
+        }
+        Self {
+            signal,
+            counters: counters.to_vec(),
+            emitted: AtomicU64::new(0),
+            slowest: AtomicU64::new(0),
+            lagged,
+        }
+    }
+}
+
+impl Variant for Subscriptions {
+    fn emit(&self, value: u64) {
+        // The ring never blocks the emitter: a subscription a ring behind
+        // lags. Keep it from lapping the readers, as `Broadcast` does, by
+        // looking at the slowest count only when it could be in the way.
+        let emitted = self.emitted.load(Ordering::Relaxed);
+        if emitted - self.slowest.load(Ordering::Relaxed) >= CAPACITY as u64 - 1 {
+            loop {
+                let slowest = self
+                    .counters
+                    .iter()
+                    .map(|c| c.load(Ordering::Relaxed))
+                    .min();
+                let slowest = slowest.unwrap_or(emitted);
+                self.slowest.store(slowest, Ordering::Relaxed);
+                if emitted - slowest < CAPACITY as u64 - 1 {
+                    break;
+                }
+                thread::yield_now();
+            }
+        }
+        self.signal.emit(&value);
+        self.emitted.store(emitted + 1, Ordering::Relaxed);
+    }
+    fn drain(&self) {
+        wait_all(&self.counters, self.emitted.load(Ordering::Relaxed));
+        assert!(
+            !self.lagged.load(Ordering::Relaxed),
+            "a subscription lagged"
+        );
+    }
+}
+
 pub(crate) fn variants(n: usize) -> Vec<(&'static str, Box<dyn Variant>)> {
     vec![
         (
@@ -195,5 +271,6 @@ pub(crate) fn variants(n: usize) -> Vec<(&'static str, Box<dyn Variant>)> {
         ("crossbeam", Box::new(Crossbeam::new(&counters(n)))),
         ("broadcast", Box::new(Broadcast::new(&counters(n)))),
         ("sigwire", Box::new(Sigwire::new(&counters(n)))),
+        ("subscription", Box::new(Subscriptions::new(&counters(n)))),
     ]
 }

@@ -195,6 +195,9 @@ pub(crate) struct BaseSignal<T> {
     /// write drops them). Wrapping: a fire's increment can land just after
     /// the write that dropped its slot, so it may briefly read as -1.
     fired: AtomicUsize,
+    /// The signal's own slots (`Options::internal`): `live_len` leaves them
+    /// out. They stay until the signal drops.
+    internal: AtomicUsize,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
     writer: Mutex<Writer<T>>,
@@ -246,6 +249,9 @@ pub(crate) struct Options {
     pub(crate) key: Option<ErasedArc<str>>,
     pub(crate) priority: i32,
     pub(crate) once: bool,
+    /// Kept by the signal for itself (the subscriptions' feeder): not
+    /// counted by `live_len`, kept by `clear`.
+    pub(crate) internal: bool,
 }
 
 impl<T: 'static> BaseSignal<T> {
@@ -264,6 +270,7 @@ impl<T: 'static> BaseSignal<T> {
             }),
             list: ArcSwap::new(list),
             fired: AtomicUsize::new(0),
+            internal: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
             writer: Mutex::new(Writer::new()),
         }
@@ -285,8 +292,9 @@ impl<T: 'static> BaseSignal<T> {
     /// The number of connected listeners: the current list without the
     /// once-slots that fired.
     pub(crate) fn live_len(&self) -> usize {
-        // Relaxed (both): a snapshot for the caller; see `fired`.
-        let fired = self.fired.load(Ordering::Relaxed) as isize;
+        // Relaxed (all three): a snapshot for the caller; see `fired`.
+        let fired = self.fired.load(Ordering::Relaxed) as isize
+            + self.internal.load(Ordering::Relaxed) as isize;
         (self.hot.len.load(Ordering::Relaxed) as isize - fired).max(0) as usize
     }
 
@@ -398,8 +406,15 @@ impl<T: 'static> BaseSignal<T> {
             key,
             priority,
             once,
+            internal,
         } = options;
-        let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
+        let mut slot = Slot::new(id, key.clone(), priority, once, callback);
+        if internal {
+            slot.set_internal();
+            // Relaxed: a count for `live_len`, as `fired`.
+            this.internal.fetch_add(1, Ordering::Relaxed);
+        }
+        let slot = Arc::new(slot);
         // Taken before the slot is published: a write on another thread may
         // remove it at once, and the caller's handle must still name it.
         let weak = sync::downgrade(&slot);
@@ -495,10 +510,11 @@ impl<T: 'static> BaseSignal<T> {
     /// Disconnects every listener.
     pub(crate) fn clear(&self) {
         self.write(|writer, current| {
-            for slot in current.slots.iter() {
+            // The signal's own slots stay (the subscriptions' feeder).
+            for slot in current.slots.iter().filter(|s| !s.is_internal()) {
                 slot.state.mark_disconnected();
             }
-            let compacted = compact(writer, &current.slots, |_| true);
+            let compacted = compact(writer, &current.slots, |s| !s.is_internal());
             (Some(Next::compacted(compacted, current, true)), ())
         });
     }

@@ -34,6 +34,9 @@ pub(crate) struct Slot<T> {
 struct Extra {
     key: Option<ErasedArc<str>>,
     priority: i32,
+    /// The signal's own slot (the subscriptions' feeder), which `clear`
+    /// keeps and `len` does not count.
+    internal: bool,
 }
 
 impl<T> Slot<T> {
@@ -44,7 +47,13 @@ impl<T> Slot<T> {
         once: bool,
         callback: Callback<T>,
     ) -> Self {
-        let extra = (key.is_some() || priority != 0).then(|| Box::new(Extra { key, priority }));
+        let extra = (key.is_some() || priority != 0).then(|| {
+            Box::new(Extra {
+                key,
+                priority,
+                internal: false,
+            })
+        });
         Self {
             state: StateWord::new(once),
             callback,
@@ -65,6 +74,23 @@ impl<T> Slot<T> {
     /// The key the listener was connected under, if any.
     pub(crate) fn key(&self) -> Option<&ErasedArc<str>> {
         self.extra.as_ref().and_then(|extra| extra.key.as_ref())
+    }
+
+    /// Makes this the signal's own slot (see `Extra::internal`).
+    pub(crate) fn set_internal(&mut self) {
+        let extra = self.extra.get_or_insert_with(|| {
+            Box::new(Extra {
+                key: None,
+                priority: 0,
+                internal: false,
+            })
+        });
+        extra.internal = true;
+    }
+
+    /// Whether this is the signal's own slot.
+    pub(crate) fn is_internal(&self) -> bool {
+        self.extra.as_ref().is_some_and(|extra| extra.internal)
     }
 
     /// Higher runs first; 0 unless set.

@@ -13,6 +13,8 @@
 //! * [`arc`]: `Arc`, `Weak` and [`downgrade`]; `ErasedArc`, std's `Arc`
 //!   in both builds, for `dyn` handles.
 //! * [`atomic`]: the atomic integers, `AtomicBool`, `AtomicPtr`, `Ordering`.
+//! * [`cell`]: `UnsafeCell` with loom's interface (`with`, `with_mut`), for
+//!   the broadcast ring's slots.
 //! * [`mutex`]: `Mutex`, `Condvar`, and [`lock`] / [`wait`] /
 //!   [`into_inner`], which ignore poisoning; [`left_until`] for timed waits.
 //! * [`arc_swap`]: `ArcSwap`, `Guard` (the published listener lists and
@@ -29,6 +31,7 @@ mod arc;
 mod arc_swap;
 mod atomic;
 mod barrier;
+mod cell;
 pub(crate) mod exec;
 mod mutex;
 mod queue;
@@ -42,6 +45,7 @@ pub(crate) use atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
 pub(crate) use barrier::{full_fence, heavy_barrier, light_barrier};
 #[cfg(not(loom))]
 pub(crate) use barrier::{init as init_barriers, membarrier_registered};
+pub(crate) use cell::UnsafeCell;
 pub(crate) use mutex::{Condvar, Mutex, into_inner, left_until, lock, wait};
 pub(crate) use queue::{Queue, bounded as bounded_queue};
 pub(crate) use thread::spin;

@@ -12,8 +12,11 @@ use crate::base::List;
 use crate::base::slot::Slot;
 use crate::callback::skipped;
 use crate::cancel::Cancel;
+use crate::error::SubscribeError;
 use crate::error::{BoxError, Cancelled, EmitError, EmitErrors};
 use crate::listeners::Listeners;
+use crate::ring::feed::Feed;
+use crate::ring::subscription::Subscription;
 use run::{go_on, reporting, run};
 
 /// A signal whose listeners run inline, on the thread that emits.
@@ -75,6 +78,8 @@ use run::{go_on, reporting, run};
 /// ```
 pub struct SyncSignal<T> {
     listeners: Listeners<T>,
+    /// The subscriptions' ring, once one was made.
+    feed: Feed,
 }
 
 /// The connect family, filters, keys, `len` / `is_empty` / `clear` and the
@@ -101,6 +106,7 @@ impl<T: 'static> SyncSignal<T> {
     pub fn new() -> Self {
         Self {
             listeners: Listeners::new(),
+            feed: Feed::new(),
         }
     }
 
@@ -330,6 +336,79 @@ impl<T: 'static> SyncSignal<T> {
     /// ```
     pub fn emitter(&self) -> Emitter<'_, T> {
         Emitter::new(self.listeners.base())
+    }
+}
+
+/// Subscriptions: cursors the caller drives, fed with a clone of each
+/// event (one per emit, shared by every subscription of the signal).
+impl<T: Clone + Send + Sync + 'static> SyncSignal<T> {
+    /// A [`Subscription`] to this signal's events, from the next emit on,
+    /// keeping up to 1 024 events for a subscriber that reads late (or the
+    /// capacity of the first [`subscribe_with`](Self::subscribe_with)).
+    ///
+    /// All subscriptions of a signal share one ring, filled by one listener
+    /// the signal keeps for them: it runs first (highest priority), clones
+    /// each event that passes the signal's filters into the ring once, and
+    /// skips the clone while no subscription exists. [`len`](Listeners::len)
+    /// does not count it and [`clear`](Listeners::clear) keeps it. In
+    /// [`stats`](Self::stats) it is one listener: an event handed to the
+    /// ring is one delivery. The event a slot held is dropped by the emit
+    /// that reuses the slot; a panic in its `Drop` unwinds to that emit's
+    /// caller, as a listener's panic does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::SyncSignal;
+    ///
+    /// let orders = SyncSignal::<String>::new();
+    /// let mut audit = orders.subscribe();
+    /// let mut billing = orders.subscribe();
+    /// orders.emit(&"order 1".to_string());
+    ///
+    /// // One clone of the event, shared: both get the same `Arc`.
+    /// let a = audit.recv().unwrap();
+    /// let b = billing.recv().unwrap();
+    /// assert!(std::sync::Arc::ptr_eq(&a, &b));
+    /// assert!(orders.is_empty()); // subscriptions are not listeners
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If this call makes the ring and its 1 024 slots (16 bytes each)
+    /// cannot be allocated; [`subscribe_with`](Self::subscribe_with)
+    /// returns that as an error.
+    #[track_caller]
+    pub fn subscribe(&self) -> Subscription<T> {
+        match self.feed.subscribe(self.listeners.base(), None) {
+            Ok(subscription) => subscription,
+            Err(error) => panic!("SyncSignal::subscribe: {error}"),
+        }
+    }
+
+    /// A [`Subscription`] as [`subscribe`](Self::subscribe), on a ring of
+    /// `capacity` events (rounded up to a power of two) if this is the
+    /// signal's first.
+    ///
+    /// # Errors
+    ///
+    /// [`SubscribeError::ZeroCapacity`], [`SubscribeError::CapacityTooLarge`]
+    /// (above 2^31), [`SubscribeError::OutOfMemory`];
+    /// [`SubscribeError::CapacityFixed`] when an earlier subscription made
+    /// the ring with another capacity (all share one).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<u8>::new();
+    /// let sub = signal.subscribe_with(10).unwrap();
+    /// assert_eq!(sub.capacity(), 16);
+    /// assert!(signal.subscribe_with(16).is_ok()); // the same ring
+    /// assert!(signal.subscribe_with(32).is_err());
+    /// ```
+    pub fn subscribe_with(&self, capacity: usize) -> Result<Subscription<T>, SubscribeError> {
+        self.feed.subscribe(self.listeners.base(), Some(capacity))
     }
 }
 

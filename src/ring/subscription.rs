@@ -1,0 +1,247 @@
+//! `Subscription<T>`: a cursor into a signal's broadcast ring, driven by
+//! the caller.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::{Read, Ring};
+use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
+use crate::sync::Arc;
+
+/// A cursor into a signal's events, read at the caller's pace:
+/// [`recv`](Self::recv) waits, [`try_recv`](Self::try_recv) does not,
+/// [`recv_timeout`](Self::recv_timeout) waits at most a given time. Made
+/// by [`SyncSignal::subscribe`](crate::SyncSignal::subscribe).
+///
+/// **Items are `Arc<T>`.** Each event is stored once, in the signal's ring,
+/// and every subscription that reads it gets the same `Arc` (one
+/// reference count each, never a clone of `T`); the item may outlive the
+/// call and the subscription. A ring slot whose `Arc` nobody holds any
+/// more is reused in place when the ring comes round, so a subscriber
+/// that lets its items go costs no allocation per event. (Under
+/// `--cfg loom`, it is loom's `Arc`.)
+///
+/// **Lagging.** The ring keeps the last [`capacity`](Self::capacity)
+/// events. A subscription that falls further behind loses the oldest, for
+/// itself only: the next call returns [`Lagged(n)`](RecvError::Lagged),
+/// with `n` the events it missed, and the call after that the oldest event
+/// still kept. It never holds an emitter back.
+///
+/// **Closing.** Once the signal is dropped, a subscription returns the
+/// events emitted before, then [`Closed`](RecvError::Closed) on every call.
+///
+/// A subscription starts at the tail: it receives the events emitted after
+/// `subscribe` returned. Dropping it frees its place at once.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{RecvError, SyncSignal};
+///
+/// let prices = SyncSignal::<u64>::new();
+/// let mut sub = prices.subscribe_with(2).unwrap(); // keeps the last 2
+///
+/// prices.emit(&1);
+/// assert_eq!(*sub.recv().unwrap(), 1);
+///
+/// for p in 2..=5 {
+///     prices.emit(&p);
+/// }
+/// assert_eq!(sub.recv().unwrap_err(), RecvError::Lagged(2)); // 2 and 3
+/// assert_eq!(*sub.recv().unwrap(), 4);
+/// assert_eq!(*sub.recv().unwrap(), 5);
+///
+/// drop(prices);
+/// assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+/// ```
+pub struct Subscription<T> {
+    ring: Arc<Ring<T>>,
+    /// The next position to read.
+    next: u64,
+    dropped: u64,
+}
+
+impl<T> Subscription<T> {
+    pub(crate) fn new(ring: Arc<Ring<T>>) -> Self {
+        let next = ring.subscribe();
+        Self {
+            ring,
+            next,
+            dropped: 0,
+        }
+    }
+
+    /// The next event, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// [`TryRecvError::Empty`] when no event is there yet,
+    /// [`TryRecvError::Lagged`] with the number of events missed (the next
+    /// call returns the oldest one kept), [`TryRecvError::Closed`] once the
+    /// signal is gone and every event before was received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::{SyncSignal, TryRecvError};
+    ///
+    /// let signal = SyncSignal::<&'static str>::new();
+    /// let mut sub = signal.subscribe();
+    /// assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
+    /// signal.emit(&"ready");
+    /// assert_eq!(*sub.try_recv().unwrap(), "ready");
+    /// ```
+    pub fn try_recv(&mut self) -> Result<Arc<T>, TryRecvError> {
+        match self.ring.read(self.next) {
+            Read::Item(item) => {
+                self.next += 1;
+                Ok(item)
+            }
+            Read::Empty => Err(TryRecvError::Empty),
+            Read::Lagged { oldest } => Err(TryRecvError::Lagged(self.skip_to(oldest))),
+            Read::Closed => Err(TryRecvError::Closed),
+        }
+    }
+
+    /// The next event, waiting for it as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvError::Lagged`] with the number of events missed (the next
+    /// call returns the oldest one kept), [`RecvError::Closed`] once the
+    /// signal is gone and every event before was received.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::SyncSignal;
+    ///
+    /// let signal = std::sync::Arc::new(SyncSignal::<u32>::new());
+    /// let mut sub = signal.subscribe();
+    /// let emitter = std::thread::spawn({
+    ///     let signal = signal.clone();
+    ///     move || signal.emit(&7)
+    /// });
+    /// assert_eq!(*sub.recv().unwrap(), 7);
+    /// emitter.join().unwrap();
+    /// ```
+    pub fn recv(&mut self) -> Result<Arc<T>, RecvError> {
+        loop {
+            match self.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(TryRecvError::Lagged(n)) => return Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => return Err(RecvError::Closed),
+                Err(TryRecvError::Empty) => self.wait(None),
+            };
+        }
+    }
+
+    /// The next event, waiting at most `timeout` for it.
+    ///
+    /// # Errors
+    ///
+    /// [`RecvTimeoutError::Timeout`] when none came in time, and
+    /// `Lagged` and `Closed` as [`recv`](Self::recv).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sigwire::{RecvTimeoutError, SyncSignal};
+    ///
+    /// let signal = SyncSignal::<u32>::new();
+    /// let mut sub = signal.subscribe();
+    /// let waited = sub.recv_timeout(Duration::from_millis(1));
+    /// assert_eq!(waited.unwrap_err(), RecvTimeoutError::Timeout);
+    /// ```
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Arc<T>, RecvTimeoutError> {
+        // A timeout too large for an `Instant` waits without one.
+        let deadline = Instant::now().checked_add(timeout);
+        loop {
+            match self.try_recv() {
+                Ok(item) => return Ok(item),
+                Err(TryRecvError::Lagged(n)) => return Err(RecvTimeoutError::Lagged(n)),
+                Err(TryRecvError::Closed) => return Err(RecvTimeoutError::Closed),
+                Err(TryRecvError::Empty) => {
+                    if !self.wait(deadline) {
+                        return Err(RecvTimeoutError::Timeout);
+                    }
+                }
+            };
+        }
+    }
+
+    /// Waits until the next position may be readable; `false` once
+    /// `deadline` passed.
+    fn wait(&self, deadline: Option<Instant>) -> bool {
+        // Spin a little first: the event is often a few instructions away
+        // (an emitter between its claim and its publish), and a sleep costs
+        // two context switches.
+        #[cfg(not(loom))]
+        {
+            let backoff = crossbeam_utils::Backoff::new();
+            while !backoff.is_completed() {
+                if self.ring.ready(self.next) {
+                    return true;
+                }
+                backoff.snooze();
+            }
+        }
+        self.ring.wait(self.next, deadline)
+    }
+
+    /// Moves past the events overwritten before `oldest`; returns how many.
+    fn skip_to(&mut self, oldest: u64) -> u64 {
+        let missed = oldest - self.next;
+        self.next = oldest;
+        self.dropped += missed;
+        missed
+    }
+
+    /// The events this subscription missed because it lagged, in total.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<u8>::new();
+    /// let mut sub = signal.subscribe_with(1).unwrap();
+    /// signal.emit(&1);
+    /// signal.emit(&2);
+    /// assert!(sub.try_recv().is_err()); // Lagged(1)
+    /// assert_eq!(sub.dropped(), 1);
+    /// ```
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// How many events the ring keeps for its subscriptions (the capacity
+    /// asked for, rounded up to a power of two).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use sigwire::SyncSignal;
+    /// let signal = SyncSignal::<u8>::new();
+    /// assert_eq!(signal.subscribe_with(100).unwrap().capacity(), 128);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.ring.capacity()
+    }
+}
+
+impl<T> Drop for Subscription<T> {
+    fn drop(&mut self) {
+        self.ring.unsubscribe();
+    }
+}
+
+impl<T> fmt::Debug for Subscription<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("next", &self.next)
+            .field("dropped", &self.dropped)
+            .field("ring", &*self.ring)
+            .finish()
+    }
+}
