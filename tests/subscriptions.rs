@@ -408,3 +408,196 @@ fn accounting_is_exact_under_concurrent_emitters_and_readers() {
         "the sleeping subscription lags: the lag path ran"
     );
 }
+
+mod async_signal {
+    use super::*;
+    use sigwire::{AsyncSignal, DeliveryOrder, Overflow};
+
+    fn pool(threads: usize) -> Arc<rayon::ThreadPool> {
+        Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    #[test]
+    fn subscriptions_see_the_emit_order_under_unordered_delivery() {
+        let signal = AsyncSignal::<u64>::builder()
+            .pool(pool(4))
+            .ordering(DeliveryOrder::Unordered)
+            .capacity(4096)
+            .build()
+            .unwrap();
+        for _ in 0..4 {
+            signal.connect(|_: &u64| {});
+        }
+        let mut sub = signal.subscribe();
+        for v in 0..3000 {
+            signal.emit(v).unwrap();
+        }
+        signal.flush().unwrap();
+        for v in 0..3000 {
+            assert_eq!(*sub.try_recv().unwrap(), v);
+        }
+        assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
+    }
+
+    #[test]
+    fn close_ends_subscriptions_after_the_events_accepted_before() {
+        let signal = AsyncSignal::<u32>::new();
+        let mut sub = signal.subscribe();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let rx = std::sync::Mutex::new(rx);
+        signal.connect(move |_: &u32| {
+            let _ = rx.lock().unwrap().recv_timeout(Duration::from_secs(5));
+        });
+        signal.emit(1).unwrap(); // held in its delivery by the listener
+        signal.emit(2).unwrap();
+        signal.close();
+        tx.send(()).unwrap();
+        tx.send(()).unwrap();
+        assert_eq!(*sub.recv().unwrap(), 1);
+        assert_eq!(*sub.recv().unwrap(), 2);
+        assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+        // A subscription made after the close and the last delivery ends
+        // at once.
+        signal.flush().unwrap();
+        assert_eq!(signal.subscribe().recv().unwrap_err(), RecvError::Closed);
+    }
+
+    #[test]
+    fn a_first_subscription_after_close_ends_at_once() {
+        let signal = AsyncSignal::<u32>::new();
+        signal.close();
+        let mut sub = signal.subscribe();
+        assert_eq!(
+            sub.recv_timeout(Duration::from_secs(5)).unwrap_err(),
+            RecvTimeoutError::Closed
+        );
+    }
+
+    #[test]
+    fn dropping_the_signal_ends_subscriptions_after_the_pending_events() {
+        let signal = AsyncSignal::<u32>::new();
+        let mut sub = signal.subscribe();
+        signal.connect(|_: &u32| thread::sleep(Duration::from_millis(1)));
+        for v in 0..20 {
+            signal.emit(v).unwrap();
+        }
+        drop(signal); // 20 events may still be pending
+        for v in 0..20 {
+            assert_eq!(*sub.recv().unwrap(), v);
+        }
+        assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+    }
+
+    #[test]
+    fn emit_collect_events_reach_subscriptions_too() {
+        let signal = AsyncSignal::<u32>::new();
+        let mut sub = signal.subscribe();
+        signal.emit_collect(5).unwrap();
+        assert_eq!(*sub.recv().unwrap(), 5);
+    }
+
+    #[test]
+    fn a_subscription_that_never_reads_never_holds_the_signal_back() {
+        let signal = AsyncSignal::<u32>::builder()
+            .capacity(4)
+            .overflow(Overflow::Reject)
+            .build()
+            .unwrap();
+        let mut idle = signal.subscribe();
+        for v in 0..100 {
+            // Room comes back as the drainer delivers; a full queue is the
+            // listeners', never the subscription's, doing.
+            while signal.emit(v).is_err() {
+                signal.flush().unwrap();
+            }
+        }
+        signal.flush().unwrap();
+        assert_eq!(idle.recv().unwrap_err(), RecvError::Lagged(96));
+        assert_eq!(*idle.recv().unwrap(), 96);
+        assert_eq!(
+            signal.stats().delivered,
+            0,
+            "no listener: nothing delivered"
+        );
+        assert_eq!(signal.stats().emitted, 100);
+    }
+
+    #[test]
+    fn a_panicking_clone_is_counted_and_the_drainer_goes_on() {
+        #[derive(Debug)]
+        struct Fragile(u32);
+        impl Clone for Fragile {
+            fn clone(&self) -> Self {
+                assert!(self.0 != 1, "clone refused");
+                Fragile(self.0)
+            }
+        }
+        let signal = AsyncSignal::<Fragile>::new();
+        let delivered = Arc::new(AtomicUsize::new(0));
+        let d = Arc::clone(&delivered);
+        signal.connect(move |_: &Fragile| {
+            d.fetch_add(1, Ordering::Relaxed);
+        });
+        let mut sub = signal.subscribe();
+        for v in 0..3 {
+            signal.emit(Fragile(v)).unwrap();
+        }
+        signal.flush().unwrap();
+        assert_eq!(
+            delivered.load(Ordering::Relaxed),
+            3,
+            "the listener got all three"
+        );
+        assert_eq!(signal.stats().panicked, 1);
+        assert_eq!(sub.try_recv().unwrap().0, 0);
+        assert_eq!(
+            sub.try_recv().unwrap().0,
+            2,
+            "the subscription misses the one"
+        );
+    }
+}
+
+mod topics {
+    use super::*;
+    use sigwire::bus::Topics;
+
+    #[test]
+    fn a_topic_subscription_gets_the_matching_events_with_their_topics() {
+        let topics = Topics::<u32>::new();
+        assert!(topics.subscribe("a..b").is_err());
+        let mut sub = topics.subscribe("job.>").unwrap();
+        assert_eq!(topics.len(), 1, "a topic subscription is a listener");
+        topics.emit("job.done", &1).unwrap();
+        topics.emit("other", &2).unwrap();
+        topics.emit("job.x.failed", &3).unwrap();
+        let a = sub.recv().unwrap();
+        let b = sub.recv().unwrap();
+        assert_eq!((a.topic(), *a.event()), ("job.done", 1));
+        assert_eq!((b.topic(), *b.event()), ("job.x.failed", 3));
+        assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
+        drop(sub);
+        assert_eq!(topics.len(), 0, "dropping it disconnects its listener");
+    }
+
+    #[test]
+    fn a_topic_subscription_lags_and_ends_with_the_topics() {
+        let topics = Topics::<u32>::new();
+        let mut sub = topics.subscribe("t").unwrap();
+        let capacity = sub.capacity() as u32;
+        for v in 0..capacity + 3 {
+            topics.emit("t", &v).unwrap();
+        }
+        drop(topics);
+        assert_eq!(sub.recv().unwrap_err(), RecvError::Lagged(3));
+        assert_eq!(*sub.recv().unwrap().event(), 3);
+        let rest = std::iter::from_fn(|| sub.recv().ok()).count();
+        assert_eq!(rest as u32, capacity - 1);
+        assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+    }
+}

@@ -105,3 +105,22 @@ fn closing_wakes_a_blocked_reader_after_the_last_event() {
         assert_eq!(reader.join().unwrap(), (Ok(1), RecvError::Closed));
     });
 }
+
+/// An `AsyncSignal`'s `close` against its drainer going idle: whichever
+/// sees the other last ends the subscriptions, after the event accepted
+/// before the close (a close that neither ends leaves `recv` asleep: a
+/// loom deadlock).
+#[test]
+fn an_async_close_racing_the_drainer_ends_the_subscription_after_the_event() {
+    loom::model(|| {
+        let signal = sigwire::AsyncSignal::<u32>::new();
+        let mut sub = signal.subscribe();
+        let reader = thread::spawn(move || {
+            let first = sub.recv().map(|item| *item);
+            (first, sub.recv().unwrap_err())
+        });
+        signal.emit(1).unwrap();
+        signal.close();
+        assert_eq!(reader.join().unwrap(), (Ok(1), RecvError::Closed));
+    });
+}

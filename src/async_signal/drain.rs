@@ -10,7 +10,7 @@ use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
 use super::builder::DeliveryOrder;
-use super::shared::Shared;
+use super::shared::{Feed, Shared};
 use super::{state, waits};
 use crate::base::List;
 use crate::base::slot::Slot;
@@ -55,6 +55,10 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         if batch.is_empty() {
             let seen = shared.state.load();
             if shared.state.try_idle(seen) {
+                if seen.is_closed() {
+                    // The last event accepted before the close is delivered.
+                    close_feed(shared);
+                }
                 return;
             }
             if seen.pending() != 0 {
@@ -73,6 +77,7 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         #[cfg(not(loom))]
         backoff.reset();
 
+        feed(shared, &batch);
         let deliveries = deliver(shared, &batch);
         let mut completed = [0; 2];
         for (_, parity) in batch.iter() {
@@ -98,6 +103,41 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         if count_completed(shared, deliveries, count, completed).has_waiters() {
             shared.wake();
         }
+    }
+}
+
+/// Ends the subscriptions (after what the ring holds).
+pub(super) fn close_feed<T>(shared: &Shared<T>) {
+    if let Some(feed) = sync::lock(&shared.feed).as_ref() {
+        feed.ring.close();
+    }
+}
+
+/// Copies `batch` into the subscriptions' ring, in queue order (the order
+/// of the emits), before its delivery. A panicking `Clone` (or the `Drop` of
+/// the event a slot held) is caught and counted: the subscriptions miss
+/// that event, and `Stats::panicked` says so.
+fn feed<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
+    let Some(feed) = sync::lock(&shared.feed).clone() else {
+        return;
+    };
+    if !feed.ring.has_subscribers() {
+        return;
+    }
+    let _running = shared.base.enter();
+    let _draining = waits::Draining::new(shared.base.id());
+    for (value, _) in batch {
+        copy_into(shared, &feed, value);
+    }
+}
+
+/// Copies `value` into the subscriptions' ring. Once the ring is closed
+/// (after the last event accepted before `close`), only `emit_collect` gets
+/// here, and the copy is dropped: the subscriptions have ended.
+pub(super) fn copy_into<T>(shared: &Shared<T>, feed: &Feed<T>, value: &T) {
+    if contain(|| drop(feed.ring.push((feed.copy)(value)))).is_none() {
+        // Relaxed: a statistic.
+        shared.panicked.fetch_add(1, Ordering::Relaxed);
     }
 }
 

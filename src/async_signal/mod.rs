@@ -21,9 +21,11 @@ use crate::error::{
     BuildError, EmitErrors, FlushError, ListenerPanic, RejectReason, Rejected, ShutdownTimeout,
 };
 use crate::listeners::Listeners;
+use crate::ring::Ring;
+use crate::ring::subscription::Subscription;
 use crate::stats::Stats;
 use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue};
-use shared::Shared;
+use shared::{Feed, Shared};
 use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 
 /// A signal whose listeners run on a rayon pool, so that `emit` returns at
@@ -223,6 +225,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 sleep: Mutex::new(()),
                 wakeup: Condvar::new(),
                 on_panic: Mutex::new(on_panic),
+                feed: Mutex::new(None),
                 completed: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
                 stamp: AtomicU64::new(0),
@@ -400,6 +403,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
     /// ```
     pub fn emit_collect(&self, value: T) -> Result<(), EmitErrors> {
+        let feed = sync::lock(&self.shared.feed).clone();
+        if let Some(feed) = feed.filter(|feed| feed.ring.has_subscribers()) {
+            drain::copy_into(&self.shared, &feed, &value);
+        }
         let (errors, delivered) = drain::join_all(&self.shared, &value);
         drop(value);
         // Release (both), the event first: a `stats` that reads these
@@ -513,7 +520,11 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(signal.emit(2).is_err());
     /// ```
     pub fn close(&self) {
-        self.shared.state.close();
+        if !self.shared.state.close().is_scheduled() {
+            // No drainer runs, so none is left to end the subscriptions
+            // once it has delivered the last event: nothing is pending.
+            drain::close_feed(&self.shared);
+        }
         self.shared.wake();
     }
 
@@ -629,6 +640,73 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// ```
     pub fn capacity(&self) -> usize {
         self.shared.capacity
+    }
+}
+
+/// Subscriptions: cursors the caller drives, fed with a clone of each
+/// event (one per event, shared by every subscription of the signal).
+impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
+    /// A [`Subscription`] to this signal's events: those the drainer takes
+    /// from the queue after this call (an event emitted before it but not
+    /// yet delivered is received, as by a listener connected then), and
+    /// those of [`emit_collect`](Self::emit_collect) calls made after it.
+    /// The ring keeps up to [`capacity`](Self::capacity) events (rounded up
+    /// to a power of two) for a subscriber that reads late; one further
+    /// behind is told it [lagged](crate::RecvError::Lagged). A subscription
+    /// never holds the signal back.
+    ///
+    /// All subscriptions of a signal share one ring. The drainer clones
+    /// each event into it once, in emit order (also under
+    /// [`DeliveryOrder::Unordered`]), before the listeners run for it, and
+    /// skips the clone while no subscription exists. A panicking `Clone`
+    /// (or a panicking `Drop` of the event a ring slot held) is caught and
+    /// counted in [`Stats::panicked`]; the subscriptions miss that event.
+    /// After [`close`](Self::close), or once the signal is dropped,
+    /// subscriptions receive every event accepted before, then
+    /// [`Closed`](crate::RecvError::Closed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::{AsyncSignal, RecvError};
+    ///
+    /// let quotes = AsyncSignal::<u64>::new();
+    /// let mut sub = quotes.subscribe();
+    /// quotes.emit(10).unwrap();
+    /// quotes.emit(11).unwrap();
+    /// quotes.close();
+    /// assert_eq!(*sub.recv().unwrap(), 10);
+    /// assert_eq!(*sub.recv().unwrap(), 11);
+    /// assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If this call makes the ring (the signal's first subscription) and
+    /// its slots, 16 bytes per event of capacity, cannot be allocated.
+    #[track_caller]
+    pub fn subscribe(&self) -> Subscription<T> {
+        let shared = &*self.shared;
+        let mut held = sync::lock(&shared.feed);
+        if let Some(feed) = held.as_ref() {
+            return Subscription::new(Arc::clone(&feed.ring));
+        }
+        let ring = match Ring::new(shared.capacity) {
+            Ok(ring) => Arc::new(ring),
+            Err(error) => panic!("AsyncSignal::subscribe: {error}"),
+        };
+        let subscription = Subscription::new(Arc::clone(&ring));
+        *held = Some(Feed {
+            ring: Arc::clone(&ring),
+            copy: T::clone,
+        });
+        // Under the lock the drainer takes to end the subscriptions: if it
+        // went idle after a close before this ring existed, it found none.
+        let now = shared.state.load();
+        if now.is_closed() && !now.is_scheduled() {
+            ring.close();
+        }
+        subscription
     }
 }
 

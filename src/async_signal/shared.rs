@@ -8,6 +8,7 @@ use super::builder::{DeliveryOrder, Overflow, PanicHandler};
 use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
+use crate::ring::Ring;
 use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, Queue, exec};
 
 /// What the signal, its drainer and its waiters share.
@@ -27,6 +28,9 @@ pub(crate) struct Shared<T> {
     pub(super) sleep: Mutex<()>,
     pub(super) wakeup: Condvar,
     pub(super) on_panic: Mutex<Option<PanicHandler>>,
+    /// The subscriptions' ring and how to copy an event into it, once
+    /// `subscribe` made them; the drainer fills it, a batch at a time.
+    pub(super) feed: Mutex<Option<Feed<T>>>,
     /// Events whose listeners all returned (`emit_collect`'s included): with
     /// `pending`, the events emitted.
     pub(super) completed: AtomicU64,
@@ -39,6 +43,30 @@ pub(crate) struct Shared<T> {
     pub(super) failed: AtomicU64,
     pub(super) panicked: AtomicU64,
     pub(super) rejected: AtomicU64,
+}
+
+/// The ring of an `AsyncSignal`'s subscriptions and the clone that fills
+/// it (`subscribe` is the one place that knows `T: Clone`).
+pub(super) struct Feed<T> {
+    pub(super) ring: Arc<Ring<T>>,
+    pub(super) copy: fn(&T) -> T,
+}
+
+impl<T> Clone for Feed<T> {
+    fn clone(&self) -> Self {
+        Self {
+            ring: Arc::clone(&self.ring),
+            copy: self.copy,
+        }
+    }
+}
+
+impl<T> Drop for Shared<T> {
+    /// The signal and its drainer are gone, and every accepted event was
+    /// delivered: subscriptions end with `Closed` after the last one.
+    fn drop(&mut self) {
+        super::drain::close_feed(self);
+    }
 }
 
 impl<T> Shared<T> {

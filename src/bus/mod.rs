@@ -29,7 +29,7 @@ use std::fmt;
 pub use held::HeldSignal;
 pub use history::HistorySignal;
 pub use requests::{Name, Replies, Reply, Requests, Responding};
-pub use topics::{PatternError, Publisher, TopicError, Topics};
+pub use topics::{PatternError, Publisher, TopicError, TopicEvent, Topics};
 
 use crate::connection::Connection;
 use crate::sync::{self, AtomicBool, ErasedArc, Mutex, Ordering};

@@ -5,13 +5,16 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{Read, Ring};
+use crate::Connection;
 use crate::error::{RecvError, RecvTimeoutError, TryRecvError};
 use crate::sync::Arc;
 
 /// A cursor into a signal's events, read at the caller's pace:
 /// [`recv`](Self::recv) waits, [`try_recv`](Self::try_recv) does not,
 /// [`recv_timeout`](Self::recv_timeout) waits at most a given time. Made
-/// by [`SyncSignal::subscribe`](crate::SyncSignal::subscribe).
+/// by [`SyncSignal::subscribe`](crate::SyncSignal::subscribe),
+/// [`AsyncSignal::subscribe`](crate::AsyncSignal::subscribe) and
+/// [`Topics::subscribe`](crate::bus::Topics::subscribe).
 ///
 /// **Items are `Arc<T>`.** Each event is stored once, in the signal's ring,
 /// and every subscription that reads it gets the same `Arc` (one
@@ -27,8 +30,14 @@ use crate::sync::Arc;
 /// with `n` the events it missed, and the call after that the oldest event
 /// still kept. It never holds an emitter back.
 ///
-/// **Closing.** Once the signal is dropped, a subscription returns the
-/// events emitted before, then [`Closed`](RecvError::Closed) on every call.
+/// **Closing.** Once the signal is dropped (or an `AsyncSignal` closed), a
+/// subscription returns the events accepted before, then
+/// [`Closed`](RecvError::Closed) on every call.
+///
+/// **Waiting.** `recv` spins briefly, then sleeps until an emit publishes
+/// the event it waits for, or the close. It is a plain blocking call: on a
+/// thread that must not block (a pool thread, an async task), use
+/// `try_recv`.
 ///
 /// A subscription starts at the tail: it receives the events emitted after
 /// `subscribe` returned. Dropping it frees its place at once.
@@ -59,6 +68,9 @@ pub struct Subscription<T> {
     /// The next position to read.
     next: u64,
     dropped: u64,
+    /// The listener that feeds this subscription alone (a topic
+    /// subscription's), disconnected with it.
+    feeder: Option<Connection>,
 }
 
 impl<T> Subscription<T> {
@@ -68,7 +80,14 @@ impl<T> Subscription<T> {
             ring,
             next,
             dropped: 0,
+            feeder: None,
         }
+    }
+
+    /// This subscription, disconnecting `feeder` when dropped.
+    pub(crate) fn disconnecting(mut self, feeder: Connection) -> Self {
+        self.feeder = Some(feeder);
+        self
     }
 
     /// The next event, without waiting.
@@ -233,6 +252,9 @@ impl<T> Subscription<T> {
 impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
         self.ring.unsubscribe();
+        if let Some(feeder) = self.feeder.take() {
+            feeder.disconnect();
+        }
     }
 }
 

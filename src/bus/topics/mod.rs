@@ -28,6 +28,8 @@ use std::fmt;
 pub use pattern::{PatternError, TopicError};
 
 use crate::base::record::READS_NONE;
+use crate::ring::subscription::Subscription;
+use crate::ring::{DEFAULT_SUBSCRIPTION_CAPACITY, Ring};
 use crate::sync::{Arc, ErasedArc, Ordering};
 use crate::{Connection, Stats};
 use hash::hash;
@@ -70,6 +72,121 @@ use registry::{Registry, Resolved, SubscriberHandle};
 /// ```
 pub struct Topics<T: 'static> {
     inner: ErasedArc<Registry<T>>,
+}
+
+/// An event a topic subscription received, with its topic.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::bus::Topics;
+///
+/// let topics = Topics::<u32>::new();
+/// let mut sub = topics.subscribe("job.*").unwrap();
+/// topics.emit("job.done", &7).unwrap();
+/// let item = sub.recv().unwrap();
+/// assert_eq!((item.topic(), *item.event()), ("job.done", 7));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TopicEvent<T> {
+    topic: std::sync::Arc<str>,
+    event: T,
+}
+
+impl<T> TopicEvent<T> {
+    /// The topic it was emitted on.
+    ///
+    /// # Examples
+    ///
+    /// See [`TopicEvent`].
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The event.
+    ///
+    /// # Examples
+    ///
+    /// See [`TopicEvent`].
+    pub fn event(&self) -> &T {
+        &self.event
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Topics<T> {
+    /// A [`Subscription`] to the events of every topic `pattern` matches
+    /// (the grammar of [`connect`](Self::connect)), each with its topic,
+    /// from the next emit on. It keeps up to 1 024 events for a subscriber
+    /// that reads late; one further behind is told it
+    /// [lagged](crate::RecvError::Lagged), and no emit waits for it.
+    ///
+    /// Each subscription is a listener of its own ([`len`](Self::len)
+    /// counts it; dropping the subscription disconnects it), which copies
+    /// the event and the topic into the subscription's ring: a clone of `T`
+    /// and an allocation for the topic per event and subscription (a
+    /// `Topics<Arc<E>>` makes the clone a reference count). Once the
+    /// `Topics` is dropped, the subscription returns the events emitted
+    /// before, then [`Closed`](crate::RecvError::Closed).
+    ///
+    /// # Errors
+    ///
+    /// [`PatternError`], as [`connect`](Self::connect).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::RecvError;
+    /// use sigwire::bus::Topics;
+    ///
+    /// let topics = Topics::<u64>::new();
+    /// let mut fills = topics.subscribe("orders.*.filled").unwrap();
+    /// topics.emit("orders.7.filled", &70).unwrap();
+    /// topics.emit("orders.7.placed", &1).unwrap();
+    /// topics.emit("orders.8.filled", &80).unwrap();
+    /// drop(topics);
+    ///
+    /// let got: Vec<(String, u64)> = std::iter::from_fn(|| fills.recv().ok())
+    ///     .map(|item| (item.topic().to_string(), *item.event()))
+    ///     .collect();
+    /// assert_eq!(got, [("orders.7.filled".into(), 70), ("orders.8.filled".into(), 80)]);
+    /// assert_eq!(fills.recv().unwrap_err(), RecvError::Closed);
+    /// ```
+    pub fn subscribe(&self, pattern: &str) -> Result<Subscription<TopicEvent<T>>, PatternError> {
+        let pattern = Pattern::parse(pattern)?;
+        let ring = match Ring::new(DEFAULT_SUBSCRIPTION_CAPACITY) {
+            Ok(ring) => Arc::new(ring),
+            // 1 024 slots of 16 bytes: only a broken allocator refuses them.
+            Err(error) => panic!("Topics::subscribe: {error}"),
+        };
+        let feeder = TopicFeeder {
+            ring: Arc::clone(&ring),
+        };
+        let feed = move |topic: &str, event: &T| {
+            let copy = TopicEvent {
+                topic: topic.into(),
+                event: event.clone(),
+            };
+            // The ring closes only when this closure is dropped.
+            let _ = feeder.ring.push(copy);
+        };
+        let subscription = Subscription::new(ring);
+        let subscriber = self.inner.connect(pattern, Box::new(feed));
+        let connection = Connection::new(SubscriberHandle::erased(&self.inner, &subscriber));
+        Ok(subscription.disconnecting(connection))
+    }
+}
+
+/// A topic subscription's listener capture: closes the ring when the
+/// listener is dropped (with the `Topics`), so the subscription ends with
+/// `Closed` after the last event.
+struct TopicFeeder<T> {
+    ring: Arc<Ring<TopicEvent<T>>>,
+}
+
+impl<T> Drop for TopicFeeder<T> {
+    fn drop(&mut self) {
+        self.ring.close();
+    }
 }
 
 impl<T: 'static> Topics<T> {
