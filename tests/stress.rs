@@ -734,3 +734,134 @@ fn bus_under_load() {
     );
     assert!(load(&replays) > 0 && load(&gathers) > 0 && emitted > 0);
 }
+
+/// An event whose payload a torn or misplaced write would break.
+#[derive(Clone, Debug)]
+struct Stamped {
+    emitter: u64,
+    seq: u64,
+    text: String,
+}
+
+/// Reads `sub` until `Closed`, checking every event whole and each
+/// emitter's events in order with no repeat; returns (received, missed).
+fn drain_checked(mut sub: sigwire::Subscription<Stamped>, pace: u64) -> (u64, u64) {
+    use sigwire::{RecvError, TryRecvError};
+    let mut last = std::collections::HashMap::<u64, u64>::new();
+    let (mut received, mut missed) = (0u64, 0u64);
+    loop {
+        let next = if pace == 2 {
+            // A poller: never sleeps in `recv`.
+            match sub.try_recv() {
+                Ok(item) => Ok(item),
+                Err(TryRecvError::Empty) => {
+                    thread::yield_now();
+                    continue;
+                }
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            }
+        } else {
+            sub.recv()
+        };
+        match next {
+            Ok(item) => {
+                assert_eq!(item.text, item.seq.to_string(), "a torn event");
+                if let Some(&before) = last.get(&item.emitter) {
+                    assert!(item.seq > before, "emitter {}: {} after {before}", item.emitter, item.seq);
+                }
+                last.insert(item.emitter, item.seq);
+                received += 1;
+                if pace == 1 && received % 512 == 0 {
+                    thread::sleep(Duration::from_micros(200));
+                }
+            }
+            Err(sigwire::RecvError::Lagged(n)) => missed += n,
+            Err(sigwire::RecvError::Closed) => break,
+        }
+    }
+    assert_eq!(missed, sub.dropped());
+    (received, missed)
+}
+
+/// Subscriptions of a `SyncSignal` and of an `AsyncSignal` under two
+/// emitting threads, with readers at three paces (blocking, sleepy,
+/// polling) and subscriptions made and dropped meanwhile: every long-lived
+/// subscription accounts for every event exactly (received + missed =
+/// emitted), reads every event whole, and each emitter's in order.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn subscriptions_under_load() {
+    let half = duration() / 2;
+    for kind in ["sync", "async"] {
+        let sync = Arc::new(SyncSignal::<Stamped>::new());
+        let pooled = Arc::new(
+            sigwire::AsyncSignal::<Stamped>::builder()
+                .capacity(256)
+                .ordering(sigwire::DeliveryOrder::PerListener)
+                .build()
+                .unwrap(),
+        );
+        let subscribe = || match kind {
+            "sync" => sync.subscribe_with(256).unwrap(),
+            _ => pooled.subscribe(),
+        };
+        if kind == "async" {
+            pooled.connect(|event: &Stamped| assert_eq!(event.text, event.seq.to_string()));
+        }
+        let readers: Vec<_> = (0..3)
+            .map(|pace| {
+                let sub = subscribe();
+                thread::spawn(move || drain_checked(sub, pace))
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let churn = {
+            let (sync, pooled, stop) = (Arc::clone(&sync), Arc::clone(&pooled), Arc::clone(&stop));
+            thread::spawn(move || {
+                let mut made = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let mut sub = if kind == "sync" { sync.subscribe() } else { pooled.subscribe() };
+                    for _ in 0..10 {
+                        if let Ok(item) = sub.try_recv() {
+                            assert_eq!(item.text, item.seq.to_string());
+                        }
+                    }
+                    made += 1;
+                }
+                made
+            })
+        };
+        let deadline = Instant::now() + half;
+        let emitters: Vec<_> = (0..2u64)
+            .map(|emitter| {
+                let (sync, pooled) = (Arc::clone(&sync), Arc::clone(&pooled));
+                thread::spawn(move || {
+                    let mut seq = 0u64;
+                    while Instant::now() < deadline {
+                        for _ in 0..100 {
+                            let event = Stamped { emitter, seq, text: seq.to_string() };
+                            if kind == "sync" {
+                                sync.emit(&event);
+                            } else {
+                                pooled.emit(event).unwrap();
+                            }
+                            seq += 1;
+                        }
+                    }
+                    seq
+                })
+            })
+            .collect();
+        let emitted: u64 = emitters.into_iter().map(|e| e.join().unwrap()).sum();
+        stop.store(true, Ordering::Relaxed);
+        let churned = churn.join().unwrap();
+        drop(sync);
+        drop(pooled);
+        for (pace, reader) in readers.into_iter().enumerate() {
+            let (received, missed) = reader.join().unwrap();
+            println!("{kind} subscription, pace {pace}: {received} received + {missed} missed = {emitted} emitted ({churned} made and dropped meanwhile)");
+            assert_eq!(received + missed, emitted, "{kind}, pace {pace}");
+        }
+    }
+}
