@@ -116,6 +116,11 @@ pub use sync_signal::{Emitter, SyncSignal};
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+/// The async guide's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/async.md")]
+struct AsyncGuideDoctests;
+
 /// The bus guide's examples, compiled and run as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../docs/bus.md")]
