@@ -768,7 +768,12 @@ fn drain_checked(mut sub: sigwire::Subscription<Stamped>, pace: u64) -> (u64, u6
             Ok(item) => {
                 assert_eq!(item.text, item.seq.to_string(), "a torn event");
                 if let Some(&before) = last.get(&item.emitter) {
-                    assert!(item.seq > before, "emitter {}: {} after {before}", item.emitter, item.seq);
+                    assert!(
+                        item.seq > before,
+                        "emitter {}: {} after {before}",
+                        item.emitter,
+                        item.seq
+                    );
                 }
                 last.insert(item.emitter, item.seq);
                 received += 1;
@@ -821,7 +826,11 @@ fn subscriptions_under_load() {
             thread::spawn(move || {
                 let mut made = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let mut sub = if kind == "sync" { sync.subscribe() } else { pooled.subscribe() };
+                    let mut sub = if kind == "sync" {
+                        sync.subscribe()
+                    } else {
+                        pooled.subscribe()
+                    };
                     for _ in 0..10 {
                         if let Ok(item) = sub.try_recv() {
                             assert_eq!(item.text, item.seq.to_string());
@@ -840,7 +849,11 @@ fn subscriptions_under_load() {
                     let mut seq = 0u64;
                     while Instant::now() < deadline {
                         for _ in 0..100 {
-                            let event = Stamped { emitter, seq, text: seq.to_string() };
+                            let event = Stamped {
+                                emitter,
+                                seq,
+                                text: seq.to_string(),
+                            };
                             if kind == "sync" {
                                 sync.emit(&event);
                             } else {
@@ -860,7 +873,9 @@ fn subscriptions_under_load() {
         drop(pooled);
         for (pace, reader) in readers.into_iter().enumerate() {
             let (received, missed) = reader.join().unwrap();
-            println!("{kind} subscription, pace {pace}: {received} received + {missed} missed = {emitted} emitted ({churned} made and dropped meanwhile)");
+            println!(
+                "{kind} subscription, pace {pace}: {received} received + {missed} missed = {emitted} emitted ({churned} made and dropped meanwhile)"
+            );
             assert_eq!(received + missed, emitted, "{kind}, pace {pace}");
         }
     }

@@ -118,17 +118,27 @@ pub(super) fn close_feed<T>(shared: &Shared<T>) {
 /// the event a slot held) is caught and counted: the subscriptions miss
 /// that event, and `Stats::panicked` says so.
 fn feed<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
-    let Some(feed) = sync::lock(&shared.feed).clone() else {
+    let Some(feed) = subscribed(shared) else {
         return;
     };
-    if !feed.ring.has_subscribers() {
-        return;
-    }
     let _running = shared.base.enter();
     let _draining = waits::Draining::new(shared.base.id());
     for (value, _) in batch {
         copy_into(shared, &feed, value);
     }
+}
+
+/// The feed, while a subscription exists.
+pub(super) fn subscribed<T>(shared: &Shared<T>) -> Option<Feed<T>> {
+    // Acquire: pairs with `subscribe`'s Release store, after the feed is in
+    // place. An event pushed to the queue after `subscribe` returned is
+    // popped after it (the queue's Release / Acquire), so its batch sees
+    // the flag.
+    if !shared.subscribed.load(Ordering::Acquire) {
+        return None;
+    }
+    let feed = sync::lock(&shared.feed).clone()?;
+    feed.ring.has_subscribers().then_some(feed)
 }
 
 /// Copies `value` into the subscriptions' ring. Once the ring is closed

@@ -24,7 +24,7 @@ use crate::listeners::Listeners;
 use crate::ring::Ring;
 use crate::ring::subscription::Subscription;
 use crate::stats::Stats;
-use crate::sync::{self, Arc, AtomicU64, Condvar, ErasedArc, Mutex, Queue};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Condvar, ErasedArc, Mutex, Queue};
 use shared::{Feed, Shared};
 use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 
@@ -226,6 +226,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 wakeup: Condvar::new(),
                 on_panic: Mutex::new(on_panic),
                 feed: Mutex::new(None),
+                subscribed: AtomicBool::new(false),
                 completed: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
                 stamp: AtomicU64::new(0),
@@ -403,8 +404,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
     /// ```
     pub fn emit_collect(&self, value: T) -> Result<(), EmitErrors> {
-        let feed = sync::lock(&self.shared.feed).clone();
-        if let Some(feed) = feed.filter(|feed| feed.ring.has_subscribers()) {
+        if let Some(feed) = drain::subscribed(&self.shared) {
             drain::copy_into(&self.shared, &feed, &value);
         }
         let (errors, delivered) = drain::join_all(&self.shared, &value);
@@ -700,6 +700,8 @@ impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
             ring: Arc::clone(&ring),
             copy: T::clone,
         });
+        // Release: pairs with the drainer's Acquire load (`drain::feed`).
+        shared.subscribed.store(true, sync::Ordering::Release);
         // Under the lock the drainer takes to end the subscriptions: if it
         // went idle after a close before this ring existed, it found none.
         let now = shared.state.load();

@@ -9,7 +9,7 @@ use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
 use crate::ring::Ring;
-use crate::sync::{self, Arc, AtomicU64, Condvar, Mutex, Queue, exec};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Queue, exec};
 
 /// What the signal, its drainer and its waiters share.
 pub(crate) struct Shared<T> {
@@ -31,6 +31,9 @@ pub(crate) struct Shared<T> {
     /// The subscriptions' ring and how to copy an event into it, once
     /// `subscribe` made them; the drainer fills it, a batch at a time.
     pub(super) feed: Mutex<Option<Feed<T>>>,
+    /// Set once `feed` holds a ring: until then the drainer does not take
+    /// the feed's mutex.
+    pub(super) subscribed: AtomicBool,
     /// Events whose listeners all returned (`emit_collect`'s included): with
     /// `pending`, the events emitted.
     pub(super) completed: AtomicU64,
