@@ -159,6 +159,20 @@ fn main() {
             let names: Vec<String> = (0..count).map(|i| format!("user.{i}.created")).collect();
             cycle(&topics, &names, n);
         }
+        "subscribed" => {
+            // A subscription read after every emit: the feeder's clone into
+            // the ring (the slot's `Arc` reused in place), and `try_recv`.
+            let mut sub = signal.subscribe_with(64).unwrap();
+            for i in 0..n {
+                signal.emit(&black_box(i));
+                black_box(sub.try_recv().unwrap());
+            }
+        }
+        "subscribed_idle" => {
+            // A subscription that never reads: the ring laps it.
+            let _sub = signal.subscribe_with(64).unwrap();
+            emit(&signal, n);
+        }
         _ => emit(&signal, n),
     }
 }

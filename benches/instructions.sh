@@ -25,3 +25,16 @@ for listeners in 1 10 100; do
     done
     echo "$row"
 done
+# Subscriptions, beside the same signal's plain emit (1 and 10 listeners).
+echo
+echo "| listeners | emit | emit + a subscription's try_recv | emit, a subscription that never reads |"
+echo "|---:|---:|---:|---:|"
+for listeners in 1 10; do
+    row="| $listeners |"
+    for variant in emit subscribed subscribed_idle; do
+        a=$(count "$variant" 20000 "$listeners")
+        b=$(count "$variant" 40000 "$listeners")
+        row="$row $(((b - a) / 20000)) |"
+    done
+    echo "$row"
+done

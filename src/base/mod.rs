@@ -201,6 +201,9 @@ pub(crate) struct BaseSignal<T> {
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
     writer: Mutex<Writer<T>>,
+    /// What a front keeps beside the list, type-erased: a `SyncSignal`'s
+    /// subscription ring (`ring/feed.rs`), made by its first subscription.
+    pub(crate) attached: Mutex<Option<ErasedArc<dyn std::any::Any + Send + Sync>>>,
 }
 
 /// The fields every emit reads. Kept off the lines of the fields only
@@ -273,6 +276,7 @@ impl<T: 'static> BaseSignal<T> {
             internal: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
             writer: Mutex::new(Writer::new()),
+            attached: Mutex::new(None),
         }
     }
 

@@ -3,23 +3,12 @@
 //! each event into it (see `docs/architecture.md`, "Where the events come
 //! from").
 
-use std::any::Any;
-use std::fmt;
-
 use super::subscription::Subscription;
 use super::{DEFAULT_SUBSCRIPTION_CAPACITY, MAX_CAPACITY, Ring};
 use crate::base::{BaseSignal, Options};
 use crate::callback::plain;
 use crate::error::SubscribeError;
-use crate::sync::{self, Arc, ErasedArc, Mutex};
-
-/// The ring of a signal's subscriptions, once one was made: an
-/// `Arc<Ring<T>>` (loom's under loom, so a model sees the ring's last
-/// reference go), type-erased so that the signal's `Send` and `Sync` do
-/// not come to depend on `T`'s.
-pub(crate) struct Feed {
-    ring: Mutex<Option<ErasedArc<dyn Any + Send + Sync>>>,
-}
+use crate::sync::{self, Arc, ErasedArc};
 
 /// The internal listener's capture: closes the ring when the signal drops
 /// it (with the signal's last list), so subscriptions end with `Closed`
@@ -34,67 +23,61 @@ impl<T> Drop for Feeder<T> {
     }
 }
 
-impl Feed {
-    pub(crate) fn new() -> Self {
-        Self {
-            ring: Mutex::new(None),
-        }
-    }
-
-    /// A subscription to `base`'s events, on the ring of `capacity` (or the
-    /// default) that the first call makes.
-    pub(crate) fn subscribe<T>(
-        &self,
-        base: &Arc<BaseSignal<T>>,
-        capacity: Option<usize>,
-    ) -> Result<Subscription<T>, SubscribeError>
-    where
-        T: Clone + Send + Sync + 'static,
-    {
-        let mut held = sync::lock(&self.ring);
-        if let Some(ring) = held.as_ref() {
-            let Some(ring) = ring.downcast_ref::<Arc<Ring<T>>>() else {
-                unreachable!("a signal's ring holds the signal's type")
-            };
-            let ring = Arc::clone(ring);
-            if let Some(requested) = capacity {
-                check(requested)?;
-                if requested.next_power_of_two() != ring.capacity() {
-                    return Err(SubscribeError::CapacityFixed {
-                        requested,
-                        capacity: ring.capacity(),
-                    });
-                }
+/// A subscription to `base`'s events, on the ring of `capacity` (or the
+/// default) that the first call makes. The ring is kept in the signal's
+/// `attached` slot as an `Arc<Ring<T>>` (loom's under loom, so a model
+/// sees the ring's last reference go), type-erased so that the signal's
+/// `Send` and `Sync` do not come to depend on `T`'s.
+pub(crate) fn subscribe<T>(
+    base: &Arc<BaseSignal<T>>,
+    capacity: Option<usize>,
+) -> Result<Subscription<T>, SubscribeError>
+where
+    T: Clone + Send + Sync + 'static,
+{
+    let mut held = sync::lock(&base.attached);
+    if let Some(ring) = held.as_ref() {
+        let Some(ring) = ring.downcast_ref::<Arc<Ring<T>>>() else {
+            unreachable!("a signal's ring holds the signal's type")
+        };
+        let ring = Arc::clone(ring);
+        if let Some(requested) = capacity {
+            check(requested)?;
+            if requested.next_power_of_two() != ring.capacity() {
+                return Err(SubscribeError::CapacityFixed {
+                    requested,
+                    capacity: ring.capacity(),
+                });
             }
-            return Ok(Subscription::new(ring));
         }
-        let ring = Arc::new(Ring::new(
-            capacity.unwrap_or(DEFAULT_SUBSCRIPTION_CAPACITY),
-        )?);
-        // Subscribed before the feeder exists: no event is skipped for
-        // want of a subscriber once `subscribe` returns.
-        let subscription = Subscription::new(Arc::clone(&ring));
-        let feeder = Feeder {
-            ring: Arc::clone(&ring),
-        };
-        let feed = move |value: &T| {
-            if feeder.ring.has_subscribers() {
-                // The ring closes only when this closure is dropped.
-                let _ = feeder.ring.push(value.clone());
-            }
-        };
-        let options = Options {
-            key: None,
-            // First: a listener that panics ends the emit, and the
-            // subscriptions still have the event.
-            priority: i32::MAX,
-            once: false,
-            internal: true,
-        };
-        BaseSignal::connect_unkeyed(base, options, plain(feed));
-        *held = Some(ErasedArc::new(ring));
-        Ok(subscription)
+        return Ok(Subscription::new(ring));
     }
+    let ring = Arc::new(Ring::new(
+        capacity.unwrap_or(DEFAULT_SUBSCRIPTION_CAPACITY),
+    )?);
+    // Subscribed before the feeder exists: no event is skipped for
+    // want of a subscriber once `subscribe` returns.
+    let subscription = Subscription::new(Arc::clone(&ring));
+    let feeder = Feeder {
+        ring: Arc::clone(&ring),
+    };
+    let feed = move |value: &T| {
+        if feeder.ring.has_subscribers() {
+            // The ring closes only when this closure is dropped.
+            let _ = feeder.ring.push(value.clone());
+        }
+    };
+    let options = Options {
+        key: None,
+        // First: a listener that panics ends the emit, and the
+        // subscriptions still have the event.
+        priority: i32::MAX,
+        once: false,
+        internal: true,
+    };
+    BaseSignal::connect_unkeyed(base, options, plain(feed));
+    *held = Some(ErasedArc::new(ring));
+    Ok(subscription)
 }
 
 /// Whether a ring can have `capacity`.
@@ -106,11 +89,5 @@ pub(super) fn check(capacity: usize) -> Result<(), SubscribeError> {
             max: MAX_CAPACITY,
         }),
         _ => Ok(()),
-    }
-}
-
-impl fmt::Debug for Feed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Feed").finish_non_exhaustive()
     }
 }

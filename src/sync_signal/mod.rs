@@ -15,7 +15,7 @@ use crate::cancel::Cancel;
 use crate::error::SubscribeError;
 use crate::error::{BoxError, Cancelled, EmitError, EmitErrors};
 use crate::listeners::Listeners;
-use crate::ring::feed::Feed;
+use crate::ring::feed;
 use crate::ring::subscription::Subscription;
 use run::{go_on, reporting, run};
 
@@ -78,8 +78,6 @@ use run::{go_on, reporting, run};
 /// ```
 pub struct SyncSignal<T> {
     listeners: Listeners<T>,
-    /// The subscriptions' ring, once one was made.
-    feed: Feed,
 }
 
 /// The connect family, filters, keys, `len` / `is_empty` / `clear` and the
@@ -106,7 +104,6 @@ impl<T: 'static> SyncSignal<T> {
     pub fn new() -> Self {
         Self {
             listeners: Listeners::new(),
-            feed: Feed::new(),
         }
     }
 
@@ -380,7 +377,7 @@ impl<T: Clone + Send + Sync + 'static> SyncSignal<T> {
     /// returns that as an error.
     #[track_caller]
     pub fn subscribe(&self) -> Subscription<T> {
-        match self.feed.subscribe(self.listeners.base(), None) {
+        match feed::subscribe(self.listeners.base(), None) {
             Ok(subscription) => subscription,
             Err(error) => panic!("SyncSignal::subscribe: {error}"),
         }
@@ -408,7 +405,7 @@ impl<T: Clone + Send + Sync + 'static> SyncSignal<T> {
     /// assert!(signal.subscribe_with(32).is_err());
     /// ```
     pub fn subscribe_with(&self, capacity: usize) -> Result<Subscription<T>, SubscribeError> {
-        self.feed.subscribe(self.listeners.base(), Some(capacity))
+        feed::subscribe(self.listeners.base(), Some(capacity))
     }
 }
 
