@@ -411,7 +411,6 @@ impl ConnectOptions {
             key: self.key,
             priority: self.priority,
             once: self.once,
-            internal: false,
         }
     }
 }

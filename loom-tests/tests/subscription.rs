@@ -113,7 +113,10 @@ fn closing_wakes_a_blocked_reader_after_the_last_event() {
 #[test]
 fn an_async_close_racing_the_drainer_ends_the_subscription_after_the_event() {
     loom::model(|| {
-        let signal = sigwire::AsyncSignal::<u32>::new();
+        let signal = sigwire::AsyncSignal::<u32>::builder()
+            .capacity(2)
+            .build()
+            .unwrap();
         let mut sub = signal.subscribe();
         let reader = thread::spawn(move || {
             let first = sub.recv().map(|item| *item);
@@ -122,5 +125,23 @@ fn an_async_close_racing_the_drainer_ends_the_subscription_after_the_event() {
         signal.emit(1).unwrap();
         signal.close();
         assert_eq!(reader.join().unwrap(), (Ok(1), RecvError::Closed));
+    });
+}
+
+/// The last subscription dropped (which drops the events the ring held)
+/// against a new subscription and the emit after it on another thread:
+/// the new one gets that event whole, whichever comes first.
+#[test]
+fn the_last_unsubscribe_leaves_a_new_subscriptions_events_alone() {
+    loom::model(|| {
+        let signal = SyncSignal::<u32>::new();
+        let old = signal.subscribe_with(2).unwrap();
+        signal.emit(&0);
+        let dropper = thread::spawn(move || drop(old));
+        let mut new = signal.subscribe();
+        signal.emit(&1);
+        dropper.join().unwrap();
+        assert_eq!(*new.try_recv().unwrap(), 1);
+        assert_eq!(new.try_recv().unwrap_err(), TryRecvError::Empty);
     });
 }

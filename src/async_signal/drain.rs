@@ -145,7 +145,17 @@ pub(super) fn subscribed<T>(shared: &Shared<T>) -> Option<Feed<T>> {
 /// (after the last event accepted before `close`), only `emit_collect` gets
 /// here, and the copy is dropped: the subscriptions have ended.
 pub(super) fn copy_into<T>(shared: &Shared<T>, feed: &Feed<T>, value: &T) {
-    if contain(|| drop(feed.ring.push((feed.copy)(value)))).is_none() {
+    // A clone that panicked leaves a hole, which readers see as a lag of
+    // one; the drop of the event a reused slot held may panic too.
+    let stored = match contain(|| (feed.copy)(value)) {
+        Some(copy) => contain(|| drop(feed.ring.push(copy))),
+        None => {
+            // Relaxed: a statistic.
+            shared.panicked.fetch_add(1, Ordering::Relaxed);
+            contain(|| feed.ring.push_hole())
+        }
+    };
+    if stored.is_none() {
         // Relaxed: a statistic.
         shared.panicked.fetch_add(1, Ordering::Relaxed);
     }

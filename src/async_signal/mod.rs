@@ -404,8 +404,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
     /// ```
     pub fn emit_collect(&self, value: T) -> Result<(), EmitErrors> {
-        if let Some(feed) = drain::subscribed(&self.shared) {
-            drain::copy_into(&self.shared, &feed, &value);
+        // Not after `close`: the subscriptions end with the events accepted
+        // before it.
+        if !self.shared.state.load().is_closed() {
+            if let Some(feed) = drain::subscribed(&self.shared) {
+                drain::copy_into(&self.shared, &feed, &value);
+            }
         }
         let (errors, delivered) = drain::join_all(&self.shared, &value);
         drop(value);
@@ -489,6 +493,11 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         loop {
             let now = shared.state.load();
             if flush.is_done(now) {
+                if now.is_closed() && now.pending() == 0 {
+                    // Everything accepted is delivered: the subscriptions
+                    // end now, not when the drainer next goes idle.
+                    drain::close_feed(shared);
+                }
                 return Ok(());
             }
             if listed.is_none() {
@@ -574,6 +583,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             return Err(ShutdownTimeout::new(shared.state.load().pending()));
         };
         if shared.wait_until(deadline, |now| now.pending() == 0) {
+            // As in `flush`: every accepted event is delivered.
+            drain::close_feed(shared);
             Ok(())
         } else {
             Err(ShutdownTimeout::new(shared.state.load().pending()))
@@ -649,7 +660,8 @@ impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
     /// A [`Subscription`] to this signal's events: those the drainer takes
     /// from the queue after this call (an event emitted before it but not
     /// yet delivered is received, as by a listener connected then), and
-    /// those of [`emit_collect`](Self::emit_collect) calls made after it.
+    /// those of [`emit_collect`](Self::emit_collect) calls made after it and
+    /// before [`close`](Self::close).
     /// The ring keeps up to [`capacity`](Self::capacity) events (rounded up
     /// to a power of two) for a subscriber that reads late; one further
     /// behind is told it [lagged](crate::RecvError::Lagged). A subscription
@@ -658,12 +670,16 @@ impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
     /// All subscriptions of a signal share one ring. The drainer clones
     /// each event into it once, in emit order (also under
     /// [`DeliveryOrder::Unordered`]), before the listeners run for it, and
-    /// skips the clone while no subscription exists. A panicking `Clone`
-    /// (or a panicking `Drop` of the event a ring slot held) is caught and
-    /// counted in [`Stats::panicked`]; the subscriptions miss that event.
-    /// After [`close`](Self::close), or once the signal is dropped,
-    /// subscriptions receive every event accepted before, then
-    /// [`Closed`](crate::RecvError::Closed).
+    /// skips the clone while no subscription exists. An `emit_collect`
+    /// copies its event in when it runs, which is outside that order, as
+    /// its listener calls are. A panicking `Clone`, or a panicking `Drop`
+    /// of the event a reused ring slot held, is caught and counted in
+    /// [`Stats::panicked`]; the subscriptions are told of an event whose
+    /// clone panicked as a [lag](crate::RecvError::Lagged) of one. After
+    /// `close`, or once the signal is dropped, subscriptions receive every
+    /// event accepted before, then [`Closed`](crate::RecvError::Closed):
+    /// at the latest once [`flush`](Self::flush) or
+    /// [`shutdown`](Self::shutdown) returns `Ok` after the close.
     ///
     /// # Examples
     ///

@@ -201,9 +201,9 @@ pub(crate) struct BaseSignal<T> {
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
     writer: Mutex<Writer<T>>,
-    /// What a front keeps beside the list, type-erased: a `SyncSignal`'s
-    /// subscription ring (`ring/feed.rs`), made by its first subscription.
-    pub(crate) attached: Mutex<Option<ErasedArc<dyn std::any::Any + Send + Sync>>>,
+    /// What a front keeps beside the list: a `SyncSignal`'s subscription
+    /// ring (`ring/feed.rs`), made by its first subscription.
+    pub(crate) attached: Mutex<Option<ErasedArc<dyn Attachment>>>,
 }
 
 /// The fields every emit reads. Kept off the lines of the fields only
@@ -252,9 +252,16 @@ pub(crate) struct Options {
     pub(crate) key: Option<ErasedArc<str>>,
     pub(crate) priority: i32,
     pub(crate) once: bool,
-    /// Kept by the signal for itself (the subscriptions' feeder): not
-    /// counted by `live_len`, kept by `clear`.
-    pub(crate) internal: bool,
+}
+
+/// What a front keeps beside the list (`BaseSignal::attached`): a
+/// `SyncSignal`'s subscription ring. Type-erased, so that the signal's
+/// `Send` and `Sync` do not come to depend on `T`'s.
+pub(crate) trait Attachment: Send + Sync + 'static {
+    /// Panics it caught in user code (the event type's `Clone` or `Drop`),
+    /// counted in the signal's `error_count`.
+    fn errors(&self) -> u64;
+    fn as_any(&self) -> &dyn std::any::Any;
 }
 
 impl<T: 'static> BaseSignal<T> {
@@ -410,15 +417,8 @@ impl<T: 'static> BaseSignal<T> {
             key,
             priority,
             once,
-            internal,
         } = options;
-        let mut slot = Slot::new(id, key.clone(), priority, once, callback);
-        if internal {
-            slot.set_internal();
-            // Relaxed: a count for `live_len`, as `fired`.
-            this.internal.fetch_add(1, Ordering::Relaxed);
-        }
-        let slot = Arc::new(slot);
+        let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
         // Taken before the slot is published: a write on another thread may
         // remove it at once, and the caller's handle must still name it.
         let weak = sync::downgrade(&slot);
@@ -452,6 +452,28 @@ impl<T: 'static> BaseSignal<T> {
             this.release(slot);
             duplicate
         })
+    }
+
+    /// Connects the signal's own listener (the subscriptions' feeder): first
+    /// in the list, whatever the priorities (it reports the highest, so
+    /// later connects of that priority go after it); `len` does not count
+    /// it, `clear` keeps it, and it stays until the signal drops. Returns
+    /// what the write freed, for the caller to [`dispose`](Self::dispose)
+    /// once it holds no lock of its own: a freed closure's `Drop` may call
+    /// back into the signal.
+    pub(crate) fn connect_internal(this: &Arc<Self>, callback: Callback<T>) -> Garbage<T> {
+        let mut slot = Slot::new(next_id(), None, 0, false, callback);
+        slot.set_internal();
+        // Relaxed: a count for `live_len`, as `fired`.
+        this.internal.fetch_add(1, Ordering::Relaxed);
+        let slot = Arc::new(slot);
+        let ((), garbage) = this.write_deferring(|writer, current| {
+            let mut compacted = compact(writer, &current.slots, |_| false);
+            compacted.kept.insert(0, SlotRef::new(slot));
+            let scan_now = compacted.fired > 0;
+            (Some(Next::compacted(compacted, current, scan_now)), ())
+        });
+        garbage
     }
 
     /// Removes the slot with `id` from the list (it is already marked
@@ -607,6 +629,16 @@ impl<T: 'static> BaseSignal<T> {
     /// that uses the signal cannot deadlock and one that panics reaches
     /// nobody.
     fn write<R>(&self, edit: impl FnOnce(&mut Writer<T>, &List<T>) -> (Option<Next<T>>, R)) -> R {
+        let (result, garbage) = self.write_deferring(edit);
+        self.dispose(garbage);
+        result
+    }
+
+    /// [`write`](Self::write), handing what it freed to the caller.
+    fn write_deferring<R>(
+        &self,
+        edit: impl FnOnce(&mut Writer<T>, &List<T>) -> (Option<Next<T>>, R),
+    ) -> (R, Garbage<T>) {
         let mut garbage = Garbage::new();
         let result = {
             let mut writer = sync::lock(&self.writer);
@@ -620,8 +652,7 @@ impl<T: 'static> BaseSignal<T> {
             }
             result
         };
-        self.dispose(garbage);
-        result
+        (result, garbage)
     }
 
     /// Waits for running emits of this signal (see `record::wait_for`),
@@ -654,8 +685,11 @@ impl<T: 'static> BaseSignal<T> {
     }
 
     pub(crate) fn error_count(&self) -> u64 {
+        let attached = sync::lock(&self.attached)
+            .as_ref()
+            .map_or(0, |attached| attached.errors());
         // Relaxed: a statistic.
-        self.errors.load(Ordering::Relaxed)
+        self.errors.load(Ordering::Relaxed) + attached
     }
 
     /// Publishes a new list and retires the old one, then frees what can be

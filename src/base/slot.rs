@@ -76,16 +76,14 @@ impl<T> Slot<T> {
         self.extra.as_ref().and_then(|extra| extra.key.as_ref())
     }
 
-    /// Makes this the signal's own slot (see `Extra::internal`).
+    /// Makes this the signal's own slot (see `Extra::internal`), first in
+    /// its list: it reports the highest priority.
     pub(crate) fn set_internal(&mut self) {
-        let extra = self.extra.get_or_insert_with(|| {
-            Box::new(Extra {
-                key: None,
-                priority: 0,
-                internal: false,
-            })
-        });
-        extra.internal = true;
+        self.extra = Some(Box::new(Extra {
+            key: None,
+            priority: i32::MAX,
+            internal: true,
+        }));
     }
 
     /// Whether this is the signal's own slot.

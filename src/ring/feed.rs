@@ -1,14 +1,17 @@
-//! A signal's feed of its subscriptions: the ring, made by the first
+//! A `SyncSignal`'s feed of its subscriptions: the ring, made by the first
 //! subscription, and the feeder, the one internal listener that clones
 //! each event into it (see `docs/architecture.md`, "Where the events come
 //! from").
 
+use std::any::Any;
+
 use super::subscription::Subscription;
 use super::{DEFAULT_SUBSCRIPTION_CAPACITY, MAX_CAPACITY, Ring};
-use crate::base::{BaseSignal, Options};
+use crate::base::{Attachment, BaseSignal};
 use crate::callback::plain;
 use crate::error::SubscribeError;
 use crate::sync::{self, Arc, ErasedArc};
+use crate::unwind::contain;
 
 /// The internal listener's capture: closes the ring when the signal drops
 /// it (with the signal's last list), so subscriptions end with `Closed`
@@ -23,11 +26,48 @@ impl<T> Drop for Feeder<T> {
     }
 }
 
+impl<T: Clone> Feeder<T> {
+    /// Copies `value` into the ring. The event type's `Clone` and `Drop`
+    /// (of the event a reused slot held) run under a catch: a subscription
+    /// must not change what the signal's listeners receive, and the feeder
+    /// runs before them. A panic is counted in the signal's `error_count`
+    /// (its panic message is printed by the panic hook, as any); a clone
+    /// that panicked leaves a hole, which readers see as a lag of one.
+    fn feed(&self, value: &T) {
+        if !self.ring.has_subscribers() {
+            return;
+        }
+        match contain(|| value.clone()) {
+            // The ring closes only when this feeder is dropped.
+            Some(copy) => {
+                if contain(|| drop(self.ring.push(copy))).is_none() {
+                    self.ring.note_panic();
+                }
+            }
+            None => {
+                self.ring.note_panic();
+                if contain(|| self.ring.push_hole()).is_none() {
+                    self.ring.note_panic();
+                }
+            }
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> Attachment for Arc<Ring<T>> {
+    fn errors(&self) -> u64 {
+        self.panics()
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
 /// A subscription to `base`'s events, on the ring of `capacity` (or the
-/// default) that the first call makes. The ring is kept in the signal's
-/// `attached` slot as an `Arc<Ring<T>>` (loom's under loom, so a model
-/// sees the ring's last reference go), type-erased so that the signal's
-/// `Send` and `Sync` do not come to depend on `T`'s.
+/// default) that the first call makes and keeps in the signal's
+/// `attached` slot (an `Arc<Ring<T>>`: loom's under loom, so a model sees
+/// the ring's last reference go).
 pub(crate) fn subscribe<T>(
     base: &Arc<BaseSignal<T>>,
     capacity: Option<usize>,
@@ -37,10 +77,11 @@ where
 {
     let mut held = sync::lock(&base.attached);
     if let Some(ring) = held.as_ref() {
-        let Some(ring) = ring.downcast_ref::<Arc<Ring<T>>>() else {
+        let Some(ring) = ring.as_any().downcast_ref::<Arc<Ring<T>>>() else {
             unreachable!("a signal's ring holds the signal's type")
         };
         let ring = Arc::clone(ring);
+        drop(held);
         if let Some(requested) = capacity {
             check(requested)?;
             if requested.next_power_of_two() != ring.capacity() {
@@ -55,28 +96,17 @@ where
     let ring = Arc::new(Ring::new(
         capacity.unwrap_or(DEFAULT_SUBSCRIPTION_CAPACITY),
     )?);
-    // Subscribed before the feeder exists: no event is skipped for
-    // want of a subscriber once `subscribe` returns.
+    // Subscribed before the feeder exists: no event is skipped for want of
+    // a subscriber once `subscribe` returns.
     let subscription = Subscription::new(Arc::clone(&ring));
     let feeder = Feeder {
         ring: Arc::clone(&ring),
     };
-    let feed = move |value: &T| {
-        if feeder.ring.has_subscribers() {
-            // The ring closes only when this closure is dropped.
-            let _ = feeder.ring.push(value.clone());
-        }
-    };
-    let options = Options {
-        key: None,
-        // First: a listener that panics ends the emit, and the
-        // subscriptions still have the event.
-        priority: i32::MAX,
-        once: false,
-        internal: true,
-    };
-    BaseSignal::connect_unkeyed(base, options, plain(feed));
+    let garbage = BaseSignal::connect_internal(base, plain(move |value: &T| feeder.feed(value)));
     *held = Some(ErasedArc::new(ring));
+    drop(held);
+    // After the lock: a freed closure's `Drop` may subscribe too.
+    base.dispose(garbage);
     Ok(subscription)
 }
 

@@ -96,6 +96,8 @@ pub(crate) struct Ring<T> {
     /// `slots.len() - 1`; the length is a power of two.
     mask: u64,
     subscribers: AtomicUsize,
+    /// Panics the feeder caught in the event type's `Clone` or `Drop`.
+    panics: AtomicU64,
     /// Where readers with nothing to read sleep.
     sleep: Mutex<()>,
     wakeup: Condvar,
@@ -133,6 +135,7 @@ impl<T> Ring<T> {
             slots: slots.into_boxed_slice(),
             mask: len as u64 - 1,
             subscribers: AtomicUsize::new(0),
+            panics: AtomicU64::new(0),
             sleep: Mutex::new(()),
             wakeup: Condvar::new(),
         })
@@ -161,14 +164,88 @@ impl<T> Ring<T> {
 
     /// The position a new cursor starts at: the next one to be claimed.
     pub(crate) fn subscribe(&self) -> u64 {
-        // Relaxed (both): see `has_subscribers`.
-        self.subscribers.fetch_add(1, Ordering::Relaxed);
-        self.tail().0
+        // SeqCst (both): see `unsubscribe`; for the feeder, see
+        // `has_subscribers`. The load is not `tail()`'s Relaxed one.
+        self.subscribers.fetch_add(1, Ordering::SeqCst);
+        self.tail.load(Ordering::SeqCst) & !CLOSED
     }
 
+    /// A cursor is gone. The last one's going drops the events the ring
+    /// holds at positions before the tail read just before: a cursor made
+    /// later starts at or past that tail, so none can read them. An event
+    /// whose write is still under way is left, as are slots a writer or a
+    /// reader is in. Each drop runs under a catch; the first panic is
+    /// resumed after, unless the thread is unwinding already.
     pub(crate) fn unsubscribe(&self) {
-        // Relaxed: see `has_subscribers`.
-        self.subscribers.fetch_sub(1, Ordering::Relaxed);
+        // SeqCst (this load, the decrement, and `subscribe`'s increment and
+        // load): in the single order of these operations, a `subscribe`
+        // that finds the count this decrement leaves (or a later one) comes
+        // after it, so its load of `tail` comes after this one and reads
+        // no earlier claim. Loaded *before* the decrement: a `subscribe`
+        // and an emit may run between the decrement and a later load.
+        let end = self.tail.load(Ordering::SeqCst) & !CLOSED;
+        if self.subscribers.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.empty_before(end);
+        }
+    }
+
+    /// Drops the events at positions before `end`.
+    fn empty_before(&self, end: u64) {
+        let Some(last) = end.checked_sub(1) else {
+            return; // nothing was claimed
+        };
+        let held: Vec<Arc<T>> = self
+            .slots
+            .iter()
+            .filter_map(|slot| Self::empty(slot, stamp_of(last)))
+            .collect();
+        drop_all(held);
+    }
+
+    /// Takes the event out of `slot` if it holds a position at or before
+    /// the one whose stamp is `last`, entering it as a writer does; the
+    /// stamp stays, so a reader of that position finds no value (a lag).
+    fn empty(slot: &Slot<T>, last: u64) -> Option<Arc<T>> {
+        // Relaxed: only a test; the exchange orders.
+        let mut word = slot.word.load(Ordering::Relaxed);
+        loop {
+            let held = stamp(word) != 0 && lap(stamp(word), last) != Lap::Newer;
+            if !held || word & (WRITING | READERS) != 0 {
+                return None;
+            }
+            // Acquire: as a writer's entry (`enter`), after the last
+            // reader's leave and the publish. Failure Relaxed: tested again.
+            match slot.word.compare_exchange_weak(
+                word,
+                word | WRITING,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
+        }
+        // SAFETY: `WRITING` set with no reader inside, as in `push`.
+        #[allow(unsafe_code)]
+        let held = slot
+            .value
+            .with_mut(|value_of| unsafe { (*value_of).take() });
+        // Release: the take happens before the next writer's entry.
+        slot.word.fetch_sub(WRITING, Ordering::Release);
+        held
+    }
+
+    /// Counts a panic the feeder caught in the event type's `Clone` or
+    /// `Drop`.
+    pub(crate) fn note_panic(&self) {
+        // Relaxed: a statistic.
+        self.panics.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The panics [`note_panic`](Self::note_panic) counted.
+    pub(crate) fn panics(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.panics.load(Ordering::Relaxed)
     }
 
     /// Whether a cursor exists: the feeder skips its clone while none does.
@@ -183,6 +260,20 @@ impl<T> Ring<T> {
     /// event the slot held before is dropped here, after the publish: a
     /// panic of its `Drop` unwinds to the caller, with the ring intact.
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
+        self.write(Some(value))
+            .map_err(|value| value.unwrap_or_else(|| unreachable!()))
+    }
+
+    /// Stores *no* event at the next position: an event that could not be
+    /// copied (its `Clone` panicked). Readers of that position are told they
+    /// lagged by one, so the loss is counted, never silent.
+    pub(crate) fn push_hole(&self) {
+        // Once closed, no reader is owed this position.
+        let _ = self.write(None);
+    }
+
+    /// [`push`](Self::push) of an event or a hole.
+    fn write(&self, value: Option<T>) -> Result<(), Option<T>> {
         let Some(position) = self.claim() else {
             return Err(value);
         };
@@ -388,10 +479,13 @@ impl<T> Ring<T> {
     }
 }
 
-/// Puts `value` in a slot's cell, reusing the allocation of an `Arc` no
-/// one else holds; returns what must be dropped once the slot is
-/// published (never inside it: a `Drop` is user code).
-fn store<T>(cell: &mut Option<Arc<T>>, value: T) -> (Option<T>, Option<Arc<T>>) {
+/// Puts `value` in a slot's cell (or empties it, for a hole), reusing the
+/// allocation of an `Arc` no one else holds; returns what must be dropped
+/// once the slot is published (never inside it: a `Drop` is user code).
+fn store<T>(cell: &mut Option<Arc<T>>, value: Option<T>) -> (Option<T>, Option<Arc<T>>) {
+    let Some(value) = value else {
+        return (None, cell.take());
+    };
     if let Some(held) = cell {
         if let Some(inner) = Arc::get_mut(held) {
             return (Some(mem::replace(inner, value)), None);
@@ -414,32 +508,77 @@ impl<T> std::fmt::Debug for Ring<T> {
 }
 
 impl<T> Drop for Ring<T> {
-    /// Drops the events still held, each under a catch: a second panicking
-    /// `Drop` during the first one's unwinding would abort. The first
-    /// panic is resumed once all are dropped, unless the thread is
-    /// unwinding already.
     fn drop(&mut self) {
-        let mut first = None;
-        for slot in self.slots.iter_mut() {
+        let held: Vec<Arc<T>> = self
+            .slots
+            .iter_mut()
             // SAFETY: `&mut self`: no reader or writer is left.
-            #[allow(unsafe_code)]
-            let held = slot
-                .value
-                .with_mut(|value_of| unsafe { (*value_of).take() });
-            if let Err(payload) = crate::unwind::drop_caught(held) {
-                match first {
-                    None => first = Some(payload),
-                    Some(_) => crate::unwind::dispose(payload),
-                }
+            .filter_map(|slot| {
+                #[allow(unsafe_code)]
+                slot.value
+                    .with_mut(|value_of| unsafe { (*value_of).take() })
+            })
+            .collect();
+        drop_all(held);
+    }
+}
+
+/// Drops `held`, each under a catch: a second panicking `Drop` during the
+/// first one's unwinding would abort. The first panic is resumed once all
+/// are dropped, unless the thread is unwinding already.
+fn drop_all<T>(held: Vec<Arc<T>>) {
+    let mut first = None;
+    for event in held {
+        if let Err(payload) = crate::unwind::drop_caught(event) {
+            match first {
+                None => first = Some(payload),
+                Some(_) => crate::unwind::dispose(payload),
             }
         }
-        // Not while unwinding already: a second panic would abort.
-        if let Some(payload) = first {
-            if std::thread::panicking() {
-                crate::unwind::dispose(payload);
-            } else {
-                std::panic::resume_unwind(payload);
-            }
+    }
+    if let Some(payload) = first {
+        if std::thread::panicking() {
+            crate::unwind::dispose(payload);
+        } else {
+            std::panic::resume_unwind(payload);
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod test {
+    use super::*;
+
+    /// The last cursor's drop racing a new cursor and an emit, in the order
+    /// that lost an event when the tail was read after the decrement: the
+    /// decrement, then the new cursor and the emit, then the emptying.
+    #[test]
+    fn the_last_cursor_empties_only_what_came_before_it_left() {
+        let ring = Ring::<u32>::new(2).unwrap();
+        ring.subscribe();
+        ring.push(0).unwrap();
+        // The leaving cursor reads the tail (1), then decrements.
+        let end = ring.tail.load(Ordering::SeqCst) & !CLOSED;
+        assert_eq!(ring.subscribers.fetch_sub(1, Ordering::SeqCst), 1);
+        // A new cursor and an emit come in between.
+        let start = ring.subscribe();
+        assert_eq!(start, 1);
+        ring.push(1).unwrap();
+        ring.empty_before(end);
+        let Read::Item(item) = ring.read(start) else {
+            panic!("the new cursor's event was dropped");
+        };
+        assert_eq!(*item, 1);
+        // The one before it was dropped: a reader there finds a lag.
+        assert!(matches!(ring.read(0), Read::Lagged { .. }));
+    }
+
+    #[test]
+    fn the_stamp_compare_wraps() {
+        let top = STAMP_MASK;
+        assert_eq!(lap(0, top), Lap::Newer, "0 follows the largest stamp");
+        assert_eq!(lap(top, 0), Lap::Older);
+        assert_eq!(lap(5, 5), Lap::Expected);
+        assert_eq!(stamp_of(STAMP_MASK), 0);
     }
 }

@@ -40,7 +40,16 @@ use crate::sync::Arc;
 /// `try_recv`.
 ///
 /// A subscription starts at the tail: it receives the events emitted after
-/// `subscribe` returned. Dropping it frees its place at once.
+/// `subscribe` returned. Dropping it frees its place at once; dropping the
+/// signal's last one also drops the events the ring held for it (a
+/// panicking `Drop` among them unwinds from that drop, after the others
+/// are dropped).
+///
+/// **Progress.** No subscription waits for another or holds an emitter
+/// back, with one bound: a reader copies an `Arc` out of a slot in a few
+/// instructions, and an emit that comes round to that slot (a ring later)
+/// waits for those few instructions, also if the reader's thread is
+/// preempted in them.
 ///
 /// # Examples
 ///
@@ -251,10 +260,12 @@ impl<T> Subscription<T> {
 
 impl<T> Drop for Subscription<T> {
     fn drop(&mut self) {
-        self.ring.unsubscribe();
         if let Some(feeder) = self.feeder.take() {
             feeder.disconnect();
         }
+        // Last: the last subscription drops the events the ring held, and
+        // a panicking `Drop` among them unwinds from here.
+        self.ring.unsubscribe();
     }
 }
 

@@ -344,14 +344,19 @@ impl<T: Clone + Send + Sync + 'static> SyncSignal<T> {
     /// capacity of the first [`subscribe_with`](Self::subscribe_with)).
     ///
     /// All subscriptions of a signal share one ring, filled by one listener
-    /// the signal keeps for them: it runs first (highest priority), clones
+    /// the signal keeps for them: it runs before every listener, clones
     /// each event that passes the signal's filters into the ring once, and
     /// skips the clone while no subscription exists. [`len`](Listeners::len)
-    /// does not count it and [`clear`](Listeners::clear) keeps it. In
-    /// [`stats`](Self::stats) it is one listener: an event handed to the
-    /// ring is one delivery. The event a slot held is dropped by the emit
-    /// that reuses the slot; a panic in its `Drop` unwinds to that emit's
-    /// caller, as a listener's panic does.
+    /// does not count it, [`clear`](Listeners::clear) keeps it, and
+    /// [`stats`](Self::stats) counts no delivery to it. A subscription never
+    /// changes what the listeners receive: a panic in `T`'s `Clone` (or in
+    /// the `Drop` of the event a reused slot held, which the emit that
+    /// reuses it drops) is caught and counted in
+    /// [`error_count`](Listeners::error_count), and the emit goes on; the
+    /// subscriptions are told of an event whose clone panicked as a
+    /// [lag](crate::RecvError::Lagged) of one. The ring holds the last
+    /// `capacity` events while a subscription exists; the last one's drop
+    /// drops them.
     ///
     /// # Examples
     ///

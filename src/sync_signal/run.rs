@@ -129,7 +129,8 @@ pub(super) fn run_observed<B, T: 'static>(
         value,
         before,
         |list, slot, result| {
-            if !matches!(&result, Err(error) if skipped(error)) {
+            // The subscriptions' feeder is no listener: not counted.
+            if !matches!(&result, Err(error) if skipped(error)) && !slot.is_internal() {
                 counting.returned(); // before `after`, which may panic
             }
             after(list, slot, result)
