@@ -610,3 +610,33 @@ mod topics {
         assert_eq!(sub.recv().unwrap_err(), RecvError::Closed);
     }
 }
+
+#[test]
+fn a_topic_subscriptions_panicking_clone_leaves_the_other_listeners_their_event() {
+    use sigwire::bus::Topics;
+    #[derive(Debug)]
+    struct Fragile(u32);
+    impl Clone for Fragile {
+        fn clone(&self) -> Self {
+            assert!(self.0 != 1, "clone refused");
+            Fragile(self.0)
+        }
+    }
+    let topics = Topics::<Fragile>::new();
+    let mut sub = topics.subscribe("t").unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    topics
+        .connect("t", move |_: &str, _: &Fragile| {
+            c.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    for v in 0..3 {
+        topics.emit("t", &Fragile(v)).unwrap();
+    }
+    assert_eq!(calls.load(Ordering::Relaxed), 3);
+    assert_eq!(topics.error_count(), 1);
+    assert_eq!(sub.try_recv().unwrap().event().0, 0);
+    assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Lagged(1));
+    assert_eq!(sub.try_recv().unwrap().event().0, 2);
+}

@@ -31,6 +31,7 @@ use crate::base::record::READS_NONE;
 use crate::ring::subscription::Subscription;
 use crate::ring::{DEFAULT_SUBSCRIPTION_CAPACITY, Ring};
 use crate::sync::{Arc, ErasedArc, Ordering};
+use crate::unwind::contain;
 use crate::{Connection, Stats};
 use hash::hash;
 use pattern::{Pattern, check_topic};
@@ -124,9 +125,13 @@ impl<T: Clone + Send + Sync + 'static> Topics<T> {
     /// counts it; dropping the subscription disconnects it), which copies
     /// the event and the topic into the subscription's ring: a clone of `T`
     /// and an allocation for the topic per event and subscription (a
-    /// `Topics<Arc<E>>` makes the clone a reference count). Once the
-    /// `Topics` is dropped, the subscription returns the events emitted
-    /// before, then [`Closed`](crate::RecvError::Closed).
+    /// `Topics<Arc<E>>` makes the clone a reference count). A panic in
+    /// `T`'s `Clone` (or in the `Drop` of the event a reused slot held) is
+    /// caught and counted in [`error_count`](Self::error_count), so the
+    /// other listeners still get the event; the subscription is told of an
+    /// event it could not copy as a [lag](crate::RecvError::Lagged) of one. Once the `Topics` and every
+    /// [`Publisher`] made from it are dropped, the subscription returns the
+    /// events emitted before, then [`Closed`](crate::RecvError::Closed).
     ///
     /// # Errors
     ///
@@ -161,13 +166,24 @@ impl<T: Clone + Send + Sync + 'static> Topics<T> {
         let feeder = TopicFeeder {
             ring: Arc::clone(&ring),
         };
+        // Panics of `T`'s `Clone` and `Drop` here count in `error_count`.
+        let panics = ErasedArc::clone(&self.inner.drop_panics);
         let feed = move |topic: &str, event: &T| {
-            let copy = TopicEvent {
+            let copy = contain(|| TopicEvent {
                 topic: topic.into(),
                 event: event.clone(),
-            };
+            });
+            let copied = copy.is_some();
             // The ring closes only when this closure is dropped.
-            let _ = feeder.ring.push(copy);
+            let stored = contain(|| match copy {
+                Some(copy) => drop(feeder.ring.push(copy)),
+                None => feeder.ring.push_hole(),
+            });
+            let caught = u64::from(!copied) + u64::from(stored.is_none());
+            if caught != 0 {
+                // Relaxed: a statistic.
+                panics.fetch_add(caught, Ordering::Relaxed);
+            }
         };
         let subscription = Subscription::new(ring);
         let subscriber = self.inner.connect(pattern, Box::new(feed));

@@ -126,9 +126,9 @@ pub(super) struct Registry<T: 'static> {
     /// cached topic never misses a subscriber that was added before the
     /// cache was cleared.
     state: Mutex<State<T>>,
-    /// Panics caught while dropping subscribers' closures (see
-    /// [`Topics::error_count`]).
-    drop_panics: ErasedArc<AtomicU64>,
+    /// Panics caught while dropping subscribers' closures, and in a topic
+    /// subscription's copy of an event (see [`Topics::error_count`]).
+    pub(super) drop_panics: ErasedArc<AtomicU64>,
     /// The id under which emits are recorded as running (`record`), so that
     /// `disconnect_wait` can wait for them, as a signal's id.
     id: u64,
