@@ -377,6 +377,12 @@ impl<T: 'static> Listeners<T> {
     /// source is a [`ListenerPanic`](crate::ListenerPanic) (id 0 for a
     /// handler); the write completes and returns its result.
     ///
+    /// And a panic of the event type's `Clone` or `Drop` that a
+    /// `SyncSignal`'s subscriptions caught while copying an event into
+    /// their ring (see [`SyncSignal::subscribe`](crate::SyncSignal::subscribe)):
+    /// counted here, not sent to the error handler (the feeder has no
+    /// listener id to report).
+    ///
     /// # Examples
     ///
     /// ```

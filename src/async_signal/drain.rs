@@ -124,6 +124,11 @@ fn feed<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
     let _running = shared.base.enter();
     let _draining = waits::Draining::new(shared.base.id());
     for (value, _) in batch {
+        // Each time: the last subscription may go during the batch, and
+        // what is copied after it would be kept for no one.
+        if !feed.ring.has_subscribers() {
+            break;
+        }
         copy_into(shared, &feed, value);
     }
 }

@@ -661,7 +661,8 @@ impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
     /// from the queue after this call (an event emitted before it but not
     /// yet delivered is received, as by a listener connected then), and
     /// those of [`emit_collect`](Self::emit_collect) calls made after it and
-    /// before [`close`](Self::close).
+    /// before [`close`](Self::close) (one racing `close` may or may not
+    /// reach them).
     /// The ring keeps up to [`capacity`](Self::capacity) events (rounded up
     /// to a power of two) for a subscriber that reads late; one further
     /// behind is told it [lagged](crate::RecvError::Lagged). A subscription

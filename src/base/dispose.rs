@@ -53,7 +53,7 @@ impl<T> BaseSignal<T> {
     }
 
     /// Drops `value` under a catch; a panic is reported as listener `id`'s.
-    fn release_with<V>(&self, id: u64, key: Option<ErasedArc<str>>, value: V) {
+    pub(super) fn release_with<V>(&self, id: u64, key: Option<ErasedArc<str>>, value: V) {
         if let Err(payload) = unwind::drop_caught(value) {
             self.report_drop_panic(ListenerPanic::caught(id, key, payload));
         }

@@ -68,8 +68,11 @@ pub(crate) struct List<T> {
     pub(crate) config: Config<T>,
     /// Some listener can fail (`Slot::is_fallible`).
     pub(crate) fallible: bool,
-    /// Not `config.observed`, and no listener can fail: the sync emit loop
-    /// then calls each listener without testing a result.
+    /// The first slot is the subscriptions' feeder (`Slot::is_internal`).
+    pub(crate) fed: bool,
+    /// Not `config.observed`, no listener can fail, and no feeder: the sync
+    /// emit loop then calls each listener without testing a result (and
+    /// without setting the feeder apart from the listeners).
     pub(crate) simple: bool,
     /// Under loom, "freeing" a list writes this cell (the list itself is
     /// kept until the signal drops) and every emit reads it, so loom
@@ -93,11 +96,13 @@ impl<T> List<T> {
 impl<T> List<T> {
     pub(crate) fn new(slots: Box<[SlotRef<T>]>, config: Config<T>) -> Self {
         let fallible = slots.iter().any(|slot| slot.is_fallible());
-        let simple = !config.observed && !fallible;
+        let fed = slots.first().is_some_and(|slot| slot.is_internal());
+        let simple = !config.observed && !fallible && !fed;
         Self {
             slots,
             config,
             fallible,
+            fed,
             simple,
             #[cfg(loom)]
             live: Liveness::new(),

@@ -195,9 +195,6 @@ pub(crate) struct BaseSignal<T> {
     /// write drops them). Wrapping: a fire's increment can land just after
     /// the write that dropped its slot, so it may briefly read as -1.
     fired: AtomicUsize,
-    /// The signal's own slots (`Options::internal`): `live_len` leaves them
-    /// out. They stay until the signal drops.
-    internal: AtomicUsize,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
     writer: Mutex<Writer<T>>,
@@ -280,7 +277,6 @@ impl<T: 'static> BaseSignal<T> {
             }),
             list: ArcSwap::new(list),
             fired: AtomicUsize::new(0),
-            internal: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
             writer: Mutex::new(Writer::new()),
             attached: Mutex::new(None),
@@ -303,10 +299,14 @@ impl<T: 'static> BaseSignal<T> {
     /// The number of connected listeners: the current list without the
     /// once-slots that fired.
     pub(crate) fn live_len(&self) -> usize {
-        // Relaxed (all three): a snapshot for the caller; see `fired`.
-        let fired = self.fired.load(Ordering::Relaxed) as isize
-            + self.internal.load(Ordering::Relaxed) as isize;
-        (self.hot.len.load(Ordering::Relaxed) as isize - fired).max(0) as usize
+        // One list for both counts, so that a write between two loads
+        // cannot count the feeder (first, when there is one) or miss a
+        // listener.
+        let list = self.list.load();
+        let internal = list.slots.first().is_some_and(|slot| slot.is_internal());
+        // Relaxed: a snapshot for the caller; see `fired`.
+        let fired = self.fired.load(Ordering::Relaxed) as isize;
+        (list.slots.len() as isize - isize::from(internal) - fired).max(0) as usize
     }
 
     /// Counts a once-slot that just fired; it stays in the list (every emit
@@ -464,8 +464,6 @@ impl<T: 'static> BaseSignal<T> {
     pub(crate) fn connect_internal(this: &Arc<Self>, callback: Callback<T>) -> Garbage<T> {
         let mut slot = Slot::new(next_id(), None, 0, false, callback);
         slot.set_internal();
-        // Relaxed: a count for `live_len`, as `fired`.
-        this.internal.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(slot);
         let ((), garbage) = this.write_deferring(|writer, current| {
             let mut compacted = compact(writer, &current.slots, |_| false);
@@ -827,6 +825,10 @@ impl<T> Drop for BaseSignal<T> {
             garbage.slots.append(&mut writer.buried);
         }
         self.dispose(garbage);
+        // The subscriptions' ring, under the same catch: an event left in it
+        // (see `Ring::unsubscribe`) drops here, and its `Drop` is user code.
+        let attached = sync::lock(&self.attached).take();
+        self.release_with(0, None, attached);
     }
 }
 

@@ -300,14 +300,29 @@ impl<T> Ring<T> {
         if published & WAITER != 0 {
             self.wake(slot);
         }
+        // The last cursor may have gone since the caller looked, and
+        // emptied the ring before this write: take the event back out, or
+        // it would be kept for no one. SeqCst, as the claim: either this
+        // load sees a `subscribe` that wants this position, or that
+        // `subscribe`'s load of `tail` sees the claim, and it starts past it.
+        let orphan = if self.subscribers.load(Ordering::SeqCst) == 0 {
+            Self::empty(slot, stamp_of(position))
+        } else {
+            None
+        };
         drop(replaced);
+        drop(orphan);
         Ok(())
     }
 
     /// Claims the next position, unless the ring is closed.
     fn claim(&self) -> Option<u64> {
-        // Relaxed (load and exchange): a number, and `CLOSED`; every
-        // value travels through a slot word.
+        // Relaxed (the load, and the exchange's failure): a number, and
+        // `CLOSED`; every value travels through a slot word. SeqCst on
+        // success: with `write`'s SeqCst load of the subscriber count and
+        // `subscribe`'s SeqCst increment and load of `tail`, a store-load
+        // pair each way, so one side sees the other (a lock-prefixed
+        // exchange on x86 either way).
         let mut tail = self.tail.load(Ordering::Relaxed);
         loop {
             if tail & CLOSED != 0 {
@@ -316,7 +331,7 @@ impl<T> Ring<T> {
             match self.tail.compare_exchange_weak(
                 tail,
                 tail + 1,
-                Ordering::Relaxed,
+                Ordering::SeqCst,
                 Ordering::Relaxed,
             ) {
                 Ok(_) => return Some(tail),

@@ -356,7 +356,9 @@ impl<T: Clone + Send + Sync + 'static> SyncSignal<T> {
     /// subscriptions are told of an event whose clone panicked as a
     /// [lag](crate::RecvError::Lagged) of one. The ring holds the last
     /// `capacity` events while a subscription exists; the last one's drop
-    /// drops them.
+    /// drops them (an emit copying one in at that moment takes it back out
+    /// itself). A subscription made during an emit
+    /// (in a listener, or in `T`'s `Clone`) may receive that emit's event.
     ///
     /// # Examples
     ///

@@ -68,15 +68,27 @@ pub(super) fn run<B, T: 'static>(
     if list.config.observed {
         return run_observed(base, list, value, before, after);
     }
-    run_slots(
-        base,
-        list,
-        &list.slots,
-        value,
-        before,
-        after,
-        Slot::try_call,
-    )
+    let slots = feed(list, value);
+    run_slots(base, list, slots, value, before, after, Slot::try_call)
+}
+
+/// Runs the subscriptions' feeder, first in a list that has one, and
+/// returns the listeners' slots: the feeder is no listener, so the
+/// variants' `before` (a cancel check), their count of listeners run and
+/// the statistics leave it out. It never fails, and catches the panics of
+/// the event type's `Clone` and `Drop` itself. Only lists that are not
+/// `simple` can have one, so a signal without subscriptions pays nothing.
+#[inline(always)]
+fn feed<'a, T>(list: &'a List<T>, value: &T) -> &'a [SlotRef<T>] {
+    if !list.fed {
+        return &list.slots;
+    }
+    // `fed` says the first slot is the feeder.
+    let Some((feeder, listeners)) = list.slots.split_first() else {
+        return &list.slots;
+    };
+    feeder.call(value);
+    listeners
 }
 
 /// A call in a simple list: it cannot fail.
@@ -102,18 +114,11 @@ pub(super) fn run_observed<B, T: 'static>(
         if filtered && !list.config.passes(value) {
             return ControlFlow::Continue(()); // a signal-level filter said no
         }
+        let slots = feed(list, value);
         if !list.fallible {
-            return run_slots(base, list, &list.slots, value, before, after, call);
+            return run_slots(base, list, slots, value, before, after, call);
         }
-        return run_slots(
-            base,
-            list,
-            &list.slots,
-            value,
-            before,
-            after,
-            Slot::try_call,
-        );
+        return run_slots(base, list, slots, value, before, after, Slot::try_call);
     };
     // Counts the event, its deliveries, and a panic unwinding out of the
     // emit (a listener's, a filter's or an error handler's).
@@ -122,15 +127,15 @@ pub(super) fn run_observed<B, T: 'static>(
         counting.finish(); // emitted, and delivered to no listener
         return ControlFlow::Continue(());
     }
+    let slots = feed(list, value);
     let flow = run_slots(
         base,
         list,
-        &list.slots,
+        slots,
         value,
         before,
         |list, slot, result| {
-            // The subscriptions' feeder is no listener: not counted.
-            if !matches!(&result, Err(error) if skipped(error)) && !slot.is_internal() {
+            if !matches!(&result, Err(error) if skipped(error)) {
                 counting.returned(); // before `after`, which may panic
             }
             after(list, slot, result)
