@@ -114,9 +114,7 @@ pub(super) fn close_feed<T>(shared: &Shared<T>) {
 }
 
 /// Copies `batch` into the subscriptions' ring, in queue order (the order
-/// of the emits), before its delivery. A panicking `Clone` (or the `Drop` of
-/// the event a slot held) is caught and counted: the subscriptions miss
-/// that event, and `Stats::panicked` says so.
+/// of the emits), before its delivery; see `copy_into` for panics.
 fn feed<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
     let Some(feed) = subscribed(shared) else {
         return;
