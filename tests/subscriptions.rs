@@ -162,6 +162,17 @@ fn subscriptions_are_not_listeners_and_clear_keeps_them() {
     assert_eq!(*sub.recv().unwrap(), 5, "clear does not end a subscription");
 }
 
+/// An event whose `Clone` panics for the value 1.
+#[derive(Debug)]
+struct Fragile(u32);
+
+impl Clone for Fragile {
+    fn clone(&self) -> Self {
+        assert!(self.0 != 1, "clone refused");
+        Fragile(self.0)
+    }
+}
+
 /// A counted clone: how many times the feeder cloned.
 #[derive(Debug)]
 struct Counted(Arc<AtomicUsize>);
@@ -290,14 +301,6 @@ fn a_panicking_drop_of_a_replaced_event_is_counted_and_the_emit_goes_on() {
 /// and the subscriptions are told they lagged by one.
 #[test]
 fn a_panicking_clone_is_counted_and_reported_as_a_lag() {
-    #[derive(Debug)]
-    struct Fragile(u32);
-    impl Clone for Fragile {
-        fn clone(&self) -> Self {
-            assert!(self.0 != 1, "clone refused");
-            Fragile(self.0)
-        }
-    }
     let signal = SyncSignal::<Fragile>::new();
     let calls = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&calls);
@@ -541,14 +544,6 @@ mod async_signal {
 
     #[test]
     fn a_panicking_clone_is_counted_and_the_drainer_goes_on() {
-        #[derive(Debug)]
-        struct Fragile(u32);
-        impl Clone for Fragile {
-            fn clone(&self) -> Self {
-                assert!(self.0 != 1, "clone refused");
-                Fragile(self.0)
-            }
-        }
         let signal = AsyncSignal::<Fragile>::new();
         let delivered = Arc::new(AtomicUsize::new(0));
         let d = Arc::clone(&delivered);
@@ -614,14 +609,6 @@ mod topics {
 #[test]
 fn a_topic_subscriptions_panicking_clone_leaves_the_other_listeners_their_event() {
     use sigwire::bus::Topics;
-    #[derive(Debug)]
-    struct Fragile(u32);
-    impl Clone for Fragile {
-        fn clone(&self) -> Self {
-            assert!(self.0 != 1, "clone refused");
-            Fragile(self.0)
-        }
-    }
     let topics = Topics::<Fragile>::new();
     let mut sub = topics.subscribe("t").unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
