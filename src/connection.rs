@@ -346,6 +346,56 @@ pub struct ConnectOptions {
     key: Option<ErasedArc<str>>,
     priority: i32,
     once: bool,
+    policy: Policy,
+}
+
+/// What an [`AsyncSignal`](crate::AsyncSignal) listener does when it falls
+/// behind: chosen per listener, with [`ConnectOptions::policy`]. A
+/// [`SyncSignal`](crate::SyncSignal) ignores it (its listeners run inside
+/// `emit` and never fall behind).
+///
+/// | policy | a slow listener… | the emitter | the others |
+/// |---|---|---|---|
+/// | `Block` | gets every event | waits (the signal's [`Overflow`](crate::Overflow)) once the queue is full | other `Block` listeners wait with it |
+/// | `DropOldest` | skips to the oldest event kept, a ring behind | never waits for it | never wait for it |
+/// | `DropNewest` | keeps the events it has, misses new ones while full | never waits for it | never wait for it |
+///
+/// What a policy drops is counted, per listener
+/// ([`AsyncSignal::dropped`](crate::AsyncSignal::dropped)) and per signal
+/// ([`Stats::dropped`](crate::Stats::dropped)). See `docs/async.md`.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{AsyncSignal, ConnectOptions, Policy};
+///
+/// let ticks = AsyncSignal::<u64>::new();
+/// // A dashboard that only needs recent ticks never slows the others.
+/// let dashboard = ticks
+///     .connect_with(ConnectOptions::new().policy(Policy::DropOldest), |_: &u64| {})
+///     .unwrap();
+/// ticks.emit(1).unwrap();
+/// ticks.flush().unwrap();
+/// assert_eq!(ticks.dropped(&dashboard), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Policy {
+    /// Every event reaches the listener; when it is slow, the queue fills
+    /// and the emitter waits or is turned away, as the signal's
+    /// [`Overflow`](crate::Overflow) says. The drainer delivers the
+    /// blocking listeners together, a batch at a time.
+    #[default]
+    Block,
+    /// The listener reads the signal's ring at its own pace, on a job of
+    /// its own; a ring behind (the signal's capacity, rounded up to a power
+    /// of two), it skips to the oldest event kept, and the skipped events
+    /// are counted as dropped.
+    DropOldest,
+    /// The listener keeps up to the signal's capacity of events waiting
+    /// for it, on a job of its own; an event that comes while that is full
+    /// is dropped for it (and counted).
+    DropNewest,
 }
 
 impl ConnectOptions {
@@ -406,11 +456,24 @@ impl ConnectOptions {
         self
     }
 
+    /// Sets what the listener does when it falls behind (on an
+    /// [`AsyncSignal`](crate::AsyncSignal); a `SyncSignal` ignores it). The
+    /// default is [`Policy::Block`].
+    ///
+    /// # Examples
+    ///
+    /// See [`Policy`].
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
     pub(crate) fn into_options(self) -> Options {
         Options {
             key: self.key,
             priority: self.priority,
             once: self.once,
+            policy: self.policy,
         }
     }
 }

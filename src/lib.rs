@@ -98,7 +98,9 @@ pub use async_signal::{
     AsyncSignal, AsyncSignalBuilder, DEFAULT_CAPACITY, DeliveryOrder, Overflow,
 };
 pub use cancel::Cancel;
-pub use connection::{BlockGuard, ConnectOptions, Connection, FilterHandle, ScopedConnection};
+pub use connection::{
+    BlockGuard, ConnectOptions, Connection, FilterHandle, Policy, ScopedConnection,
+};
 pub use error::{
     BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, FlushError,
     ListenerPanic, RecvError, RecvTimeoutError, RejectReason, Rejected, ShutdownTimeout,

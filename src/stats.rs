@@ -68,6 +68,13 @@ pub struct Stats {
     pub rejected: u64,
     /// Events accepted and not yet delivered to every listener.
     pub pending: usize,
+    /// Events that listeners with a dropping [`Policy`](crate::Policy)
+    /// missed because they fell behind, summed over them (an
+    /// [`AsyncSignal`](crate::AsyncSignal)'s; 0 for a `SyncSignal`). Such a
+    /// listener is not waited for by `pending`: an event counts as
+    /// delivered once the blocking listeners returned and it is in the
+    /// signal's ring.
+    pub dropped: u64,
 }
 
 impl std::ops::Add for Stats {
@@ -82,6 +89,7 @@ impl std::ops::Add for Stats {
             panicked: self.panicked + other.panicked,
             rejected: self.rejected + other.rejected,
             pending: self.pending + other.pending,
+            dropped: self.dropped + other.dropped,
         }
     }
 }

@@ -295,9 +295,10 @@ mod async_signal {
         }
         impl Drop for Bomb {
             fn drop(&mut self) {
-                // Only the ring's copy of event 0 panics, the second time a 0 is dropped.
+                // Event 0 panics when dropped (once: it is moved into the
+                // ring, not cloned).
                 if self.0 == 0
-                    && self.1.fetch_add(1, Ordering::Relaxed) == 1
+                    && self.1.fetch_add(1, Ordering::Relaxed) == 0
                     && !thread::panicking()
                 {
                     panic!("bomb");
@@ -308,9 +309,9 @@ mod async_signal {
         let count = Arc::new(AtomicUsize::new(0));
         let mut sub = signal.subscribe();
         signal.emit(Bomb(0, Arc::clone(&count))).unwrap();
-        signal.flush().unwrap(); // original 0 dropped (count 1); ring holds a copy
+        signal.flush().unwrap(); // 0 is in the ring
         drop(sub.try_recv().unwrap()); // read and let go
-        signal.emit(Bomb(1, Arc::clone(&count))).unwrap(); // replaces the copy: its Drop panics
+        signal.emit(Bomb(1, Arc::clone(&count))).unwrap(); // replaces 0: its Drop panics
         signal.flush().unwrap();
         assert_eq!(signal.stats().panicked, 1);
         // The ring publishes event 1 before it drops the copy of 0: nothing is
@@ -354,9 +355,10 @@ mod async_signal {
         tx.send(()).unwrap();
         signal.flush().unwrap();
         let got: Vec<u32> = std::iter::from_fn(|| sub.try_recv().ok().map(|v| *v)).collect();
-        // Documented: `emit_collect` copies its event in when it runs,
-        // outside the queue's order; the queued events keep theirs.
-        assert_eq!(got, [0, 2, 1]);
+        // Documented: `emit_collect` moves its event in when its listeners
+        // returned, outside the queue's order (here before 0, whose
+        // listener was still blocked); the queued events keep theirs.
+        assert_eq!(got, [2, 0, 1]);
     }
 
     /// A6. Emitters racing `close`: every event `emit` accepted is received,
@@ -812,90 +814,74 @@ mod second {
 
         use sigwire::{AsyncSignal, TryRecvError};
 
-        /// Makes the first `Clone` of an event report it started, then wait.
-        struct Gate {
-            in_clone: Mutex<Option<mpsc::Sender<()>>>,
-            go_on: Mutex<Option<mpsc::Receiver<()>>>,
-        }
-
+        /// An event that holds `payload`, to see whether a copy is kept.
         struct Ev {
-            payload: Arc<()>,
-            gate: Option<Arc<Gate>>,
+            _payload: Arc<()>,
         }
 
-        impl Clone for Ev {
-            fn clone(&self) -> Self {
-                if let Some(gate) = &self.gate {
-                    if let Some(tx) = gate.in_clone.lock().unwrap().take() {
-                        tx.send(()).unwrap();
-                        gate.go_on.lock().unwrap().take().unwrap().recv().unwrap();
-                    }
+        /// A listener that, on its first call, says so and waits to be let
+        /// go: the moment before the event moves into the ring (the
+        /// `AsyncSignal` moves it in once its blocking listeners returned;
+        /// before, it cloned it in, and these tests gated the clone).
+        fn gate_listener(signal: &AsyncSignal<Ev>) -> (mpsc::Receiver<()>, mpsc::Sender<()>) {
+            let (in_tx, in_rx) = mpsc::channel();
+            let (go_tx, go_rx) = mpsc::channel::<()>();
+            let gate = Mutex::new(Some((in_tx, go_rx)));
+            signal.connect(move |_: &Ev| {
+                let taken = gate.lock().unwrap().take();
+                if let Some((in_tx, go_rx)) = taken {
+                    in_tx.send(()).unwrap();
+                    go_rx.recv().unwrap();
                 }
-                Ev {
-                    payload: Arc::clone(&self.payload),
-                    gate: None,
-                }
+            });
+            (in_rx, go_tx)
+        }
+
+        fn plain(payload: &Arc<()>) -> Ev {
+            Ev {
+                _payload: Arc::clone(payload),
             }
         }
 
-        fn gated(payload: &Arc<()>) -> (Ev, mpsc::Receiver<()>, mpsc::Sender<()>) {
-            let (in_tx, in_rx) = mpsc::channel();
-            let (go_tx, go_rx) = mpsc::channel();
-            let gate = Arc::new(Gate {
-                in_clone: Mutex::new(Some(in_tx)),
-                go_on: Mutex::new(Some(go_rx)),
-            });
-            (
-                Ev {
-                    payload: Arc::clone(payload),
-                    gate: Some(gate),
-                },
-                in_rx,
-                go_tx,
-            )
-        }
-
-        /// R2-5. An `emit_collect` called before `close` (it passed the
-        /// `is_closed` test and is cloning the event into the ring) races a
-        /// `close` + `flush`: the flush closes the ring, the copy's push fails
-        /// and is dropped. The subscription ends with `Closed` having neither the
-        /// event nor a `Lagged` for it, and no statistic counts the loss, although
-        /// the doc promises "those of emit_collect calls made after it and before
-        /// close" and the call returns `Ok` with its listeners run.
+        /// R2-5. An `emit_collect` called before `close` (its listener is
+        /// running) races a `close` + `flush`: the flush closes the ring,
+        /// and the event is dropped, not moved in. The subscription ends
+        /// with `Closed`.
         #[test]
         fn r2_5_an_emit_collect_racing_close_may_or_may_not_reach_subscriptions() {
             let signal = Arc::new(AsyncSignal::<Ev>::new());
             let mut sub = signal.subscribe();
             let payload = Arc::new(());
-            let (ev, in_clone, go_on) = gated(&payload);
+            let (in_listener, go_on) = gate_listener(&signal);
+            let ev = plain(&payload);
             let caller = thread::spawn({
                 let signal = Arc::clone(&signal);
                 move || signal.emit_collect(ev).is_ok()
             });
-            in_clone.recv().unwrap(); // emit_collect is copying its event in
+            in_listener.recv().unwrap();
             signal.close();
             signal.flush().unwrap();
             go_on.send(()).unwrap();
             assert!(caller.join().unwrap(), "emit_collect returned Ok");
             let got = sub.try_recv().map(|_| ());
             // Documented on `subscribe`: an `emit_collect` racing `close`
-            // may or may not reach the subscriptions. Either way the copy is
-            // dropped, not kept.
+            // may or may not reach the subscriptions. Either way the event
+            // is dropped, not kept.
             assert!(matches!(got, Ok(()) | Err(TryRecvError::Closed)), "{got:?}");
+            assert_eq!(Arc::strong_count(&payload), 1);
         }
 
-        /// R2-6. As R2-2 for the AsyncSignal: the drainer tests `has_subscribers`
-        /// once per batch, then clones and pushes; a last subscription dropped
-        /// meanwhile leaves the pushed copy in the ring (which the signal keeps in
-        /// its feed until it drops), alive for no one.
+        /// R2-6. As R2-2 for the AsyncSignal: the last subscription is
+        /// dropped while the event is being delivered; the drainer must
+        /// not move it into a ring that no one reads.
         #[test]
         fn r2_6_async_copy_pushed_after_the_last_drop_is_kept_alive() {
             let signal = AsyncSignal::<Ev>::new();
             let sub = signal.subscribe();
             let payload = Arc::new(());
-            let (ev, in_clone, go_on) = gated(&payload);
-            signal.emit(ev).unwrap();
-            in_clone.recv().unwrap(); // the drainer is cloning into the ring
+            let (in_listener, go_on) = gate_listener(&signal);
+            signal.emit(plain(&payload)).unwrap();
+            in_listener.recv().unwrap(); // the event is being delivered
             drop(sub); // the last subscription: empties the ring
             go_on.send(()).unwrap();
             signal.flush().unwrap();

@@ -10,19 +10,21 @@ use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
 use super::builder::DeliveryOrder;
-use super::shared::{Feed, Shared};
+use super::cursor::{self, Cursor};
+use super::shared::{Drainer, Shared};
 use super::{state, waits};
 use crate::base::List;
 use crate::base::slot::Slot;
 use crate::base::state::StateWord;
 use crate::callback::skipped;
+use crate::connection::Policy;
 use crate::error::{BoxError, EmitError, ListenerPanic};
 use crate::sync::{self, Arc, Ordering, exec};
 use crate::unwind::contain;
 
 /// Events taken off the queue per delivery round: enough to spread over the
 /// pool and to pay one list load, one split and one count update per round.
-const BATCH: usize = 32;
+pub(super) const BATCH: usize = 32;
 
 /// Starts a drainer for `shared` on its pool.
 pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
@@ -38,11 +40,15 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
 }
 
 /// Delivers batches until no event is pending, then clears `SCHEDULED`.
-fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
-    // Only the one scheduled drainer ever locks the buffer (a new drainer
-    // waits at most for the previous one to return); it lives in the signal
-    // so that rounds do not allocate.
-    let mut batch = sync::lock(&shared.batch);
+fn drain<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
+    // Only the one scheduled drainer ever locks this (a new drainer waits
+    // at most for the previous one to return).
+    let mut drainer = sync::lock(&shared.batch);
+    let Drainer {
+        batch,
+        seen,
+        cursors,
+    } = &mut *drainer;
     #[cfg(not(loom))]
     let backoff = Backoff::new();
     loop {
@@ -77,28 +83,35 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
         #[cfg(not(loom))]
         backoff.reset();
 
-        feed(shared, &batch);
-        let deliveries = deliver(shared, &batch);
+        if shared.base.dropping() != *seen {
+            refresh(shared, seen, cursors, batch.len());
+        }
+        let mut passes = SmallVec::new();
+        let deliveries = deliver(shared, batch, &mut passes);
         let mut completed = [0; 2];
         for (_, parity) in batch.iter() {
             completed[usize::from(*parity)] += 1;
         }
         let count = batch.len() as u64;
-        // The values are dropped before they count as completed, so a flush
-        // that returns has seen them dropped; recorded as part of the
-        // delivery, so a `Drop` that waits for this signal is refused
-        // instead of waiting for itself. Each drop on its own: a panicking
-        // drop is caught and counted, and a second one in the same batch
-        // does not panic during the first one's unwinding (an abort).
+        // The values go into the ring (or are dropped) before they count as
+        // completed, so a flush that returns sees them there; recorded as
+        // part of the delivery, so a `Drop` that waits for this signal is
+        // refused instead of waiting for itself.
         {
             let _running = shared.base.enter();
             let _draining = waits::Draining::new(shared.base.id());
-            for event in batch.drain(..) {
-                if contain(|| drop(event)).is_none() {
-                    // Relaxed: a statistic.
-                    shared.panicked.fetch_add(1, Ordering::Relaxed);
+            let events = batch.drain(..).enumerate().filter_map(|(at, (value, _))| {
+                if passes.get(at).copied().unwrap_or(true) {
+                    Some(value)
+                } else {
+                    drop_contained(shared, value);
+                    None
                 }
-            }
+            });
+            move_in_offering(shared, events, cursors);
+        }
+        if !cursors.is_empty() {
+            wake_cursors(shared, cursors);
         }
         if count_completed(shared, deliveries, count, completed).has_waiters() {
             shared.wake();
@@ -106,62 +119,159 @@ fn drain<T: Send + Sync + 'static>(shared: &Shared<T>) {
     }
 }
 
-/// Ends the subscriptions (after what the ring holds).
-pub(super) fn close_feed<T>(shared: &Shared<T>) {
-    if let Some(feed) = sync::lock(&shared.feed).as_ref() {
-        feed.ring.close();
+/// Drops `value`; a panicking `Drop` is caught and counted.
+fn drop_contained<T>(shared: &Shared<T>, value: T) {
+    if contain(|| drop(value)).is_none() {
+        // Relaxed: a statistic.
+        shared.panicked.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-/// Copies `batch` into the subscriptions' ring, in queue order (the order
-/// of the emits), before its delivery; see `copy_into` for panics.
-fn feed<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) {
-    let Some(feed) = subscribed(shared) else {
-        return;
-    };
-    let _running = shared.base.enter();
-    let _draining = waits::Draining::new(shared.base.id());
-    for (value, _) in batch {
-        // Each time: the last subscription may go during the batch, and
-        // what is copied after it would be kept for no one.
-        if !feed.ring.has_subscribers() {
-            break;
+/// Makes a cursor for each dropping listener of the current list that has
+/// none, and lets go of those whose listener left; publishes the set.
+/// `batch` is the number of events about to be delivered, counted as
+/// dropped for a listener whose cursor cannot be allocated (it is tried
+/// again with the next batch).
+#[cold]
+fn refresh<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    seen: &mut u64,
+    cursors: &mut Vec<Arc<Cursor<T>>>,
+    batch: usize,
+) {
+    let now = shared.base.dropping();
+    let mut complete = true;
+    shared.base.with_current(|list| {
+        cursors.retain(|cursor| {
+            !cursor.is_retired() && list.slots.iter().any(|slot| slot.id == cursor.id)
+        });
+        for slot in list.slots.iter() {
+            let policy = slot.policy();
+            if policy == Policy::Block || cursors.iter().any(|cursor| cursor.id == slot.id) {
+                continue;
+            }
+            let made = shared
+                .ring()
+                .ok()
+                .and_then(|ring| Cursor::new(slot.id, policy, &ring, shared.capacity));
+            match made {
+                Some(cursor) => cursors.push(Arc::new(cursor)),
+                None => {
+                    complete = false;
+                    // Relaxed: a statistic.
+                    shared.dropped.fetch_add(batch as u64, Ordering::Relaxed);
+                }
+            }
         }
-        copy_into(shared, &feed, value);
+    });
+    if complete {
+        *seen = now;
+    }
+    *sync::lock(&shared.cursors) = cursors.clone();
+}
+
+/// Starts the job of every cursor that is idle; lets go of retired ones.
+fn wake_cursors<T: Send + Sync + 'static>(
+    shared: &Arc<Shared<T>>,
+    cursors: &mut Vec<Arc<Cursor<T>>>,
+) {
+    let before = cursors.len();
+    cursors.retain(|cursor| !cursor.is_retired());
+    if cursors.len() != before {
+        *sync::lock(&shared.cursors) = cursors.clone();
+    }
+    for cursor in cursors.iter() {
+        if cursor.wake() {
+            cursor::spawn(shared, cursor);
+        }
     }
 }
 
-/// The feed, while a subscription exists.
-pub(super) fn subscribed<T>(shared: &Shared<T>) -> Option<Feed<T>> {
-    // Acquire: pairs with `subscribe`'s Release store, after the feed is in
-    // place. An event pushed to the queue after `subscribe` returned is
+/// Ends the subscriptions and the dropping listeners (after what the ring
+/// holds).
+pub(super) fn close_feed<T>(shared: &Shared<T>) {
+    if let Some(ring) = sync::lock(&shared.ring).as_ref() {
+        ring.close();
+    }
+}
+
+/// Moves `events` into the ring, in order, while anything reads it;
+/// drops them otherwise. For `emit_collect` (the drainer's own set of
+/// `DropNewest` cursors is in its `Drainer`; this one offers to the
+/// published set).
+pub(super) fn move_in<T: Send + Sync + 'static>(
+    shared: &Arc<Shared<T>>,
+    events: impl Iterator<Item = T>,
+) {
+    let mut cursors = if shared.subscribed.load(Ordering::Acquire) {
+        sync::lock(&shared.cursors).clone()
+    } else {
+        Vec::new()
+    };
+    move_in_offering(shared, events, &cursors);
+    cursors.retain(|cursor| !cursor.is_retired());
+    for cursor in &cursors {
+        if cursor.wake() {
+            cursor::spawn(shared, cursor);
+        }
+    }
+}
+
+/// [`move_in`], offering each event to the `DropNewest` cursors of
+/// `cursors`.
+fn move_in_offering<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    events: impl Iterator<Item = T>,
+    cursors: &[Arc<Cursor<T>>],
+) {
+    let ring = ring(shared);
+    let offers = cursors.iter().any(|cursor| cursor.takes_offers());
+    for value in events {
+        // Each time: the last reader may go during the batch, and what is
+        // moved in after it would be kept for no one.
+        let Some(ring) = ring.as_ref().filter(|ring| ring.has_subscribers()) else {
+            drop_contained(shared, value);
+            continue;
+        };
+        // The drop of the event a reused slot held may panic (after the
+        // publish: the new event is in).
+        let stored = contain(|| {
+            if offers {
+                ring.push_shared(value).map(|event| {
+                    if let Some(event) = event {
+                        for cursor in cursors {
+                            cursor.offer(shared, &event);
+                        }
+                    }
+                })
+            } else {
+                ring.push(value)
+            }
+        });
+        match stored {
+            Some(Ok(())) => {}
+            // Closed (only `emit_collect` racing `close` gets here): the
+            // readers have ended.
+            Some(Err(value)) => drop_contained(shared, value),
+            None => {
+                // Relaxed: a statistic.
+                shared.panicked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// The ring, while something reads it.
+fn ring<T>(shared: &Shared<T>) -> Option<Arc<crate::ring::Ring<T>>> {
+    // Acquire: pairs with `Shared::ring`'s Release store, after the ring is
+    // in place. An event pushed to the queue after `subscribe` returned is
     // popped after it (the queue's Release / Acquire), so its batch sees
     // the flag.
     if !shared.subscribed.load(Ordering::Acquire) {
         return None;
     }
-    let feed = sync::lock(&shared.feed).clone()?;
-    feed.ring.has_subscribers().then_some(feed)
-}
-
-/// Copies `value` into the subscriptions' ring. Once the ring is closed
-/// (after the last event accepted before `close`), only `emit_collect` gets
-/// here, and the copy is dropped: the subscriptions have ended.
-pub(super) fn copy_into<T>(shared: &Shared<T>, feed: &Feed<T>, value: &T) {
-    // A clone that panicked leaves a hole, which readers see as a lag of
-    // one; the drop of the event a reused slot held may panic too.
-    let stored = match contain(|| (feed.copy)(value)) {
-        Some(copy) => contain(|| drop(feed.ring.push(copy))),
-        None => {
-            // Relaxed: a statistic.
-            shared.panicked.fetch_add(1, Ordering::Relaxed);
-            contain(|| feed.ring.push_hole())
-        }
-    };
-    if stored.is_none() {
-        // Relaxed: a statistic.
-        shared.panicked.fetch_add(1, Ordering::Relaxed);
-    }
+    let ring = sync::lock(&shared.ring).clone()?;
+    ring.has_subscribers().then_some(ring)
 }
 
 /// Moves a delivered batch of `count` events (`by_parity`) from `pending`
@@ -194,11 +304,18 @@ fn count_completed<T>(
     now
 }
 
-/// Runs every listener for every event of `batch`, spread over the pool;
-/// returns the number of deliveries (calls that returned).
-fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u64 {
+/// Runs every blocking listener for every event of `batch`, spread over
+/// the pool; returns the number of deliveries (calls that returned). Fills
+/// `passes` with whether each event passed the signal-level filters (left
+/// empty when there are none: every event passes).
+fn deliver<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    batch: &[(T, u8)],
+    passes: &mut SmallVec<[bool; BATCH]>,
+) -> u64 {
     let base = &*shared.base;
-    if base.len() == 0 {
+    // Relaxed: a hint; `ring` decides.
+    if base.len() == 0 && !shared.subscribed.load(Ordering::Relaxed) {
         return 0;
     }
     let _draining = waits::Draining::new(base.id());
@@ -206,24 +323,26 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
         let listeners = list.slots.len();
         // Each event's signal-level filters run once, before the fan-out
         // (a batch is at most `BATCH` events: no allocation).
-        let filtered = !list.config.filters.is_empty();
-        let mut passes: SmallVec<[bool; BATCH]> = SmallVec::new();
-        if filtered {
+        if !list.config.filters.is_empty() {
             passes.extend(
                 batch
                     .iter()
                     .map(|(value, _)| passes_filters(shared, list, value)),
             );
         }
-        let passes = |event: usize| !filtered || passes[event];
+        let passes = |event: usize| passes.get(event).copied().unwrap_or(true);
+        // The dropping listeners read the ring, on their own jobs.
+        let blocks = |slot: &Slot<T>| slot.policy() == Policy::Block;
         match shared.ordering {
             // Every (event, listener) pair is independent.
             DeliveryOrder::Unordered => {
                 fan_out(shared, true, 0..batch.len() * listeners, &|range| {
                     let mut delivered = 0;
                     for at in range.filter(|at| passes(at / listeners)) {
-                        let (value, _) = &batch[at / listeners];
-                        delivered += call(shared, list, &list.slots[at % listeners], value);
+                        let slot = &list.slots[at % listeners];
+                        if blocks(slot) {
+                            delivered += call(shared, list, slot, &batch[at / listeners].0);
+                        }
                     }
                     delivered
                 })
@@ -231,7 +350,7 @@ fn deliver<T: Send + Sync + 'static>(shared: &Shared<T>, batch: &[(T, u8)]) -> u
             // Each listener takes the batch in order, on one thread.
             DeliveryOrder::PerListener => fan_out(shared, true, 0..listeners, &|range| {
                 let mut delivered = 0;
-                for slot in &list.slots[range] {
+                for slot in list.slots[range].iter().filter(|slot| blocks(slot)) {
                     for (event, (value, _)) in batch.iter().enumerate() {
                         if passes(event) {
                             delivered += call(shared, list, slot, value);
@@ -305,7 +424,7 @@ fn split<T: Send + Sync + 'static>(
 /// One call, as an emit makes it: skipped unless active (or a once-slot
 /// this call claims); panics caught and counted; errors counted and sent to
 /// the error handler. Returns 1 for a delivery (the call returned), else 0.
-fn call<T: Send + Sync + 'static>(
+pub(super) fn call<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     list: &List<T>,
     slot: &Slot<T>,
@@ -363,25 +482,31 @@ pub(super) fn try_call_with<T: Send + Sync + 'static>(
     }
 }
 
-/// Runs every listener for `value` spread over the pool and waits: the body
-/// of `emit_collect`. Returns every error, panics included, and the number of
-/// deliveries (calls that returned).
+/// Runs every blocking listener for `value` spread over the pool and
+/// waits: the body of `emit_collect`. Returns every error, panics included,
+/// the number of deliveries (calls that returned), and whether the event
+/// passed the signal-level filters.
 pub(super) fn join_all<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     value: &T,
-) -> (Vec<EmitError>, u64) {
+) -> (Vec<EmitError>, u64, bool) {
     let base = &*shared.base;
     let errors = sync::Mutex::new(Vec::new());
     let mut delivered = 0;
+    let mut passed = true;
     if base.len() != 0 {
         delivered = exec::install(&shared.pool, || {
             base.with_current(|list| {
                 if !list.config.filters.is_empty() && !passes_filters(shared, list, value) {
+                    passed = false;
                     return 0;
                 }
                 fan_out(shared, false, 0..list.slots.len(), &|range| {
                     let mut delivered = 0;
-                    for slot in &list.slots[range] {
+                    let blocking = list.slots[range]
+                        .iter()
+                        .filter(|slot| slot.policy() == Policy::Block);
+                    for slot in blocking {
                         let mut panicked = None;
                         let result = try_call_with(shared, slot, value, |p| panicked = Some(p));
                         delivered += u64::from(result.is_some());
@@ -406,5 +531,5 @@ pub(super) fn join_all<T: Send + Sync + 'static>(
         });
     }
     let errors = sync::into_inner(errors);
-    (errors, delivered)
+    (errors, delivered, passed)
 }

@@ -6,6 +6,7 @@
 //! their "Deadlocks" sections and examples.
 
 mod builder;
+mod cursor;
 mod drain;
 mod shared;
 mod state;
@@ -21,11 +22,13 @@ use crate::error::{
     BuildError, EmitErrors, FlushError, ListenerPanic, RejectReason, Rejected, ShutdownTimeout,
 };
 use crate::listeners::Listeners;
-use crate::ring::Ring;
 use crate::ring::subscription::Subscription;
 use crate::stats::Stats;
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, Condvar, ErasedArc, Mutex, Queue};
-use shared::{Feed, Shared};
+use crate::sync::{
+    self, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, ErasedArc, Mutex, Queue,
+};
+use crate::unwind::contain;
+use shared::Shared;
 use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 
 /// A signal whose listeners run on a rayon pool, so that `emit` returns at
@@ -221,11 +224,18 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 overflow,
                 ordering,
                 pool,
-                batch: Mutex::new(Vec::new()),
+                batch: Mutex::new(shared::Drainer {
+                    batch: Vec::new(),
+                    seen: 0,
+                    cursors: Vec::new(),
+                }),
+                cursors: Mutex::new(Vec::new()),
+                flushers: AtomicUsize::new(0),
+                dropped: AtomicU64::new(0),
                 sleep: Mutex::new(()),
                 wakeup: Condvar::new(),
                 on_panic: Mutex::new(on_panic),
-                feed: Mutex::new(None),
+                ring: Mutex::new(None),
                 subscribed: AtomicBool::new(false),
                 completed: AtomicU64::new(0),
                 delivered: AtomicU64::new(0),
@@ -404,15 +414,15 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(errors.iter().any(|e| e.source_error().is::<ListenerPanic>()));
     /// ```
     pub fn emit_collect(&self, value: T) -> Result<(), EmitErrors> {
-        // Not after `close`: the subscriptions end with the events accepted
-        // before it.
-        if !self.shared.state.load().is_closed() {
-            if let Some(feed) = drain::subscribed(&self.shared) {
-                drain::copy_into(&self.shared, &feed, &value);
-            }
+        let (errors, delivered, passed) = drain::join_all(&self.shared, &value);
+        // Not after `close`: the subscriptions and the dropping listeners
+        // end with the events accepted before it.
+        if passed && !self.shared.state.load().is_closed() {
+            drain::move_in(&self.shared, std::iter::once(value));
+        } else if contain(move || drop(value)).is_none() {
+            // Relaxed: a statistic.
+            self.shared.panicked.fetch_add(1, sync::Ordering::Relaxed);
         }
-        let (errors, delivered) = drain::join_all(&self.shared, &value);
-        drop(value);
         // Release (both), the event first: a `stats` that reads these
         // deliveries (Acquire) reads their event in `completed` too.
         self.shared.completed.fetch_add(1, sync::Ordering::Release);
@@ -498,6 +508,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                     // end now, not when the drainer next goes idle.
                     drain::close_feed(shared);
                 }
+                shared.wait_for_cursors(None);
                 return Ok(());
             }
             if listed.is_none() {
@@ -585,6 +596,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         if shared.wait_until(deadline, |now| now.pending() == 0) {
             // As in `flush`: every accepted event is delivered.
             drain::close_feed(shared);
+            if !shared.wait_for_cursors(deadline) {
+                return Err(ShutdownTimeout::new(0));
+            }
             Ok(())
         } else {
             Err(ShutdownTimeout::new(shared.state.load().pending()))
@@ -627,6 +641,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             panicked: relaxed(&shared.panicked),
             rejected: relaxed(&shared.rejected),
             pending,
+            dropped: relaxed(&shared.dropped),
         }
     }
 
@@ -654,9 +669,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     }
 }
 
-/// Subscriptions: cursors the caller drives, fed with a clone of each
-/// event (one per event, shared by every subscription of the signal).
-impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
+/// Subscriptions, and what the dropping policies drop.
+impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// A [`Subscription`] to this signal's events: those the drainer takes
     /// from the queue after this call (an event emitted before it but not
     /// yet delivered is received, as by a listener connected then), and
@@ -668,15 +682,16 @@ impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
     /// behind is told it [lagged](crate::RecvError::Lagged). A subscription
     /// never holds the signal back.
     ///
-    /// All subscriptions of a signal share one ring. The drainer clones
-    /// each event into it once, in emit order (also under
-    /// [`DeliveryOrder::Unordered`]), before the listeners run for it, and
-    /// skips the clone while no subscription exists. An `emit_collect`
-    /// copies its event in when it runs, which is outside that order, as
-    /// its listener calls are. A panicking `Clone`, or a panicking `Drop`
-    /// of the event a reused ring slot held, is caught and counted in
-    /// [`Stats::panicked`]; the subscriptions are told of an event whose
-    /// clone panicked as a [lag](crate::RecvError::Lagged) of one. After
+    /// All subscriptions of a signal, and its listeners with a dropping
+    /// [`Policy`](crate::Policy), share one ring: each event is stored
+    /// once, as an `Arc<T>` (no `T: Clone`). The drainer moves each event
+    /// that passed the signal's filters into it once the blocking listeners
+    /// returned for it, in emit order (also under
+    /// [`DeliveryOrder::Unordered`]), and drops it instead while nothing
+    /// reads the ring. An `emit_collect` moves its event in when its
+    /// listeners returned, which is outside that order, as its listener
+    /// calls are. A panicking `Drop` of the event a reused ring slot held
+    /// is caught and counted in [`Stats::panicked`]. After
     /// `close`, or once the signal is dropped, subscriptions receive every
     /// event accepted before, then [`Closed`](crate::RecvError::Closed):
     /// at the latest once [`flush`](Self::flush) or
@@ -703,29 +718,44 @@ impl<T: Clone + Send + Sync + 'static> AsyncSignal<T> {
     /// its slots, 16 bytes per event of capacity, cannot be allocated.
     #[track_caller]
     pub fn subscribe(&self) -> Subscription<T> {
-        let shared = &*self.shared;
-        let mut held = sync::lock(&shared.feed);
-        if let Some(feed) = held.as_ref() {
-            return Subscription::new(Arc::clone(&feed.ring));
-        }
-        let ring = match Ring::new(shared.capacity) {
-            Ok(ring) => Arc::new(ring),
+        match self.shared.ring() {
+            Ok(ring) => Subscription::new(ring),
             Err(error) => panic!("AsyncSignal::subscribe: {error}"),
-        };
-        let subscription = Subscription::new(Arc::clone(&ring));
-        *held = Some(Feed {
-            ring: Arc::clone(&ring),
-            copy: T::clone,
-        });
-        // Release: pairs with the drainer's Acquire load (`drain::feed`).
-        shared.subscribed.store(true, sync::Ordering::Release);
-        // Under the lock the drainer takes to end the subscriptions: if it
-        // went idle after a close before this ring existed, it found none.
-        let now = shared.state.load();
-        if now.is_closed() && !now.is_scheduled() {
-            ring.close();
         }
-        subscription
+    }
+
+    /// The events the listener of `connection` missed because of its
+    /// [`Policy`](crate::Policy): 0 for a `Block` listener, for a
+    /// connection of another signal, and for a listener the drainer has
+    /// not met yet (it meets a new one with the next events it takes).
+    /// Kept until the listener leaves; [`Stats::dropped`] keeps the total.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::{AsyncSignal, ConnectOptions, Policy};
+    ///
+    /// let signal = AsyncSignal::<u32>::builder().capacity(1).build().unwrap();
+    /// let (release, wait) = std::sync::mpsc::channel::<()>();
+    /// let wait = std::sync::Mutex::new(wait);
+    /// let slow = signal
+    ///     .connect_with(ConnectOptions::new().policy(Policy::DropNewest), move |_: &u32| {
+    ///         let _ = wait.lock().unwrap().recv();
+    ///     })
+    ///     .unwrap();
+    /// for v in 0..10 {
+    ///     signal.emit(v).unwrap(); // never waits for the slow listener
+    ///     while signal.stats().pending > 0 {}
+    /// }
+    /// assert!(signal.dropped(&slow) > 0);
+    /// # for _ in 0..10 { let _ = release.send(()); }
+    /// ```
+    pub fn dropped(&self, connection: &crate::Connection) -> u64 {
+        let id = connection.id();
+        sync::lock(&self.shared.cursors)
+            .iter()
+            .find(|cursor| cursor.id == id)
+            .map_or(0, |cursor| cursor.dropped())
     }
 }
 

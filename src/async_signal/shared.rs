@@ -5,11 +5,12 @@
 use std::time::Instant;
 
 use super::builder::{DeliveryOrder, Overflow, PanicHandler};
+use super::cursor::Cursor;
 use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
 use crate::ring::Ring;
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, Condvar, Mutex, Queue, exec};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Queue, exec};
 
 /// What the signal, its drainer and its waiters share.
 pub(crate) struct Shared<T> {
@@ -22,17 +23,24 @@ pub(crate) struct Shared<T> {
     pub(super) overflow: Overflow,
     pub(super) ordering: DeliveryOrder,
     pub(super) pool: exec::Pool,
-    /// The drainer's batch buffer (see `drain`).
-    pub(super) batch: Mutex<Vec<(T, u8)>>,
+    /// The drainer's own state (see `drain`).
+    pub(super) batch: Mutex<Drainer<T>>,
+    /// The cursors of the listeners with a dropping policy, as the drainer
+    /// last made them, for `flush`, `stats` and `dropped`.
+    pub(super) cursors: Mutex<Vec<Arc<Cursor<T>>>>,
+    /// Flushes waiting for cursors (see `cursor::publish`).
+    pub(super) flushers: AtomicUsize,
+    /// Events dropped for listeners by their policies.
+    pub(super) dropped: AtomicU64,
     /// Where flushers, `shutdown` and blocked emitters sleep.
     pub(super) sleep: Mutex<()>,
     pub(super) wakeup: Condvar,
     pub(super) on_panic: Mutex<Option<PanicHandler>>,
-    /// The subscriptions' ring and how to copy an event into it, once
-    /// `subscribe` made them; the drainer fills it, a batch at a time.
-    pub(super) feed: Mutex<Option<Feed<T>>>,
-    /// Set once `feed` holds a ring: until then the drainer does not take
-    /// the feed's mutex.
+    /// The ring of the subscriptions and the dropping listeners, once the
+    /// first of them made it; the drainer moves delivered events into it.
+    pub(super) ring: Mutex<Option<Arc<Ring<T>>>>,
+    /// Set once `ring` holds a ring: until then the drainer does not take
+    /// its mutex.
     pub(super) subscribed: AtomicBool,
     /// Events whose listeners all returned (`emit_collect`'s included): with
     /// `pending`, the events emitted.
@@ -48,20 +56,13 @@ pub(crate) struct Shared<T> {
     pub(super) rejected: AtomicU64,
 }
 
-/// The ring of an `AsyncSignal`'s subscriptions and the clone that fills
-/// it (`subscribe` is the one place that knows `T: Clone`).
-pub(super) struct Feed<T> {
-    pub(super) ring: Arc<Ring<T>>,
-    pub(super) copy: fn(&T) -> T,
-}
-
-impl<T> Clone for Feed<T> {
-    fn clone(&self) -> Self {
-        Self {
-            ring: Arc::clone(&self.ring),
-            copy: self.copy,
-        }
-    }
+/// What only the drainer touches: its batch buffer (allocated once, so
+/// that rounds do not allocate) and the cursor set.
+pub(super) struct Drainer<T> {
+    pub(super) batch: Vec<(T, u8)>,
+    /// `BaseSignal::dropping` when `cursors` was last made.
+    pub(super) seen: u64,
+    pub(super) cursors: Vec<Arc<Cursor<T>>>,
 }
 
 impl<T> Drop for Shared<T> {
@@ -69,6 +70,17 @@ impl<T> Drop for Shared<T> {
     /// delivered: subscriptions end with `Closed` after the last one.
     fn drop(&mut self) {
         super::drain::close_feed(self);
+        // What the ring and the cursors still hold is dropped here, under
+        // the catch the listeners' closures get: a panicking `Drop` of an
+        // event must not unwind out of the signal's drop (or out of a pool
+        // job, an abort).
+        let cursors = std::mem::take(&mut *sync::lock(&self.cursors));
+        let drainer = std::mem::take(&mut sync::lock(&self.batch).cursors);
+        let ring = sync::lock(&self.ring).take();
+        if crate::unwind::contain(move || drop((cursors, drainer, ring))).is_none() {
+            // Relaxed: a statistic, for whoever still reads it.
+            self.panicked.fetch_add(1, sync::Ordering::Relaxed);
+        }
     }
 }
 
@@ -115,11 +127,97 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Waits until every cursor has handled what was in the ring when this
+    /// was called, or until `deadline` (then `false`). As `wait_until`, a
+    /// pool thread runs pool jobs meanwhile (the cursors' jobs among them).
+    pub(super) fn wait_for_cursors(&self, deadline: Option<Instant>) -> bool {
+        let cursors = sync::lock(&self.cursors).clone();
+        if cursors.is_empty() {
+            return true;
+        }
+        let end = sync::lock(&self.ring).as_ref().map_or(0, |ring| ring.end());
+        let targets: Vec<_> = cursors
+            .iter()
+            .map(|cursor| (cursor, cursor.target(end)))
+            .collect();
+        let done = || {
+            targets
+                .iter()
+                .all(|(cursor, target)| cursor.reached(*target))
+        };
+        let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
+        #[cfg(not(loom))]
+        let backoff = crossbeam_utils::Backoff::new();
+        loop {
+            if done() {
+                return true;
+            }
+            if expired() {
+                return false;
+            }
+            if exec::help() {
+                continue;
+            }
+            #[cfg(not(loom))]
+            if !backoff.is_completed() {
+                backoff.snooze();
+                continue;
+            }
+            break;
+        }
+        let mut guard = sync::lock(&self.sleep);
+        // SeqCst: see `cursor::publish`; counted before the test below.
+        self.flushers.fetch_add(1, sync::Ordering::SeqCst);
+        let reached = loop {
+            if done() {
+                break true;
+            }
+            let Ok(timeout) = sync::left_until(deadline) else {
+                break false;
+            };
+            guard = sync::wait(&self.wakeup, guard, timeout).0;
+        };
+        // Relaxed: only a count of who wants waking.
+        self.flushers.fetch_sub(1, sync::Ordering::Relaxed);
+        drop(guard);
+        reached
+    }
+
     /// Wakes every sleeping waiter, to test its condition again.
     pub(super) fn wake(&self) {
         let _guard = sync::lock(&self.sleep);
         self.state.clear_waiters();
         self.wakeup.notify_all();
+    }
+
+    /// Wakes the flushes that wait for cursors, if any (see
+    /// `cursor::publish`).
+    pub(super) fn wake_flushers(&self) {
+        // SeqCst: after the caller's SeqCst write of a cursor's `done`; see
+        // `cursor::publish`.
+        if self.flushers.load(sync::Ordering::SeqCst) != 0 {
+            let _guard = sync::lock(&self.sleep);
+            self.wakeup.notify_all();
+        }
+    }
+
+    /// The ring, made if there is none yet.
+    pub(super) fn ring(&self) -> Result<Arc<Ring<T>>, crate::SubscribeError> {
+        let mut held = sync::lock(&self.ring);
+        if let Some(ring) = held.as_ref() {
+            return Ok(Arc::clone(ring));
+        }
+        let ring = Arc::new(Ring::new(self.capacity)?);
+        *held = Some(Arc::clone(&ring));
+        // Release: pairs with the drainer's Acquire load (`drain::ring`).
+        self.subscribed.store(true, sync::Ordering::Release);
+        // Under the lock the drainer takes to end the subscriptions: if it
+        // went idle after a close before this ring existed, it found none.
+        let now = self.state.load();
+        if now.is_closed() && !now.is_scheduled() {
+            ring.close();
+        }
+        Ok(ring)
     }
 
     /// Hands a caught panic to the panic handler; a panic of the handler

@@ -197,6 +197,9 @@ pub(crate) struct BaseSignal<T> {
     fired: AtomicUsize,
     /// Errors of fallible listeners seen under plain `emit`.
     errors: AtomicU64,
+    /// Listeners connected with a policy other than `Block`: an
+    /// `AsyncSignal`'s drainer makes their cursors when this moves.
+    dropping: AtomicU64,
     writer: Mutex<Writer<T>>,
     /// What a front keeps beside the list: a `SyncSignal`'s subscription
     /// ring (`ring/feed.rs`), made by its first subscription.
@@ -249,6 +252,7 @@ pub(crate) struct Options {
     pub(crate) key: Option<ErasedArc<str>>,
     pub(crate) priority: i32,
     pub(crate) once: bool,
+    pub(crate) policy: crate::connection::Policy,
 }
 
 /// What a front keeps beside the list (`BaseSignal::attached`): a
@@ -278,6 +282,7 @@ impl<T: 'static> BaseSignal<T> {
             list: ArcSwap::new(list),
             fired: AtomicUsize::new(0),
             errors: AtomicU64::new(0),
+            dropping: AtomicU64::new(0),
             writer: Mutex::new(Writer::new()),
             attached: Mutex::new(None),
         }
@@ -417,8 +422,10 @@ impl<T: 'static> BaseSignal<T> {
             key,
             priority,
             once,
+            policy,
         } = options;
-        let slot = Arc::new(Slot::new(id, key.clone(), priority, once, callback));
+        let slot =
+            Arc::new(Slot::new(id, key.clone(), priority, once, callback).with_policy(policy));
         // Taken before the slot is published: a write on another thread may
         // remove it at once, and the caller's handle must still name it.
         let weak = sync::downgrade(&slot);
@@ -448,10 +455,24 @@ impl<T: 'static> BaseSignal<T> {
             let next = Next::compacted(compacted, current, scan_now);
             (Some(next), Ok((id, weak)))
         });
+        if connected.is_ok() && policy != crate::connection::Policy::Block {
+            // Release: with the list's publish before it, for a drainer
+            // that reads the new count (Acquire) and then the list.
+            this.dropping.fetch_add(1, Ordering::Release);
+        }
         connected.map_err(|(duplicate, slot)| {
             this.release(slot);
             duplicate
         })
+    }
+
+    /// How many listeners were connected with a dropping policy, ever: a
+    /// change tells an `AsyncSignal`'s drainer to look for new ones.
+    pub(crate) fn dropping(&self) -> u64 {
+        // Acquire: pairs with `connect`'s Release increment. An event
+        // emitted after `connect` returned is taken from the queue after it
+        // (the queue's Release / Acquire), so the drainer sees the count.
+        self.dropping.load(Ordering::Acquire)
     }
 
     /// Connects the signal's own listener (the subscriptions' feeder): first

@@ -12,6 +12,7 @@ use crate::error::BoxError;
 use crate::sync::{Arc, ErasedArc};
 
 pub(crate) use crate::callback::Callback;
+use crate::connection::Policy;
 
 /// A listener: its state word, callback and identity (40 bytes; 56 in
 /// its `Arc`, so 64 with its pointer in the list).
@@ -37,6 +38,9 @@ struct Extra {
     /// The signal's own slot (the subscriptions' feeder), which `clear`
     /// keeps and `len` does not count.
     internal: bool,
+    /// An `AsyncSignal`'s: `Block` is delivered by the drainer, the others
+    /// by a cursor of their own.
+    policy: Policy,
 }
 
 impl<T> Slot<T> {
@@ -52,6 +56,7 @@ impl<T> Slot<T> {
                 key,
                 priority,
                 internal: false,
+                policy: Policy::Block,
             })
         });
         Self {
@@ -83,7 +88,31 @@ impl<T> Slot<T> {
             key: None,
             priority: i32::MAX,
             internal: true,
+            policy: Policy::Block,
         }));
+    }
+
+    /// This slot, with `policy` (an `AsyncSignal`'s; see `Policy`).
+    pub(crate) fn with_policy(mut self, policy: Policy) -> Self {
+        if policy != Policy::Block {
+            let extra = self.extra.get_or_insert_with(|| {
+                Box::new(Extra {
+                    key: None,
+                    priority: 0,
+                    internal: false,
+                    policy,
+                })
+            });
+            extra.policy = policy;
+        }
+        self
+    }
+
+    /// What the listener does when it falls behind.
+    pub(crate) fn policy(&self) -> Policy {
+        self.extra
+            .as_ref()
+            .map_or(Policy::Block, |extra| extra.policy)
     }
 
     /// Whether this is the signal's own slot.

@@ -260,7 +260,15 @@ impl<T> Ring<T> {
     /// event the slot held before is dropped here, after the publish: a
     /// panic of its `Drop` unwinds to the caller, with the ring intact.
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
-        self.write(Some(value))
+        self.write(Some(value), false)
+            .map(drop)
+            .map_err(|value| value.unwrap_or_else(|| unreachable!()))
+    }
+
+    /// [`push`](Self::push), returning a handle to the stored event (for
+    /// an `AsyncSignal`'s `DropNewest` queues), taken before the publish.
+    pub(crate) fn push_shared(&self, value: T) -> Result<Option<Arc<T>>, T> {
+        self.write(Some(value), true)
             .map_err(|value| value.unwrap_or_else(|| unreachable!()))
     }
 
@@ -269,11 +277,12 @@ impl<T> Ring<T> {
     /// lagged by one, so the loss is counted, never silent.
     pub(crate) fn push_hole(&self) {
         // Once closed, no reader is owed this position.
-        let _ = self.write(None);
+        let _ = self.write(None, false);
     }
 
-    /// [`push`](Self::push) of an event or a hole.
-    fn write(&self, value: Option<T>) -> Result<(), Option<T>> {
+    /// [`push`](Self::push) of an event or a hole; with `share`, a handle
+    /// to what was stored.
+    fn write(&self, value: Option<T>, share: bool) -> Result<Option<Arc<T>>, Option<T>> {
         let Some(position) = self.claim() else {
             return Err(value);
         };
@@ -288,9 +297,11 @@ impl<T> Ring<T> {
         // enter only while it is clear and the stamp is theirs, and no other
         // writer sets it before this one's publish clears it.
         #[allow(unsafe_code)]
-        let replaced = slot
-            .value
-            .with_mut(|value_of| store(unsafe { &mut *value_of }, value));
+        let (replaced, shared) = slot.value.with_mut(|value_of| {
+            let cell = unsafe { &mut *value_of };
+            let replaced = store(cell, value);
+            (replaced, if share { cell.clone() } else { None })
+        });
         let delta = ((stamp_of(position).wrapping_sub(before) & STAMP_MASK) << STAMP_SHIFT)
             .wrapping_sub(WRITING);
         // AcqRel. Release: the value stored above happens before a reader
@@ -312,7 +323,7 @@ impl<T> Ring<T> {
         };
         drop(replaced);
         drop(orphan);
-        Ok(())
+        Ok(shared)
     }
 
     /// Claims the next position, unless the ring is closed.
@@ -393,6 +404,11 @@ impl<T> Ring<T> {
         self.wakeup.notify_all();
     }
 
+    /// The next position to claim (the close left out).
+    pub(crate) fn end(&self) -> u64 {
+        self.tail().0
+    }
+
     /// What is at `position`, for a cursor there.
     pub(crate) fn read(&self, position: u64) -> Read<T> {
         let slot = self.slot(position);
@@ -451,8 +467,7 @@ impl<T> Ring<T> {
 
     /// Whether a read at `position` would find something (an event, a lag,
     /// the close), without taking it: a subscription's spin before it
-    /// sleeps (not under loom, where the wait is the one to check).
-    #[cfg(not(loom))]
+    /// sleeps, and an `AsyncSignal` cursor's look before its job goes idle.
     pub(crate) fn ready(&self, position: u64) -> bool {
         // Acquire: as `read`'s first look.
         let word = self.slot(position).word.load(Ordering::Acquire);

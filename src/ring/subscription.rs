@@ -218,6 +218,16 @@ impl<T> Subscription<T> {
         self.ring.wait(self.next, deadline)
     }
 
+    /// The next position to read.
+    pub(crate) fn position(&self) -> u64 {
+        self.next
+    }
+
+    /// Whether a read would find something (an event, a lag, the close).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ring.ready(self.next)
+    }
+
     /// Moves past the events overwritten before `oldest`; returns how many.
     fn skip_to(&mut self, oldest: u64) -> u64 {
         let missed = oldest - self.next;

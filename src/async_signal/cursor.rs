@@ -1,0 +1,289 @@
+//! Cursors: the listeners of an `AsyncSignal` with a dropping policy, each
+//! reading the signal's ring at its own pace on a job of its own. See
+//! `docs/architecture.md`, "Policies", and `docs/ordering.md`, "Cursors".
+
+use super::drain::{self, BATCH};
+use super::shared::Shared;
+use super::waits;
+use crate::base::List;
+use crate::base::slot::Slot;
+use crate::connection::Policy;
+use crate::error::TryRecvError;
+use crate::ring::Ring;
+use crate::ring::subscription::Subscription;
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, Mutex, Ordering, Queue, exec};
+use crate::unwind::contain;
+
+/// A dropping listener's progress.
+pub(super) struct Cursor<T> {
+    /// The listener's slot.
+    pub(super) id: u64,
+    /// Its place in the ring: where a `DropOldest` cursor reads, and what
+    /// keeps the ring's values (and their allocations, for reuse) while a
+    /// `DropNewest` cursor's queue holds them. Taken out when the cursor
+    /// retires. Only the cursor's one job locks it.
+    place: Mutex<Option<Subscription<T>>>,
+    /// `DropNewest`: the events waiting for the listener.
+    queue: Option<Queue<Arc<T>>>,
+    /// A job runs, or is spawned, for this cursor.
+    scheduled: AtomicBool,
+    /// What the cursor has handled (delivered, skipped or dropped): the
+    /// next ring position (`DropOldest`), or a count of the events offered
+    /// (`DropNewest`); `u64::MAX` once retired.
+    done: AtomicU64,
+    /// `DropNewest`: the events offered to the queue (kept or dropped).
+    offered: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// How a job's round ended.
+enum Round {
+    /// `BATCH` events handled: go on.
+    More,
+    /// Nothing left for now.
+    Idle,
+    /// The listener left the list, or the ring closed and was read: retire.
+    Over,
+}
+
+impl<T> Cursor<T> {
+    /// A cursor for the slot `id` with `policy`, at the ring's tail: it
+    /// gets the events moved in from now on. `None` if a `DropNewest`
+    /// queue of `capacity` cannot be allocated.
+    pub(super) fn new(
+        id: u64,
+        policy: Policy,
+        ring: &Arc<Ring<T>>,
+        capacity: usize,
+    ) -> Option<Self> {
+        let queue = match policy {
+            Policy::DropNewest => Some(sync::bounded_queue(capacity).ok()?),
+            _ => None,
+        };
+        let place = Subscription::new(Arc::clone(ring));
+        let done = if queue.is_some() { 0 } else { place.position() };
+        Some(Self {
+            id,
+            place: Mutex::new(Some(place)),
+            queue,
+            scheduled: AtomicBool::new(false),
+            done: AtomicU64::new(done),
+            offered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether it has a `DropNewest` queue to be offered each event.
+    pub(super) fn takes_offers(&self) -> bool {
+        self.queue.is_some()
+    }
+
+    /// Offers `event` to a `DropNewest` cursor: kept, or dropped (counted)
+    /// when its queue is full.
+    pub(super) fn offer(&self, shared: &Shared<T>, event: &Arc<T>) {
+        let Some(queue) = &self.queue else { return };
+        // SeqCst: a flush reads `offered` as its target, then `done`; see
+        // `publish`.
+        self.offered.fetch_add(1, Ordering::SeqCst);
+        if queue.push(Arc::clone(event)).is_err() {
+            // Relaxed (both): statistics.
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            shared.dropped.fetch_add(1, Ordering::Relaxed);
+            // A drop is handled at once. SeqCst: as in `publish`.
+            self.done.fetch_add(1, Ordering::SeqCst);
+            shared.wake_flushers();
+        }
+    }
+
+    /// Marks the cursor scheduled; `true` if the caller must spawn its job
+    /// (it was idle). The drainer calls it after moving events in.
+    pub(super) fn wake(&self) -> bool {
+        // AcqRel: a job that goes idle swaps after this (reading it) sees
+        // the events moved in before; if its swap came first, this reads
+        // `false` and the caller spawns (see `go_idle`).
+        !self.scheduled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the cursor left (its listener is gone, or the ring closed).
+    pub(super) fn is_retired(&self) -> bool {
+        // Relaxed: a hint for the drainer's clean-up; `done` carries what
+        // a flush needs.
+        self.done.load(Ordering::Relaxed) == u64::MAX
+    }
+
+    /// The events dropped for this listener.
+    pub(super) fn dropped(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// What a flush that read the ring's `end` waits for `done` to reach.
+    pub(super) fn target(&self, end: u64) -> u64 {
+        match self.queue {
+            // SeqCst: with the drainer's increments in `offer`.
+            Some(_) => self.offered.load(Ordering::SeqCst),
+            None => end,
+        }
+    }
+
+    /// Whether the cursor has handled everything up to `target`.
+    pub(super) fn reached(&self, target: u64) -> bool {
+        // SeqCst: pairs with `publish` (see there).
+        self.done.load(Ordering::SeqCst) >= target
+    }
+}
+
+/// Starts the job of `cursor` on the pool.
+pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, cursor: &Arc<Cursor<T>>) {
+    let pool = shared.pool.clone();
+    let shared = Arc::clone(shared);
+    let cursor = Arc::clone(cursor);
+    exec::spawn(&pool, move || {
+        run(&shared, &cursor);
+        // The last references may free the listeners' closures and the
+        // ring's events: user code, and a panic escaping a rayon job aborts.
+        contain(move || {
+            drop(cursor);
+            drop(shared);
+        });
+    });
+}
+
+/// The job: rounds of up to `BATCH` events, each as one recorded delivery
+/// of the signal, until nothing is left.
+fn run<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
+    loop {
+        let round = shared.base.with_current(|list| {
+            let _draining = waits::Draining::new(shared.base.id());
+            match list.slots.iter().find(|slot| slot.id == cursor.id) {
+                Some(slot) => one_round(shared, cursor, list, slot),
+                None => Round::Over,
+            }
+        });
+        match round {
+            Round::More => publish(shared, cursor),
+            Round::Idle => {
+                publish(shared, cursor);
+                if !go_idle(cursor) {
+                    return;
+                }
+            }
+            Round::Over => {
+                retire(shared, cursor);
+                return;
+            }
+        }
+    }
+}
+
+/// Delivers up to `BATCH` events to `slot`.
+fn one_round<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    cursor: &Cursor<T>,
+    list: &List<T>,
+    slot: &Slot<T>,
+) -> Round {
+    let mut place = sync::lock(&cursor.place);
+    let Some(place) = place.as_mut() else {
+        return Round::Over;
+    };
+    let mut delivered = 0;
+    let mut round = Round::More;
+    for _ in 0..BATCH {
+        let event = match &cursor.queue {
+            Some(queue) => match queue.pop() {
+                Some(event) => event,
+                None => {
+                    round = Round::Idle;
+                    break;
+                }
+            },
+            None => match place.try_recv() {
+                Ok(event) => event,
+                Err(TryRecvError::Lagged(missed)) => {
+                    // Relaxed (both): statistics.
+                    cursor.dropped.fetch_add(missed, Ordering::Relaxed);
+                    shared.dropped.fetch_add(missed, Ordering::Relaxed);
+                    continue;
+                }
+                Err(TryRecvError::Empty) => {
+                    round = Round::Idle;
+                    break;
+                }
+                Err(TryRecvError::Closed) => {
+                    round = Round::Over;
+                    break;
+                }
+            },
+        };
+        delivered += drain::call(shared, list, slot, &event);
+        // The last handle may be this one (the ring reused the slot): the
+        // event's `Drop` is user code.
+        if contain(|| drop(event)).is_none() {
+            // Relaxed: a statistic.
+            shared.panicked.fetch_add(1, Ordering::Relaxed);
+        }
+        if cursor.queue.is_some() {
+            // SeqCst: as in `publish`. Counted as handled once its call
+            // returned.
+            cursor.done.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    if cursor.queue.is_none() {
+        // SeqCst: as in `publish`.
+        cursor.done.store(place.position(), Ordering::SeqCst);
+    }
+    // Relaxed: a statistic.
+    shared.delivered.fetch_add(delivered, Ordering::Relaxed);
+    round
+}
+
+/// After a round: wakes the flushes that wait for cursors.
+fn publish<T>(shared: &Shared<T>, _cursor: &Cursor<T>) {
+    // `done` was written (SeqCst) before this load of the flushers' count
+    // (SeqCst, in `wake_flushers`): a flush counts itself, then reads
+    // `done` (both SeqCst). In their single order either the flush's read
+    // comes after the write (it sees the progress), or its count comes
+    // before this load (this wakes it, under the mutex it holds until it
+    // sleeps).
+    shared.wake_flushers();
+}
+
+/// Clears `scheduled`; `true` if the job must go on (an event came in the
+/// meantime and no other job was started for it).
+fn go_idle<T: Send + Sync + 'static>(cursor: &Cursor<T>) -> bool {
+    // AcqRel: reads the drainer's latest `wake` (Release), after which the
+    // events it moved in are seen below; see `Cursor::wake`.
+    cursor.scheduled.swap(false, Ordering::AcqRel);
+    let more = match &cursor.queue {
+        Some(queue) => !queue.is_empty(),
+        None => sync::lock(&cursor.place)
+            .as_ref()
+            .is_some_and(Subscription::is_ready),
+    };
+    // AcqRel: as in `wake`; `true` read back means the drainer started a
+    // job meanwhile, which goes on instead.
+    more && !cursor.scheduled.swap(true, Ordering::AcqRel)
+}
+
+/// Retires the cursor: it stops holding the ring's events, and flushes
+/// stop waiting for it.
+fn retire<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
+    let place = sync::lock(&cursor.place).take();
+    // The last cursor's drop empties the ring: events' `Drop`s run.
+    if contain(move || drop(place)).is_none() {
+        // Relaxed: a statistic.
+        shared.panicked.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(queue) = &cursor.queue {
+        while let Some(event) = queue.pop() {
+            if contain(move || drop(event)).is_none() {
+                // Relaxed: a statistic.
+                shared.panicked.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    // SeqCst: as in `publish`.
+    cursor.done.store(u64::MAX, Ordering::SeqCst);
+    shared.wake_flushers();
+}
