@@ -164,7 +164,7 @@ fn run<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
             Round::More => publish(shared, cursor),
             Round::Idle => {
                 publish(shared, cursor);
-                if !go_idle(cursor) {
+                if !linger(cursor) && !go_idle(cursor) {
                     return;
                 }
             }
@@ -249,18 +249,42 @@ fn publish<T>(shared: &Shared<T>, _cursor: &Cursor<T>) {
     shared.wake_flushers();
 }
 
-/// Clears `scheduled`; `true` if the job must go on (an event came in the
-/// meantime and no other job was started for it).
-fn go_idle<T: Send + Sync + 'static>(cursor: &Cursor<T>) -> bool {
-    // AcqRel: reads the drainer's latest `wake` (Release), after which the
-    // events it moved in are seen below; see `Cursor::wake`.
-    cursor.scheduled.swap(false, Ordering::AcqRel);
-    let more = match &cursor.queue {
+/// Spins a little while nothing is there: under a steady stream the next
+/// event is usually a few microseconds away, and a job that goes idle costs
+/// a spawn (an allocation) to start again. `true` if something came.
+fn linger<T>(cursor: &Cursor<T>) -> bool {
+    #[cfg(not(loom))]
+    {
+        let backoff = crossbeam_utils::Backoff::new();
+        while !backoff.is_completed() {
+            backoff.snooze();
+            if has_more(cursor) {
+                return true;
+            }
+        }
+    }
+    #[cfg(loom)]
+    let _ = cursor;
+    false
+}
+
+/// Whether the cursor has something to handle (an event, a lag, the close).
+fn has_more<T>(cursor: &Cursor<T>) -> bool {
+    match &cursor.queue {
         Some(queue) => !queue.is_empty(),
         None => sync::lock(&cursor.place)
             .as_ref()
             .is_some_and(Subscription::is_ready),
-    };
+    }
+}
+
+/// Clears `scheduled`; `true` if the job must go on (an event came in the
+/// meantime and no other job was started for it).
+fn go_idle<T>(cursor: &Cursor<T>) -> bool {
+    // AcqRel: reads the drainer's latest `wake` (Release), after which the
+    // events it moved in are seen below; see `Cursor::wake`.
+    cursor.scheduled.swap(false, Ordering::AcqRel);
+    let more = has_more(cursor);
     // AcqRel: as in `wake`; `true` read back means the drainer started a
     // job meanwhile, which goes on instead.
     more && !cursor.scheduled.swap(true, Ordering::AcqRel)
