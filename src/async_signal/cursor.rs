@@ -37,6 +37,7 @@ pub(super) struct Cursor<T> {
 }
 
 /// How a job's round ended.
+#[derive(PartialEq)]
 enum Round {
     /// `BATCH` events handled: go on.
     More,
@@ -82,15 +83,15 @@ impl<T> Cursor<T> {
     /// when its queue is full.
     pub(super) fn offer(&self, shared: &Shared<T>, event: &Arc<T>) {
         let Some(queue) = &self.queue else { return };
-        // SeqCst: a flush reads `offered` as its target, then `done`; see
-        // `publish`.
-        self.offered.fetch_add(1, Ordering::SeqCst);
+        // Relaxed: a flush reads `offered` as its target after the state
+        // word showed this batch completed (Release / Acquire there).
+        self.offered.fetch_add(1, Ordering::Relaxed);
         if queue.push(Arc::clone(event)).is_err() {
             // Relaxed (both): statistics.
             self.dropped.fetch_add(1, Ordering::Relaxed);
             shared.dropped.fetch_add(1, Ordering::Relaxed);
-            // A drop is handled at once. SeqCst: as in `publish`.
-            self.done.fetch_add(1, Ordering::SeqCst);
+            // A drop is handled at once. Release: see `publish`.
+            self.done.fetch_add(1, Ordering::Release);
             shared.wake_flushers();
         }
     }
@@ -120,16 +121,16 @@ impl<T> Cursor<T> {
     /// What a flush that read the ring's `end` waits for `done` to reach.
     pub(super) fn target(&self, end: u64) -> u64 {
         match self.queue {
-            // SeqCst: with the drainer's increments in `offer`.
-            Some(_) => self.offered.load(Ordering::SeqCst),
+            // Relaxed: see `offer`.
+            Some(_) => self.offered.load(Ordering::Relaxed),
             None => end,
         }
     }
 
     /// Whether the cursor has handled everything up to `target`.
     pub(super) fn reached(&self, target: u64) -> bool {
-        // SeqCst: pairs with `publish` (see there).
-        self.done.load(Ordering::SeqCst) >= target
+        // Acquire: see `publish`.
+        self.done.load(Ordering::Acquire) >= target
     }
 }
 
@@ -150,9 +151,19 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, cursor: &
 }
 
 /// The job: rounds of up to `BATCH` events, each as one recorded delivery
-/// of the signal, until nothing is left.
+/// of the signal, until nothing is left. It looks before each round, so a
+/// job started for events an earlier round already took ends without one.
 fn run<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
     loop {
+        if !has_more(cursor) && !linger(cursor) && !go_idle(cursor) {
+            return;
+        }
+        if is_over(cursor) {
+            // The ring closed and was read to its end: no round (and no
+            // recorded delivery) is needed to see that.
+            retire(shared, cursor);
+            return;
+        }
         let round = shared.base.with_current(|list| {
             let _draining = waits::Draining::new(shared.base.id());
             match list.slots.iter().find(|slot| slot.id == cursor.id) {
@@ -160,19 +171,11 @@ fn run<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
                 None => Round::Over,
             }
         });
-        match round {
-            Round::More => publish(shared, cursor),
-            Round::Idle => {
-                publish(shared, cursor);
-                if !linger(cursor) && !go_idle(cursor) {
-                    return;
-                }
-            }
-            Round::Over => {
-                retire(shared, cursor);
-                return;
-            }
+        if round == Round::Over {
+            retire(shared, cursor);
+            return;
         }
+        publish(shared);
     }
 }
 
@@ -224,14 +227,14 @@ fn one_round<T: Send + Sync + 'static>(
             shared.panicked.fetch_add(1, Ordering::Relaxed);
         }
         if cursor.queue.is_some() {
-            // SeqCst: as in `publish`. Counted as handled once its call
+            // Release: see `publish`. Counted as handled once its call
             // returned.
-            cursor.done.fetch_add(1, Ordering::SeqCst);
+            cursor.done.fetch_add(1, Ordering::Release);
         }
     }
     if cursor.queue.is_none() {
-        // SeqCst: as in `publish`.
-        cursor.done.store(place.position(), Ordering::SeqCst);
+        // Release: see `publish`.
+        cursor.done.store(place.position(), Ordering::Release);
     }
     // Relaxed: a statistic.
     shared.delivered.fetch_add(delivered, Ordering::Relaxed);
@@ -239,13 +242,18 @@ fn one_round<T: Send + Sync + 'static>(
 }
 
 /// After a round: wakes the flushes that wait for cursors.
-fn publish<T>(shared: &Shared<T>, _cursor: &Cursor<T>) {
-    // `done` was written (SeqCst) before this load of the flushers' count
-    // (SeqCst, in `wake_flushers`): a flush counts itself, then reads
-    // `done` (both SeqCst). In their single order either the flush's read
-    // comes after the write (it sees the progress), or its count comes
-    // before this load (this wakes it, under the mutex it holds until it
-    // sleeps).
+///
+/// The round wrote `done` (Release), then `wake_flushers` reads the
+/// flushers' count with a read-modify-write (AcqRel). A flush counts itself
+/// with a read-modify-write of that count (AcqRel), then reads `done`
+/// (Acquire), all under the mutex it sleeps on. The two read-modify-writes
+/// are ordered in the count's modification order: if the job's comes
+/// second, it reads the flush's count and notifies (under the mutex, so
+/// only once the flush sleeps); if it comes first, the flush's reads it,
+/// so the `done` written before it is seen. A load instead of the job's
+/// read-modify-write needs SeqCst on all four (a store-load pattern),
+/// which loom cannot check: it models SeqCst accesses as AcqRel.
+fn publish<T>(shared: &Shared<T>) {
     shared.wake_flushers();
 }
 
@@ -278,6 +286,14 @@ fn has_more<T>(cursor: &Cursor<T>) -> bool {
     }
 }
 
+/// Whether a `DropOldest` cursor has read everything of a closed ring.
+fn is_over<T>(cursor: &Cursor<T>) -> bool {
+    cursor.queue.is_none()
+        && sync::lock(&cursor.place)
+            .as_ref()
+            .is_some_and(Subscription::is_closed_at_end)
+}
+
 /// Clears `scheduled`; `true` if the job must go on (an event came in the
 /// meantime and no other job was started for it).
 fn go_idle<T>(cursor: &Cursor<T>) -> bool {
@@ -307,7 +323,7 @@ fn retire<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
             }
         }
     }
-    // SeqCst: as in `publish`.
-    cursor.done.store(u64::MAX, Ordering::SeqCst);
+    // Release: see `publish`.
+    cursor.done.store(u64::MAX, Ordering::Release);
     shared.wake_flushers();
 }

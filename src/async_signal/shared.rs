@@ -166,8 +166,8 @@ impl<T> Shared<T> {
             break;
         }
         let mut guard = sync::lock(&self.sleep);
-        // SeqCst: see `cursor::publish`; counted before the test below.
-        self.flushers.fetch_add(1, sync::Ordering::SeqCst);
+        // AcqRel: see `cursor::publish`; counted before the test below.
+        self.flushers.fetch_add(1, sync::Ordering::AcqRel);
         let reached = loop {
             if done() {
                 break true;
@@ -193,9 +193,9 @@ impl<T> Shared<T> {
     /// Wakes the flushes that wait for cursors, if any (see
     /// `cursor::publish`).
     pub(super) fn wake_flushers(&self) {
-        // SeqCst: after the caller's SeqCst write of a cursor's `done`; see
-        // `cursor::publish`.
-        if self.flushers.load(sync::Ordering::SeqCst) != 0 {
+        // A read-modify-write (AcqRel), not a load, after the caller's
+        // write of a cursor's `done`: see `cursor::publish`.
+        if self.flushers.fetch_add(0, sync::Ordering::AcqRel) != 0 {
             let _guard = sync::lock(&self.sleep);
             self.wakeup.notify_all();
         }

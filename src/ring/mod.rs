@@ -409,6 +409,14 @@ impl<T> Ring<T> {
         self.tail().0
     }
 
+    /// `Some(true)` when the ring is closed and `position` is at or past
+    /// its last position, `Some(false)` when it is closed short of that,
+    /// `None` while it is open.
+    pub(crate) fn read_end(&self, position: u64) -> Option<bool> {
+        let (tail, closed) = self.tail();
+        closed.then_some(position >= tail)
+    }
+
     /// What is at `position`, for a cursor there.
     pub(crate) fn read(&self, position: u64) -> Read<T> {
         let slot = self.slot(position);

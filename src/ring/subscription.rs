@@ -228,6 +228,12 @@ impl<T> Subscription<T> {
         self.ring.ready(self.next)
     }
 
+    /// Whether the ring is closed and every position before the close was
+    /// read.
+    pub(crate) fn is_closed_at_end(&self) -> bool {
+        matches!(self.ring.read_end(self.next), Some(true))
+    }
+
     /// Moves past the events overwritten before `oldest`; returns how many.
     fn skip_to(&mut self, oldest: u64) -> u64 {
         let missed = oldest - self.next;
