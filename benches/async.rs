@@ -5,7 +5,16 @@
 //!   worker thread per listener;
 //! - `broadcast`: `tokio::sync::broadcast`, one receiver per listener, each
 //!   on its own thread (`blocking_recv`);
-//! - `sigwire`: `AsyncSignal::emit` (rayon's global pool, `Unordered`).
+//! - `sigwire`: `AsyncSignal::emit` (rayon's global pool, `Unordered`);
+//! - `subscription`: `SyncSignal` subscriptions, one thread each;
+//! - `disruptor`: the `disruptor` crate, one spinning consumer thread per
+//!   listener, made and dropped around its own group (`async_disruptor/<n>`)
+//!   so that its spinning does not slow the others.
+//!
+//! And `async_slow/4`: three blocking listeners on a pool of 4 threads,
+//! alone (`fast_only`) and beside a fourth, `Policy::DropOldest`, that
+//! sleeps 1 ms per event (`with_slow`); the figure is the fast ones'
+//! throughput.
 //!
 //! Two measures, for 1, 4 and 16 listeners:
 //!
@@ -30,7 +39,7 @@ use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterio
 
 mod support;
 
-use support::fanout::{BURST, CHUNK, LISTENERS, Variant, variants};
+use support::fanout::{BURST, CHUNK, Disruptor, LISTENERS, SlowBeside, Variant, variants};
 
 fn end_to_end(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, variant: &dyn Variant) {
     group.bench_function(name, |b| {
@@ -82,7 +91,20 @@ fn bench(c: &mut Criterion) {
             caller_side(&mut group, name, variant.as_ref());
         }
         group.finish();
+        drop(variants);
+
+        let mut group = c.benchmark_group(format!("async_disruptor/{n}"));
+        group.throughput(Throughput::Elements(BURST));
+        end_to_end(&mut group, "disruptor", &Disruptor::new(n));
+        group.finish();
     }
+
+    let mut group = c.benchmark_group("async_slow/4");
+    group.throughput(Throughput::Elements(BURST));
+    for (name, slow) in [("fast_only", false), ("with_slow", true)] {
+        end_to_end(&mut group, name, &SlowBeside::new(3, slow, 4));
+    }
+    group.finish();
 }
 
 fn config() -> Criterion {

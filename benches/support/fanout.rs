@@ -274,3 +274,117 @@ pub(crate) fn variants(n: usize) -> Vec<(&'static str, Box<dyn Variant>)> {
         ("subscription", Box::new(Subscriptions::new(&counters(n)))),
     ]
 }
+
+/// The `disruptor` crate (the LMAX Disruptor's shape): one ring, one
+/// consumer thread per listener, each spinning with a spin-loop hint while
+/// it waits (its intended mode, on dedicated cores; this machine may have
+/// fewer cores than consumers). Made and dropped around its own
+/// measurement, since its consumers spin for as long as it lives.
+pub(crate) struct Disruptor {
+    producer: std::cell::RefCell<Box<dyn FnMut(u64)>>,
+    counters: Vec<Counter>,
+    emitted: AtomicU64,
+}
+
+impl Disruptor {
+    pub(crate) fn new(n: usize) -> Self {
+        use disruptor::{BusySpinWithSpinLoopHint, Producer, Sequence};
+        struct Event {
+            value: u64,
+        }
+        let counters = counters(n);
+        let processor = |counter: Counter| {
+            move |e: &Event, _: Sequence, _: bool| handle(&counter, e.value)
+        };
+        let builder = disruptor::build_single_producer(
+            CAPACITY,
+            || Event { value: 0 },
+            BusySpinWithSpinLoopHint,
+        );
+        let mut producer: Box<dyn FnMut(u64)> = if n == 1 {
+            let mut p = builder
+                .handle_events_with(processor(counters[0].clone()))
+                .build();
+            Box::new(move |v| p.publish(|e| e.value = v))
+        } else {
+            let mut b = builder
+                .handle_events_with(processor(counters[0].clone()))
+                .handle_events_with(processor(counters[1].clone()));
+            for counter in &counters[2..] {
+                b = b.handle_events_with(processor(counter.clone()));
+            }
+            let mut p = b.build();
+            Box::new(move |v| p.publish(|e| e.value = v))
+        };
+        producer(u64::MAX); // warm the threads up; counted below
+        wait_all(&counters, 1);
+        Self {
+            producer: std::cell::RefCell::new(producer),
+            counters,
+            emitted: AtomicU64::new(1),
+        }
+    }
+}
+
+impl Variant for Disruptor {
+    fn emit(&self, value: u64) {
+        (self.producer.borrow_mut())(value);
+        self.emitted.fetch_add(1, Ordering::Relaxed);
+    }
+    fn drain(&self) {
+        wait_all(&self.counters, self.emitted.load(Ordering::Relaxed));
+    }
+}
+
+/// `AsyncSignal` with `fast` blocking listeners on a pool of `threads`,
+/// and, with `slow`, one more listener that sleeps 1 ms per event under
+/// `Policy::DropOldest`. `drain` waits for the fast ones only: the figure
+/// is their throughput.
+pub(crate) struct SlowBeside {
+    signal: AsyncSignal<u64>,
+    fast: Vec<Counter>,
+    emitted: AtomicU64,
+}
+
+impl SlowBeside {
+    pub(crate) fn new(fast: usize, slow: bool, threads: usize) -> Self {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let signal = AsyncSignal::builder()
+            .pool(Arc::new(pool))
+            .capacity(CAPACITY)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        let fast = counters(fast);
+        for counter in &fast {
+            let counter = counter.clone();
+            signal.connect(move |v: &u64| handle(&counter, *v));
+        }
+        if slow {
+            let options = sigwire::ConnectOptions::new().policy(sigwire::Policy::DropOldest);
+            signal
+                .connect_with(options, |_: &u64| {
+                    thread::sleep(std::time::Duration::from_millis(1))
+                })
+                .unwrap();
+        }
+        Self {
+            signal,
+            fast,
+            emitted: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Variant for SlowBeside {
+    fn emit(&self, value: u64) {
+        self.signal.emit(value).unwrap();
+        self.emitted.fetch_add(1, Ordering::Relaxed);
+    }
+    fn drain(&self) {
+        wait_all(&self.fast, self.emitted.load(Ordering::Relaxed));
+    }
+}
