@@ -880,3 +880,112 @@ fn subscriptions_under_load() {
         }
     }
 }
+
+/// Listeners of every policy and subscriptions, made and dropped between
+/// bursts from two emitting threads, for `SIGWIRE_STRESS_SECS`: for each,
+/// received + dropped (or lagged) = the events emitted while it was there,
+/// exactly, and each emitter's events arrive in its order.
+#[test]
+#[ignore = "stress test: run with --ignored in release"]
+fn policies_under_load() {
+    use sigwire::{AsyncSignal, Overflow, Policy, TryRecvError};
+    use std::sync::Mutex;
+    const BURST: u64 = 20_000;
+    struct Watched {
+        policy: Policy,
+        conn: Connection,
+        seen: Arc<Mutex<Vec<u64>>>,
+        from: u64,
+    }
+    let signal = Arc::new(
+        AsyncSignal::<u64>::builder()
+            .pool(Arc::new(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(4)
+                    .build()
+                    .unwrap(),
+            ))
+            .capacity(64)
+            .overflow(Overflow::Block)
+            .ordering(sigwire::DeliveryOrder::PerListener)
+            .build()
+            .unwrap(),
+    );
+    let check = |w: &Watched, emitted: u64| {
+        let seen = w.seen.lock().unwrap();
+        let (received, dropped) = (seen.len() as u64, signal.dropped(&w.conn));
+        assert_eq!(received + dropped, emitted - w.from, "{:?}", w.policy);
+        for emitter in 0..2 {
+            let own: Vec<u64> = seen.iter().copied().filter(|v| v % 2 == emitter).collect();
+            assert!(
+                own.windows(2).all(|w| w[0] < w[1]),
+                "{:?}: out of order",
+                w.policy
+            );
+        }
+    };
+    let policies = [Policy::Block, Policy::DropOldest, Policy::DropNewest];
+    let deadline = Instant::now() + duration();
+    let (mut live, mut emitted, mut round, mut subscribed) = (Vec::new(), 0u64, 0u64, 0u64);
+    while Instant::now() < deadline {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = Arc::clone(&seen);
+        let policy = policies[(round % 3) as usize];
+        let conn = signal
+            .connect_with(ConnectOptions::new().policy(policy), move |v: &u64| {
+                if v % 11 == 0 {
+                    std::thread::yield_now(); // fall behind now and then
+                }
+                s.lock().unwrap().push(*v);
+            })
+            .unwrap();
+        live.push(Watched {
+            policy,
+            conn,
+            seen,
+            from: emitted,
+        });
+        if live.len() > 5 {
+            let gone = live.remove((round % 5) as usize);
+            check(&gone, emitted);
+            gone.conn.disconnect_wait().unwrap();
+        }
+        let mut sub = signal.subscribe();
+        let base = round * BURST;
+        let emitters: Vec<_> = (0..2)
+            .map(|e| {
+                let signal = Arc::clone(&signal);
+                std::thread::spawn(move || {
+                    for i in 0..BURST / 2 {
+                        signal.emit(base + i * 2 + e).unwrap();
+                    }
+                })
+            })
+            .collect();
+        emitters.into_iter().for_each(|e| e.join().unwrap());
+        emitted += BURST;
+        signal.flush().unwrap();
+        for w in &live {
+            check(w, emitted);
+        }
+        // The subscription, read only now, lagged: received + lagged is
+        // the burst.
+        let (mut received, mut lagged) = (0, 0);
+        loop {
+            match sub.try_recv() {
+                Ok(_) => received += 1,
+                Err(TryRecvError::Lagged(n)) => lagged += n,
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Closed) => unreachable!("the signal is open"),
+            }
+        }
+        assert_eq!(received + lagged, BURST);
+        subscribed += received;
+        round += 1;
+    }
+    assert_eq!(signal.stats().emitted, emitted);
+    println!(
+        "policies_under_load: {round} rounds, {emitted} events, {} dropped in all, {subscribed} read by subscriptions",
+        signal.stats().dropped
+    );
+}

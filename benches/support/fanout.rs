@@ -293,9 +293,8 @@ impl Disruptor {
             value: u64,
         }
         let counters = counters(n);
-        let processor = |counter: Counter| {
-            move |e: &Event, _: Sequence, _: bool| handle(&counter, e.value)
-        };
+        let processor =
+            |counter: Counter| move |e: &Event, _: Sequence, _: bool| handle(&counter, e.value);
         let builder = disruptor::build_single_producer(
             CAPACITY,
             || Event { value: 0 },

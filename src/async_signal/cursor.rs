@@ -221,8 +221,10 @@ fn one_round<T: Send + Sync + 'static>(
         };
         delivered += drain::call(shared, list, slot, &event);
         // The last handle may be this one (the ring reused the slot): the
+        // ring takes it back for reuse, or it is dropped here, and the
         // event's `Drop` is user code.
-        if contain(|| drop(event)).is_none() {
+        let left = place.recycle(event);
+        if contain(|| drop(left)).is_none() {
             // Relaxed: a statistic.
             shared.panicked.fetch_add(1, Ordering::Relaxed);
         }

@@ -207,7 +207,11 @@ impl<T> Shared<T> {
         if let Some(ring) = held.as_ref() {
             return Ok(Arc::clone(ring));
         }
-        let ring = Arc::new(Ring::new(self.capacity)?);
+        // Spares, for the `Arc`s a `DropNewest` cursor held past their
+        // slot's reuse: as many as such a cursor can hold (its queue has
+        // the signal's capacity), so that under a steady stream the ring
+        // and the queues share a fixed set of `Arc`s instead of allocating.
+        let ring = Arc::new(Ring::with_spares(self.capacity, self.capacity)?);
         *held = Some(Arc::clone(&ring));
         // Release: pairs with the drainer's Acquire load (`drain::ring`).
         self.subscribed.store(true, sync::Ordering::Release);

@@ -13,7 +13,7 @@ use std::time::Instant;
 use crossbeam_utils::CachePadded;
 
 use crate::error::SubscribeError;
-use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, UnsafeCell};
+use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, Queue, UnsafeCell};
 
 /// The largest capacity a ring accepts (before rounding up to a power of
 /// two, which it keeps within `u32`).
@@ -101,6 +101,11 @@ pub(crate) struct Ring<T> {
     /// Where readers with nothing to read sleep.
     sleep: Mutex<()>,
     wakeup: Condvar,
+    /// `Arc`s handed back by readers that held an event past its slot's
+    /// reuse (an `AsyncSignal`'s `DropNewest` cursors), for a writer that
+    /// finds its slot's `Arc` still held: it reuses one instead of
+    /// allocating. Their stale events are dropped when they are reused.
+    spares: Option<Queue<Arc<T>>>,
 }
 
 // SAFETY: the slots' cells are written only by the writer that set the
@@ -117,7 +122,22 @@ unsafe impl<T: Send + Sync> Send for Ring<T> {}
 impl<T> Ring<T> {
     /// A ring of at least `capacity` slots (the next power of two).
     pub(crate) fn new(capacity: usize) -> Result<Self, SubscribeError> {
+        Self::with_spares(capacity, 0)
+    }
+
+    /// [`new`](Self::new), keeping up to `spares` handed-back `Arc`s for
+    /// reuse (see [`recycle`](Self::recycle)).
+    pub(crate) fn with_spares(capacity: usize, spares: usize) -> Result<Self, SubscribeError> {
         feed::check(capacity)?;
+        let spares = match spares {
+            0 => None,
+            n => Some(
+                sync::bounded_queue(n).map_err(|no| SubscribeError::OutOfMemory {
+                    capacity: n,
+                    bytes: no.bytes,
+                })?,
+            ),
+        };
         let len = capacity.next_power_of_two();
         let mut slots = Vec::new();
         slots
@@ -138,7 +158,20 @@ impl<T> Ring<T> {
             panics: AtomicU64::new(0),
             sleep: Mutex::new(()),
             wakeup: Condvar::new(),
+            spares,
         })
+    }
+
+    /// Takes back `event` for reuse if no one else holds it and there is
+    /// room among the spares; otherwise hands it back, to be dropped.
+    pub(crate) fn recycle(&self, mut event: Arc<T>) -> Option<Arc<T>> {
+        let Some(spares) = &self.spares else {
+            return Some(event);
+        };
+        if Arc::get_mut(&mut event).is_none() {
+            return Some(event);
+        }
+        spares.push(event).err()
     }
 
     /// How many events the ring keeps.
@@ -299,7 +332,7 @@ impl<T> Ring<T> {
         #[allow(unsafe_code)]
         let (replaced, shared) = slot.value.with_mut(|value_of| {
             let cell = unsafe { &mut *value_of };
-            let replaced = store(cell, value);
+            let replaced = store(cell, value, self.spares.as_ref());
             (replaced, if share { cell.clone() } else { None })
         });
         let delta = ((stamp_of(position).wrapping_sub(before) & STAMP_MASK) << STAMP_SHIFT)
@@ -520,18 +553,34 @@ impl<T> Ring<T> {
 /// Puts `value` in a slot's cell (or empties it, for a hole), reusing the
 /// allocation of an `Arc` no one else holds; returns what must be dropped
 /// once the slot is published (never inside it: a `Drop` is user code).
-fn store<T>(cell: &mut Option<Arc<T>>, value: Option<T>) -> (Option<T>, Option<Arc<T>>) {
+fn store<T>(
+    cell: &mut Option<Arc<T>>,
+    value: Option<T>,
+    spares: Option<&Queue<Arc<T>>>,
+) -> (Option<T>, Option<Arc<T>>, Option<Arc<T>>) {
     let Some(value) = value else {
-        return (None, cell.take());
+        return (None, cell.take(), None);
     };
     if let Some(held) = cell {
         if let Some(inner) = Arc::get_mut(held) {
-            return (Some(mem::replace(inner, value)), None);
+            return (Some(mem::replace(inner, value)), None, None);
         }
-        return (None, Some(mem::replace(held, Arc::new(value))));
+        // Someone still holds the event: reuse a spare, or allocate.
+        if let Some(mut spare) = spares.and_then(Queue::pop) {
+            return match Arc::get_mut(&mut spare) {
+                Some(inner) => {
+                    let stale = mem::replace(inner, value);
+                    (Some(stale), Some(mem::replace(held, spare)), None)
+                }
+                // Never (the spares alone hold a spare): dropped after the
+                // publish, as anything replaced.
+                None => (None, Some(mem::replace(held, Arc::new(value))), Some(spare)),
+            };
+        }
+        return (None, Some(mem::replace(held, Arc::new(value))), None);
     }
     *cell = Some(Arc::new(value));
-    (None, None)
+    (None, None, None)
 }
 
 impl<T> std::fmt::Debug for Ring<T> {
@@ -556,6 +605,7 @@ impl<T> Drop for Ring<T> {
                 slot.value
                     .with_mut(|value_of| unsafe { (*value_of).take() })
             })
+            .chain(std::iter::from_fn(|| self.spares.as_ref()?.pop()))
             .collect();
         drop_all(held);
     }

@@ -228,6 +228,12 @@ impl<T> Subscription<T> {
         self.ring.ready(self.next)
     }
 
+    /// Hands `event` back to the ring for reuse if no one else holds it
+    /// (see `Ring::recycle`); otherwise returns it.
+    pub(crate) fn recycle(&self, event: Arc<T>) -> Option<Arc<T>> {
+        self.ring.recycle(event)
+    }
+
     /// Whether the ring is closed and every position before the close was
     /// read.
     pub(crate) fn is_closed_at_end(&self) -> bool {
