@@ -293,7 +293,7 @@ impl<T> Ring<T> {
     /// event the slot held before is dropped here, after the publish: a
     /// panic of its `Drop` unwinds to the caller, with the ring intact.
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
-        self.write(Some(value), false)
+        self.write::<false>(Some(value))
             .map(drop)
             .map_err(|value| value.unwrap_or_else(|| unreachable!()))
     }
@@ -301,7 +301,7 @@ impl<T> Ring<T> {
     /// [`push`](Self::push), returning a handle to the stored event (for
     /// an `AsyncSignal`'s `DropNewest` queues), taken before the publish.
     pub(crate) fn push_shared(&self, value: T) -> Result<Option<Arc<T>>, T> {
-        self.write(Some(value), true)
+        self.write::<true>(Some(value))
             .map_err(|value| value.unwrap_or_else(|| unreachable!()))
     }
 
@@ -310,12 +310,12 @@ impl<T> Ring<T> {
     /// lagged by one, so the loss is counted, never silent.
     pub(crate) fn push_hole(&self) {
         // Once closed, no reader is owed this position.
-        let _ = self.write(None, false);
+        let _ = self.write::<false>(None);
     }
 
-    /// [`push`](Self::push) of an event or a hole; with `share`, a handle
-    /// to what was stored.
-    fn write(&self, value: Option<T>, share: bool) -> Result<Option<Arc<T>>, Option<T>> {
+    /// [`push`](Self::push) of an event or a hole; with `SHARE`, a handle
+    /// to what was stored (a constant: `push` pays nothing for it).
+    fn write<const SHARE: bool>(&self, value: Option<T>) -> Result<Option<Arc<T>>, Option<T>> {
         let Some(position) = self.claim() else {
             return Err(value);
         };
@@ -333,7 +333,7 @@ impl<T> Ring<T> {
         let (replaced, shared) = slot.value.with_mut(|value_of| {
             let cell = unsafe { &mut *value_of };
             let replaced = store(cell, value, self.spares.as_ref());
-            (replaced, if share { cell.clone() } else { None })
+            (replaced, if SHARE { cell.clone() } else { None })
         });
         let delta = ((stamp_of(position).wrapping_sub(before) & STAMP_MASK) << STAMP_SHIFT)
             .wrapping_sub(WRITING);
