@@ -364,6 +364,12 @@ pub struct ConnectOptions {
 /// ([`AsyncSignal::dropped`](crate::AsyncSignal::dropped)) and per signal
 /// ([`Stats::dropped`](crate::Stats::dropped)). See `docs/async.md`.
 ///
+/// A dropping listener is met by the signal's drainer with the next event
+/// it takes after `connect` (or by an `emit_collect` while the drainer is
+/// idle); an `emit_collect` while the drainer is busy does not reach a
+/// listener it has not met yet. A disconnected dropping listener lets go of
+/// the events the signal's ring keeps for it with the next event.
+///
 /// # Examples
 ///
 /// ```

@@ -5,11 +5,17 @@
 //! the event or be restarted by the drainer; a flush that waits for the
 //! cursors must be woken by the job's progress. A lost wake-up leaves the
 //! event undelivered and the flush asleep: loom reports the deadlock.
+//!
+//! Each model ends by dropping the signal and waiting until the listener's
+//! closure is freed, which happens only once every job let go of the
+//! signal: loom tears a model's thread-local records down when its main
+//! thread returns, and a job still retiring would touch them.
 
 #![cfg(loom)]
 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::thread;
 use sigwire::{AsyncSignal, ConnectOptions, Policy};
 
 fn counting(signal: &AsyncSignal<u32>, policy: Policy) -> Arc<AtomicUsize> {
@@ -21,6 +27,14 @@ fn counting(signal: &AsyncSignal<u32>, policy: Policy) -> Arc<AtomicUsize> {
         })
         .unwrap();
     calls
+}
+
+/// Waits until the listener's closure (the other holder of `calls`) is
+/// freed: every job is done with the signal.
+fn settle(calls: &Arc<AtomicUsize>) {
+    while Arc::strong_count(calls) > 1 {
+        thread::yield_now();
+    }
 }
 
 /// The cursor's job going idle after the first event, against the
@@ -36,6 +50,8 @@ fn a_job_going_idle_against_the_next_event_leaves_no_event_behind() {
             signal.emit(2).unwrap();
             signal.flush().unwrap();
             assert_eq!(calls.load(Ordering::Relaxed), 2);
+            drop(signal);
+            settle(&calls);
         });
     }
 }
@@ -51,5 +67,7 @@ fn close_against_the_jobs_loses_nothing_accepted() {
         signal.close();
         signal.flush().unwrap();
         assert_eq!(calls.load(Ordering::Relaxed), 1);
+        drop(signal);
+        settle(&calls);
     });
 }

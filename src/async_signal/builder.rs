@@ -44,7 +44,10 @@ pub enum Overflow {
     ///
     /// * inside a delivery of the same signal (`Full`, or
     ///   [`FlushError`](crate::FlushError) from `flush`): room and the
-    ///   flushed events only come once that delivery returns;
+    ///   flushed events only come once that delivery returns. A listener
+    ///   with a dropping [`Policy`](crate::Policy) counts as inside a
+    ///   delivery too, although room does not wait for it: its emit into
+    ///   its own full signal is refused with `Full`, not waited for;
     /// * inside a delivery of another `AsyncSignal` X, when a delivery of
     ///   this signal is itself waiting in one of these three calls, directly
     ///   or through a chain of them across other signals, for X

@@ -29,8 +29,11 @@ pub(super) struct Cursor<T> {
     scheduled: AtomicBool,
     /// What the cursor has handled (delivered, skipped or dropped): the
     /// next ring position (`DropOldest`), or a count of the events offered
-    /// (`DropNewest`); `u64::MAX` once retired.
+    /// (`DropNewest`).
     done: AtomicU64,
+    /// The cursor left: flushes do not wait for it, nothing is offered to
+    /// it (a drop's count on a retired cursor could pass any target).
+    retired: AtomicBool,
     /// `DropNewest`: the events offered to the queue (kept or dropped).
     offered: AtomicU64,
     dropped: AtomicU64,
@@ -69,6 +72,7 @@ impl<T> Cursor<T> {
             queue,
             scheduled: AtomicBool::new(false),
             done: AtomicU64::new(done),
+            retired: AtomicBool::new(false),
             offered: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         })
@@ -82,7 +86,9 @@ impl<T> Cursor<T> {
     /// Offers `event` to a `DropNewest` cursor: kept, or dropped (counted)
     /// when its queue is full.
     pub(super) fn offer(&self, shared: &Shared<T>, event: &Arc<T>) {
-        let Some(queue) = &self.queue else { return };
+        let Some(queue) = self.queue.as_ref().filter(|_| !self.is_retired()) else {
+            return;
+        };
         // Relaxed: a flush reads `offered` as its target after the state
         // word showed this batch completed (Release / Acquire there).
         self.offered.fetch_add(1, Ordering::Relaxed);
@@ -107,9 +113,9 @@ impl<T> Cursor<T> {
 
     /// Whether the cursor left (its listener is gone, or the ring closed).
     pub(super) fn is_retired(&self) -> bool {
-        // Relaxed: a hint for the drainer's clean-up; `done` carries what
-        // a flush needs.
-        self.done.load(Ordering::Relaxed) == u64::MAX
+        // Acquire: pairs with `retire`'s Release store, for a flush that
+        // stops waiting on it (see `publish`).
+        self.retired.load(Ordering::Acquire)
     }
 
     /// The events dropped for this listener.
@@ -130,7 +136,7 @@ impl<T> Cursor<T> {
     /// Whether the cursor has handled everything up to `target`.
     pub(super) fn reached(&self, target: u64) -> bool {
         // Acquire: see `publish`.
-        self.done.load(Ordering::Acquire) >= target
+        self.is_retired() || self.done.load(Ordering::Acquire) >= target
     }
 }
 
@@ -193,6 +199,13 @@ fn one_round<T: Send + Sync + 'static>(
     let mut delivered = 0;
     let mut round = Round::More;
     for _ in 0..BATCH {
+        if !slot.state.is_connected() {
+            // Disconnected, or a once-listener that fired, still in the
+            // list until the next write: it gets no more events, and what
+            // it would skip is not its loss.
+            round = Round::Over;
+            break;
+        }
         let event = match &cursor.queue {
             Some(queue) => match queue.pop() {
                 Some(event) => event,
@@ -308,24 +321,34 @@ fn go_idle<T>(cursor: &Cursor<T>) -> bool {
     more && !cursor.scheduled.swap(true, Ordering::AcqRel)
 }
 
-/// Retires the cursor: it stops holding the ring's events, and flushes
-/// stop waiting for it.
+/// Retires the cursor: it stops holding the ring's events, and flushes stop
+/// waiting for it.
 fn retire<T: Send + Sync + 'static>(shared: &Shared<T>, cursor: &Cursor<T>) {
     let place = sync::lock(&cursor.place).take();
-    // The last cursor's drop empties the ring: events' `Drop`s run.
-    if contain(move || drop(place)).is_none() {
+    let queued: Vec<_> = cursor
+        .queue
+        .iter()
+        .flat_map(|queue| std::iter::from_fn(|| queue.pop()))
+        .collect();
+    // The last cursor's place empties the ring: events' `Drop`s run, as
+    // part of a delivery, so a `Drop` that flushes is refused instead of
+    // waiting for this cursor.
+    release(shared, (place, queued));
+    // Release: see `is_retired`.
+    cursor.retired.store(true, Ordering::Release);
+    shared.wake_flushers();
+}
+
+/// Drops `what` (cursors let go of, or what one held, which may hold the
+/// last handles on events) as part of a delivery of the signal, so that a
+/// `Drop` that waits for the signal is refused instead of waiting for
+/// itself, and under a catch (counted), so that it unwinds out of no pool
+/// job and no lock holder.
+pub(super) fn release<T: Send + Sync + 'static, D>(shared: &Shared<T>, what: D) {
+    let _running = shared.base.enter();
+    let _draining = waits::Draining::new(shared.base.id());
+    if contain(move || drop(what)).is_none() {
         // Relaxed: a statistic.
         shared.panicked.fetch_add(1, Ordering::Relaxed);
     }
-    if let Some(queue) = &cursor.queue {
-        while let Some(event) = queue.pop() {
-            if contain(move || drop(event)).is_none() {
-                // Relaxed: a statistic.
-                shared.panicked.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-    // Release: see `publish`.
-    cursor.done.store(u64::MAX, Ordering::Release);
-    shared.wake_flushers();
 }

@@ -141,9 +141,14 @@ fn refresh<T: Send + Sync + 'static>(
 ) {
     let now = shared.base.dropping();
     let mut complete = true;
+    let mut gone = Vec::new();
     shared.base.with_current(|list| {
         cursors.retain(|cursor| {
-            !cursor.is_retired() && list.slots.iter().any(|slot| slot.id == cursor.id)
+            let keep = !cursor.is_retired() && list.slots.iter().any(|slot| slot.id == cursor.id);
+            if !keep {
+                gone.push(Arc::clone(cursor));
+            }
+            keep
         });
         for slot in list.slots.iter() {
             let policy = slot.policy();
@@ -167,7 +172,20 @@ fn refresh<T: Send + Sync + 'static>(
     if complete {
         *seen = now;
     }
-    *sync::lock(&shared.cursors) = cursors.clone();
+    publish_set(shared, cursors, gone);
+}
+
+/// Publishes the drainer's cursor set for `flush`, `stats` and `dropped`,
+/// then lets go of the cursors it no longer holds (`gone`, and the old
+/// set) outside the lock: the last handle on a cursor drops its place in
+/// the ring, and with it, maybe, the ring's events (user code).
+fn publish_set<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    cursors: &[Arc<Cursor<T>>],
+    gone: Vec<Arc<Cursor<T>>>,
+) {
+    let old = std::mem::replace(&mut *sync::lock(&shared.cursors), cursors.to_vec());
+    cursor::release(shared, (gone, old));
 }
 
 /// Starts the job of every cursor that is idle; lets go of retired ones.
@@ -175,10 +193,12 @@ fn wake_cursors<T: Send + Sync + 'static>(
     shared: &Arc<Shared<T>>,
     cursors: &mut Vec<Arc<Cursor<T>>>,
 ) {
-    let before = cursors.len();
-    cursors.retain(|cursor| !cursor.is_retired());
-    if cursors.len() != before {
-        *sync::lock(&shared.cursors) = cursors.clone();
+    if cursors.iter().any(|cursor| cursor.is_retired()) {
+        let (gone, kept) = std::mem::take(cursors)
+            .into_iter()
+            .partition(|cursor| cursor.is_retired());
+        *cursors = kept;
+        publish_set(shared, cursors, gone);
     }
     for cursor in cursors.iter() {
         if cursor.wake() {
@@ -203,18 +223,28 @@ pub(super) fn move_in<T: Send + Sync + 'static>(
     shared: &Arc<Shared<T>>,
     events: impl Iterator<Item = T>,
 ) {
+    // A dropping listener the drainer has not met yet gets its cursor now,
+    // if the drainer is idle (its lock is free); a running drainer meets
+    // it with its next batch, after this event.
+    if let Some(mut drainer) = sync::try_lock(&shared.batch) {
+        let Drainer { seen, cursors, .. } = &mut *drainer;
+        if shared.base.dropping() != *seen {
+            refresh(shared, seen, cursors, 1);
+        }
+    }
     let mut cursors = if shared.subscribed.load(Ordering::Acquire) {
         sync::lock(&shared.cursors).clone()
     } else {
         Vec::new()
     };
     move_in_offering(shared, events, &cursors);
-    cursors.retain(|cursor| !cursor.is_retired());
-    for cursor in &cursors {
+    for cursor in cursors.iter().filter(|cursor| !cursor.is_retired()) {
         if cursor.wake() {
             cursor::spawn(shared, cursor);
         }
     }
+    cursors.truncate(0);
+    cursor::release(shared, cursors);
 }
 
 /// [`move_in`], offering each event to the `DropNewest` cursors of
@@ -237,12 +267,15 @@ fn move_in_offering<T: Send + Sync + 'static>(
         // publish: the new event is in).
         let stored = contain(|| {
             if offers {
-                ring.push_shared(value).map(|event| {
+                ring.push_shared(value).map(|(event, replaced)| {
                     if let Some(event) = event {
                         for cursor in cursors {
                             cursor.offer(shared, &event);
                         }
                     }
+                    // After the offers: a panicking `Drop` of what the
+                    // slot held must not cost the queues this event.
+                    drop(replaced);
                 })
             } else {
                 ring.push(value)

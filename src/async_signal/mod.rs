@@ -385,8 +385,13 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         Rejected::new(value, RejectReason::Full)
     }
 
-    /// Runs every listener with `value` in parallel on the pool (fork-join)
-    /// and returns when all have returned. It does not go through the queue,
+    /// Runs every blocking listener ([`Policy::Block`](crate::Policy), the
+    /// default) with `value` in parallel on the pool (fork-join) and returns
+    /// when all have returned; then the event goes into the signal's ring
+    /// for the subscriptions and the listeners with a dropping policy, which
+    /// get it on their own jobs, as any event (their errors go to the error
+    /// handler; see [`Policy`](crate::Policy) for one the drainer has not
+    /// met yet). It does not go through the queue,
     /// so it is neither bounded by the capacity nor refused after `close`,
     /// and it is outside [`DeliveryOrder::PerListener`]'s promise: its calls may
     /// run while queued events are delivered, and before events emitted
@@ -508,8 +513,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                     // end now, not when the drainer next goes idle.
                     drain::close_feed(shared);
                 }
-                shared.wait_for_cursors(None);
-                return Ok(());
+                return match shared.wait_for_cursors(None) {
+                    Ok(_) => Ok(()),
+                    Err(waits::Circle) => Err(FlushError::Circle),
+                };
             }
             if listed.is_none() {
                 let listed_now = self
@@ -570,7 +577,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// # Errors
     ///
     /// [`ShutdownTimeout`] with the number of events still pending; they
-    /// are still delivered, later.
+    /// are still delivered, later. A pending count of 0 means every event
+    /// is past the queue and listeners with a dropping policy are still
+    /// working through theirs.
     ///
     /// # Examples
     ///
@@ -596,10 +605,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         if shared.wait_until(deadline, |now| now.pending() == 0) {
             // As in `flush`: every accepted event is delivered.
             drain::close_feed(shared);
-            if !shared.wait_for_cursors(deadline) {
-                return Err(ShutdownTimeout::new(0));
+            match shared.wait_for_cursors(deadline) {
+                Ok(true) => Ok(()),
+                // Every event is past the queue (pending 0); dropping
+                // listeners are still at work.
+                Ok(false) | Err(waits::Circle) => Err(ShutdownTimeout::new(0)),
             }
-            Ok(())
         } else {
             Err(ShutdownTimeout::new(shared.state.load().pending()))
         }
@@ -728,7 +739,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// [`Policy`](crate::Policy): 0 for a `Block` listener, for a
     /// connection of another signal, and for a listener the drainer has
     /// not met yet (it meets a new one with the next events it takes).
-    /// Kept until the listener leaves; [`Stats::dropped`] keeps the total.
+    /// A listener that left (disconnected, or a once-listener that fired)
+    /// stops counting; its count is kept until the drainer lets go of its
+    /// cursor, and [`Stats::dropped`] keeps the total.
     ///
     /// # Examples
     ///

@@ -56,6 +56,10 @@ pub(crate) struct Shared<T> {
     pub(super) rejected: AtomicU64,
 }
 
+/// The cursors a flush waits for, each with the position (or count) it
+/// waits for it to reach.
+type Targets<T> = Arc<Vec<(Arc<Cursor<T>>, u64)>>;
+
 /// What only the drainer touches: its batch buffer (allocated once, so
 /// that rounds do not allocate) and the cursor set.
 pub(super) struct Drainer<T> {
@@ -128,32 +132,65 @@ impl<T> Shared<T> {
     }
 
     /// Waits until every cursor has handled what was in the ring when this
-    /// was called, or until `deadline` (then `false`). As `wait_until`, a
-    /// pool thread runs pool jobs meanwhile (the cursors' jobs among them).
-    pub(super) fn wait_for_cursors(&self, deadline: Option<Instant>) -> bool {
+    /// was called, or until `deadline` (then `Ok(false)`). As `wait_until`,
+    /// a pool thread runs pool jobs meanwhile (the cursors' jobs among
+    /// them). The wait is listed (see `waits`): [`waits::Circle`] if it
+    /// would close a circle of waits between deliveries.
+    pub(super) fn wait_for_cursors(
+        &self,
+        deadline: Option<Instant>,
+    ) -> Result<bool, super::waits::Circle>
+    where
+        T: Send + Sync + 'static,
+    {
         let cursors = sync::lock(&self.cursors).clone();
         if cursors.is_empty() {
-            return true;
+            return Ok(true);
         }
         let end = sync::lock(&self.ring).as_ref().map_or(0, |ring| ring.end());
-        let targets: Vec<_> = cursors
-            .iter()
-            .map(|cursor| (cursor, cursor.target(end)))
-            .collect();
-        let done = || {
+        let targets: Targets<T> = Arc::new(
+            cursors
+                .iter()
+                .map(|cursor| (Arc::clone(cursor), cursor.target(end)))
+                .collect(),
+        );
+        // What the wait holds may be the last handles on cursors (and so on
+        // the ring's events): let go of as a delivery's drops are.
+        let reached = self.wait_for(deadline, &targets);
+        super::cursor::release(self, (cursors, targets));
+        reached
+    }
+
+    fn wait_for(
+        &self,
+        deadline: Option<Instant>,
+        targets: &Targets<T>,
+    ) -> Result<bool, super::waits::Circle>
+    where
+        T: Send + Sync + 'static,
+    {
+        let all_reached = |targets: &[(Arc<Cursor<T>>, u64)]| {
             targets
                 .iter()
                 .all(|(cursor, target)| cursor.reached(*target))
         };
+        let done = || all_reached(targets);
+        if done() {
+            return Ok(true);
+        }
+        let _listed = super::waits::list(self.base.id(), {
+            let targets = Arc::clone(targets);
+            move || !all_reached(&targets)
+        })?;
         let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
         #[cfg(not(loom))]
         let backoff = crossbeam_utils::Backoff::new();
         loop {
             if done() {
-                return true;
+                return Ok(true);
             }
             if expired() {
-                return false;
+                return Ok(false);
             }
             if exec::help() {
                 continue;
@@ -180,7 +217,7 @@ impl<T> Shared<T> {
         // Relaxed: only a count of who wants waking.
         self.flushers.fetch_sub(1, sync::Ordering::Relaxed);
         drop(guard);
-        reached
+        Ok(reached)
     }
 
     /// Wakes every sleeping waiter, to test its condition again.

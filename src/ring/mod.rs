@@ -87,6 +87,15 @@ pub(crate) enum Read<T> {
     Closed,
 }
 
+/// What a write took out of its slot (the event it held, or a spare's
+/// stale one, and `Arc`s), and an orphaned copy it took back: dropped only
+/// after the publish, never inside the slot (a `Drop` is user code).
+pub(crate) type Replaced<T> = ((Option<T>, Option<Arc<T>>, Option<Arc<T>>), Option<Arc<T>>);
+
+/// A write's handle to what it stored (when asked for), and what it
+/// replaced.
+pub(crate) type Written<T> = (Option<Arc<T>>, Replaced<T>);
+
 /// A bounded broadcast ring: emitters [`push`](Self::push), cursors
 /// [`read`](Self::read) at their own positions.
 pub(crate) struct Ring<T> {
@@ -231,6 +240,8 @@ impl<T> Ring<T> {
             .slots
             .iter()
             .filter_map(|slot| Self::empty(slot, stamp_of(last)))
+            // The spares' stale events too: kept for no one otherwise.
+            .chain(std::iter::from_fn(|| self.spares.as_ref()?.pop()))
             .collect();
         drop_all(held);
     }
@@ -293,14 +304,20 @@ impl<T> Ring<T> {
     /// event the slot held before is dropped here, after the publish: a
     /// panic of its `Drop` unwinds to the caller, with the ring intact.
     pub(crate) fn push(&self, value: T) -> Result<(), T> {
-        self.write::<false>(Some(value))
-            .map(drop)
-            .map_err(|value| value.unwrap_or_else(|| unreachable!()))
+        match self.write::<false>(Some(value)) {
+            Ok((_, replaced)) => {
+                drop(replaced);
+                Ok(())
+            }
+            Err(value) => Err(value.unwrap_or_else(|| unreachable!())),
+        }
     }
 
     /// [`push`](Self::push), returning a handle to the stored event (for
-    /// an `AsyncSignal`'s `DropNewest` queues), taken before the publish.
-    pub(crate) fn push_shared(&self, value: T) -> Result<Option<Arc<T>>, T> {
+    /// an `AsyncSignal`'s `DropNewest` queues), taken before the publish,
+    /// and what the write replaced, for the caller to drop (after it used
+    /// the handle: a panicking `Drop` must not cost the handle).
+    pub(crate) fn push_shared(&self, value: T) -> Result<Written<T>, T> {
         self.write::<true>(Some(value))
             .map_err(|value| value.unwrap_or_else(|| unreachable!()))
     }
@@ -310,12 +327,14 @@ impl<T> Ring<T> {
     /// lagged by one, so the loss is counted, never silent.
     pub(crate) fn push_hole(&self) {
         // Once closed, no reader is owed this position.
-        let _ = self.write::<false>(None);
+        if let Ok((_, replaced)) = self.write::<false>(None) {
+            drop(replaced);
+        }
     }
 
     /// [`push`](Self::push) of an event or a hole; with `SHARE`, a handle
     /// to what was stored (a constant: `push` pays nothing for it).
-    fn write<const SHARE: bool>(&self, value: Option<T>) -> Result<Option<Arc<T>>, Option<T>> {
+    fn write<const SHARE: bool>(&self, value: Option<T>) -> Result<Written<T>, Option<T>> {
         let Some(position) = self.claim() else {
             return Err(value);
         };
@@ -354,9 +373,7 @@ impl<T> Ring<T> {
         } else {
             None
         };
-        drop(replaced);
-        drop(orphan);
-        Ok(shared)
+        Ok((shared, (replaced, orphan)))
     }
 
     /// Claims the next position, unless the ring is closed.

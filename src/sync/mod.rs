@@ -46,7 +46,7 @@ pub(crate) use barrier::{full_fence, heavy_barrier, light_barrier};
 #[cfg(not(loom))]
 pub(crate) use barrier::{init as init_barriers, membarrier_registered};
 pub(crate) use cell::UnsafeCell;
-pub(crate) use mutex::{Condvar, Mutex, into_inner, left_until, lock, wait};
+pub(crate) use mutex::{Condvar, Mutex, into_inner, left_until, lock, try_lock, wait};
 pub(crate) use queue::{Queue, bounded as bounded_queue};
 pub(crate) use thread::spin;
 #[cfg(loom)]

@@ -16,11 +16,20 @@ use std::time::{Duration, Instant};
 
 /// Locks `mutex`, ignoring poisoning: sigwire never runs user code while it
 /// holds one of its own locks (except an `AsyncSignal`'s batch buffer, which
-/// its one drainer holds while it delivers, and whose contents a panic
-/// cannot leave inconsistent), so a poisoned lock still guards consistent
-/// data.
+/// its one drainer holds while it delivers, and a cursor's place in the
+/// ring, which its one job holds while it delivers; a panic cannot leave
+/// either inconsistent), so a poisoned lock still guards consistent data.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`lock`], unless another thread holds the lock (then `None`).
+pub(crate) fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => None,
+    }
 }
 
 /// Takes the value out of `mutex`, ignoring poisoning as [`lock`] does.
