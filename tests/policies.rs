@@ -113,17 +113,15 @@ fn a_slow_listener_does_not_hold_back_a_fast_one() {
     }
 }
 
-/// tokio's lag semantics for a listener: a `DropOldest` listener a ring
-/// behind recovers from the oldest event kept, and its drop count is the
-/// number overwritten; received + dropped = emitted.
-#[test]
-fn drop_oldest_skips_to_the_oldest_event_kept_and_counts_the_rest() {
+/// A slow listener of `policy` on a signal of capacity 4, busy with event
+/// 0 while 1..=10 are taken: what it got, its drop count and the signal's.
+fn after_a_lap(policy: Policy) -> (Vec<u32>, u64, u64) {
     let signal = AsyncSignal::<u32>::builder()
         .capacity(4)
         .overflow(Overflow::Block)
         .build()
         .unwrap();
-    let (conn, slow) = connect_slow(&signal, Policy::DropOldest);
+    let (conn, slow) = connect_slow(&signal, policy);
     signal.emit(0).unwrap();
     assert_eq!(slow.started.recv_timeout(LONG).unwrap(), 0);
     for v in 1..=10 {
@@ -132,34 +130,28 @@ fn drop_oldest_skips_to_the_oldest_event_kept_and_counts_the_rest() {
     drained(&signal);
     slow.release.send(()).unwrap();
     signal.flush().unwrap();
+    let seen = slow.seen.lock().unwrap().clone();
+    (seen, signal.dropped(&conn), signal.stats().dropped)
+}
+
+/// tokio's lag semantics for a listener: a `DropOldest` listener a ring
+/// behind recovers from the oldest event kept, and its drop count is the
+/// number overwritten; received + dropped = emitted.
+#[test]
+fn drop_oldest_skips_to_the_oldest_event_kept_and_counts_the_rest() {
     // The ring (4 slots) kept 7..=10; 1..=6 were overwritten.
-    assert_eq!(*slow.seen.lock().unwrap(), [0, 7, 8, 9, 10]);
-    assert_eq!(signal.dropped(&conn), 6);
-    assert_eq!(signal.stats().dropped, 6);
+    assert_eq!(
+        after_a_lap(Policy::DropOldest),
+        (vec![0, 7, 8, 9, 10], 6, 6)
+    );
 }
 
 /// A `DropNewest` listener keeps what it had and misses what came while
 /// it was full.
 #[test]
 fn drop_newest_keeps_the_oldest_events_and_counts_the_newer() {
-    let signal = AsyncSignal::<u32>::builder()
-        .capacity(4)
-        .overflow(Overflow::Block)
-        .build()
-        .unwrap();
-    let (conn, slow) = connect_slow(&signal, Policy::DropNewest);
-    signal.emit(0).unwrap();
-    assert_eq!(slow.started.recv_timeout(LONG).unwrap(), 0);
-    for v in 1..=10 {
-        signal.emit(v).unwrap();
-    }
-    drained(&signal);
-    slow.release.send(()).unwrap();
-    signal.flush().unwrap();
     // Its queue (4) kept 1..=4; 5..=10 came while it was full.
-    assert_eq!(*slow.seen.lock().unwrap(), [0, 1, 2, 3, 4]);
-    assert_eq!(signal.dropped(&conn), 6);
-    assert_eq!(signal.stats().dropped, 6);
+    assert_eq!(after_a_lap(Policy::DropNewest), (vec![0, 1, 2, 3, 4], 6, 6));
 }
 
 /// A dropping listener never makes the emitter wait, whatever its pace,

@@ -97,27 +97,8 @@ impl<T> Shared<T> {
         deadline: Option<Instant>,
         done: impl Fn(Snapshot) -> bool,
     ) -> bool {
-        let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
-        // Spin and yield a little first: room usually appears within a
-        // batch's delivery, and a sleep costs two context switches.
-        #[cfg(not(loom))]
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            if done(self.state.load()) {
-                return true;
-            }
-            if expired() {
-                return false;
-            }
-            if exec::help() {
-                continue;
-            }
-            #[cfg(not(loom))]
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            break;
+        if let Some(reached) = spin(deadline, || done(self.state.load())) {
+            return reached;
         }
         let mut guard = sync::lock(&self.sleep);
         loop {
@@ -182,25 +163,8 @@ impl<T> Shared<T> {
             let targets = Arc::clone(targets);
             move || !all_reached(&targets)
         })?;
-        let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
-        #[cfg(not(loom))]
-        let backoff = crossbeam_utils::Backoff::new();
-        loop {
-            if done() {
-                return Ok(true);
-            }
-            if expired() {
-                return Ok(false);
-            }
-            if exec::help() {
-                continue;
-            }
-            #[cfg(not(loom))]
-            if !backoff.is_completed() {
-                backoff.snooze();
-                continue;
-            }
-            break;
+        if let Some(reached) = spin(deadline, done) {
+            return Ok(reached);
         }
         let mut guard = sync::lock(&self.sleep);
         // AcqRel: see `cursor::publish`; counted before the test below.
@@ -273,6 +237,34 @@ impl<T> Shared<T> {
             // Relaxed: a statistic.
             self.panicked.fetch_add(1, sync::Ordering::Relaxed);
         }
+    }
+}
+
+/// The first part of a wait: until `done` holds (`Some(true)`) or
+/// `deadline` passes (`Some(false)`), a pool thread runs pool jobs, and
+/// another spins and yields a little (what is waited for usually comes
+/// within a batch's delivery, and a sleep costs two context switches);
+/// `None` when it is time to sleep.
+fn spin(deadline: Option<Instant>, done: impl Fn() -> bool) -> Option<bool> {
+    let expired = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
+    #[cfg(not(loom))]
+    let backoff = crossbeam_utils::Backoff::new();
+    loop {
+        if done() {
+            return Some(true);
+        }
+        if expired() {
+            return Some(false);
+        }
+        if exec::help() {
+            continue;
+        }
+        #[cfg(not(loom))]
+        if !backoff.is_completed() {
+            backoff.snooze();
+            continue;
+        }
+        return None;
     }
 }
 
