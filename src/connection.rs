@@ -387,10 +387,11 @@ pub struct ConnectOptions {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Policy {
-    /// Every event reaches the listener; when it is slow, the queue fills
-    /// and the emitter waits or is turned away, as the signal's
-    /// [`Overflow`](crate::Overflow) says. The drainer delivers the
-    /// blocking listeners together, a batch at a time.
+    /// Every event reaches the listener, on a job of its own that takes
+    /// the signal's batches in order. A slow one falls behind the other
+    /// listeners, which go on, until the signal's capacity is pending;
+    /// then the emitter waits or is turned away, as the signal's
+    /// [`Overflow`](crate::Overflow) says.
     #[default]
     Block,
     /// The listener reads the signal's ring at its own pace, on a job of

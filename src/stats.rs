@@ -72,8 +72,8 @@ pub struct Stats {
     /// missed because they fell behind, summed over them (an
     /// [`AsyncSignal`](crate::AsyncSignal)'s; 0 for a `SyncSignal`). Such a
     /// listener is not waited for by `pending`: an event counts as
-    /// delivered once the blocking listeners returned and it is in the
-    /// signal's ring.
+    /// delivered once the blocking listeners returned (it is in the
+    /// signal's ring from when the drainer took it).
     pub dropped: u64,
 }
 

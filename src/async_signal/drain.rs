@@ -1,6 +1,8 @@
 //! The drainer: the one job per signal that takes accepted events off the
-//! queue and delivers them, and the fork-join fan-out it (and `emit_collect`)
-//! uses. See `docs/architecture.md`, "AsyncSignal".
+//! queue, hands them to the lanes (`lane.rs`) and the ring, and finishes
+//! the batches the lanes are done with; the calls, and the fork-join
+//! fan-out that `Unordered` lanes and `emit_collect` use. See
+//! `docs/architecture.md`, "AsyncSignal" and "Lanes".
 
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -9,8 +11,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use crossbeam_utils::Backoff;
 use smallvec::SmallVec;
 
-use super::builder::DeliveryOrder;
 use super::cursor::{self, Cursor};
+use super::lane::{self, Held, Lane};
 use super::shared::{Drainer, Shared};
 use super::{state, waits};
 use crate::base::List;
@@ -19,6 +21,7 @@ use crate::base::state::StateWord;
 use crate::callback::skipped;
 use crate::connection::Policy;
 use crate::error::{BoxError, EmitError, ListenerPanic};
+use crate::ring::Ring;
 use crate::sync::{self, Arc, Ordering, exec};
 use crate::unwind::contain;
 
@@ -31,7 +34,9 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
     let pool = shared.pool.clone();
     let shared = Arc::clone(shared);
     exec::spawn(&pool, move || {
-        drain(&shared);
+        if let Some(lane) = drain(&shared, true) {
+            lane::run(&shared, &lane);
+        }
         // If this was the last reference (the signal was dropped), the
         // listeners' closures drop here: user code, and a panic escaping a
         // rayon job aborts the process.
@@ -39,88 +44,244 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
     });
 }
 
-/// Delivers batches until no event is pending, then clears `SCHEDULED`.
-fn drain<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
+/// Hands batches to the lanes and finishes those they are done with, in
+/// order, until nothing is left to do now: then goes idle (clears
+/// `SCHEDULED`) or, with every batch slot in flight, parks. See
+/// `docs/architecture.md`, "Lanes".
+///
+/// With `adopt`, the first idle lane it wakes is not spawned but returned
+/// (if this is the last batch it publishes), for the caller to run once
+/// the drainer stopped: an event that finds everything idle then costs one
+/// spawn fewer. Not for a drainer that a lane runs: the lane would wait
+/// for the one it adopted.
+pub(super) fn drain<T: Send + Sync + 'static>(
+    shared: &Arc<Shared<T>>,
+    adopt: bool,
+) -> Option<Arc<Lane>> {
     // Only the one scheduled drainer ever locks this (a new drainer waits
     // at most for the previous one to return).
     let mut drainer = sync::lock(&shared.batch);
-    let Drainer {
-        batch,
-        seen,
-        cursors,
-    } = &mut *drainer;
+    let drainer = &mut *drainer;
+    let flight = &shared.flight;
     #[cfg(not(loom))]
     let backoff = Backoff::new();
+    let mut adopted = None;
     loop {
-        while batch.len() < BATCH {
-            match shared.queue.pop() {
-                Some(event) => batch.push(event),
-                None => break,
-            }
+        if shared.state.load().is_nudged() {
+            // Before the batches are looked at: a lane that finishes one
+            // after this nudges again.
+            shared.state.clear_nudge();
         }
-        if batch.is_empty() {
-            let seen = shared.state.load();
-            if shared.state.try_idle(seen) {
-                if seen.is_closed() {
-                    // The last event accepted before the close is delivered.
-                    close_feed(shared);
-                }
-                return;
-            }
-            if seen.pending() != 0 {
-                // An emit counted its event and has not pushed it yet.
-                #[cfg(not(loom))]
-                if backoff.is_completed() {
-                    std::thread::yield_now();
-                } else {
-                    backoff.snooze();
-                }
-                #[cfg(loom)]
-                sync::yield_now();
+        while drainer.head < drainer.tail && flight.is_finished(drainer.head) {
+            finish(shared, drainer);
+        }
+        let free = drainer.tail - drainer.head < flight.slots();
+        if free && take(shared, drainer, adopt.then_some(&mut adopted)) {
+            #[cfg(not(loom))]
+            backoff.reset();
+            continue;
+        }
+        let seen = shared.state.load();
+        if seen.is_nudged() {
+            continue;
+        }
+        if drainer.tail - drainer.head == flight.slots() {
+            // Every slot waits for a lane; the lane that finishes the
+            // oldest restarts this.
+            if shared.state.try_park(seen) {
+                return adopted;
             }
             continue;
         }
-        #[cfg(not(loom))]
-        backoff.reset();
-
-        if shared.base.dropping() != *seen {
-            refresh(shared, seen, cursors, batch.len());
+        if seen.pending() == drainer.in_flight {
+            if shared.state.try_idle(seen, drainer.in_flight) {
+                if seen.is_closed() && drainer.in_flight == 0 {
+                    // The last event accepted before the close is delivered.
+                    close_feed(shared);
+                }
+                return adopted;
+            }
+            continue;
         }
-        let mut passes = SmallVec::new();
-        let deliveries = deliver(shared, batch, &mut passes);
-        let mut completed = [0; 2];
-        for (_, parity) in batch.iter() {
+        // An emit counted its event and has not pushed it yet.
+        #[cfg(not(loom))]
+        if backoff.is_completed() {
+            std::thread::yield_now();
+        } else {
+            backoff.snooze();
+        }
+        #[cfg(loom)]
+        sync::yield_now();
+    }
+}
+
+/// Takes up to `BATCH` events off the queue into the next batch slot and
+/// publishes it to the lanes of the current list; `false` if the queue was
+/// empty. Each event that passes the signal-level filters goes into the
+/// ring first, while anything reads it: the dropping listeners and the
+/// subscriptions get it at once, and the batch keeps a handle on the
+/// ring's copy. With `adopted`, the first lane to start is left there
+/// instead of spawned (one adopted before is spawned now: it has a batch
+/// waiting).
+fn take<T: Send + Sync + 'static>(
+    shared: &Arc<Shared<T>>,
+    drainer: &mut Drainer<T>,
+    mut adopted: Option<&mut Option<Arc<Lane>>>,
+) -> bool {
+    if shared.queue.is_empty() {
+        return false;
+    }
+    let missing = if shared.base.dropping() != drainer.seen {
+        refresh(shared, &mut drainer.seen, &mut drainer.cursors)
+    } else {
+        0
+    };
+    let list = shared.base.load_full();
+    let ring = ring(shared);
+    let filters = !list.config.filters.is_empty();
+    let mut passes = SmallVec::new();
+    let at = drainer.tail;
+    let count = {
+        // The filters and the drops of what the ring's slots held are user
+        // code: part of the delivery (a `Drop` that waits for this signal
+        // is refused instead of waiting for itself).
+        let _running = shared.base.enter();
+        let _draining = waits::Draining::new(shared.base.id());
+        shared.flight.fill(at, |events| {
+            while events.len() < BATCH {
+                let Some((value, parity)) = shared.queue.pop() else {
+                    break;
+                };
+                let passed = !filters || passes_filters(shared, &list, &value);
+                if filters {
+                    passes.push(passed);
+                }
+                // Each time: the last reader may go during the batch.
+                let held = match ring
+                    .as_ref()
+                    .filter(|ring| passed && ring.has_subscribers())
+                {
+                    Some(ring) => share(shared, ring, value, &drainer.cursors),
+                    None => Held::Owned(value),
+                };
+                events.push((held, parity));
+            }
+            events.len()
+        })
+    };
+    if count == 0 {
+        // The emit that counted it has not pushed it yet.
+        return false;
+    }
+    if missing != 0 {
+        // Relaxed: a statistic.
+        let dropped = (missing * count) as u64;
+        shared.dropped.fetch_add(dropped, Ordering::Relaxed);
+    }
+    if !drainer.cursors.is_empty() {
+        wake_cursors(shared, &mut drainer.cursors);
+    }
+    refresh_lanes(&list, &mut drainer.lanes, at);
+    shared.flight.publish(at, list, passes, drainer.lanes.len());
+    drainer.tail += 1;
+    drainer.in_flight += count;
+    if let Some(lane) = adopted.as_deref_mut().and_then(Option::take) {
+        lane::spawn(shared, &lane);
+    }
+    for lane in &drainer.lanes {
+        if !lane.wake() {
+            continue;
+        }
+        match adopted.as_deref_mut().filter(|adopted| adopted.is_none()) {
+            Some(adopted) => *adopted = Some(Arc::clone(lane)),
+            None => lane::spawn(shared, lane),
+        }
+    }
+    true
+}
+
+/// Moves `value` into the ring and offers the ring's handle to the
+/// `DropNewest` cursors; the handle, for the batch.
+fn share<T: Send + Sync + 'static>(
+    shared: &Shared<T>,
+    ring: &Ring<T>,
+    value: T,
+    cursors: &[Arc<Cursor<T>>],
+) -> Held<T> {
+    match ring.push_shared(value) {
+        Ok((event, replaced)) => {
+            for cursor in cursors {
+                cursor.offer(shared, &event);
+            }
+            // After the offers: a panicking `Drop` of what the slot held
+            // must not cost the queues this event.
+            drop_contained(shared, replaced);
+            Held::Shared(event)
+        }
+        // Closed: the readers have ended; the blocking listeners still get
+        // the event.
+        Err(value) => Held::Owned(value),
+    }
+}
+
+/// Makes the lanes one per blocking slot of `list`, in its order, keeping
+/// those of slots already there; a new lane starts with batch `at`, and a
+/// lane whose slot left ends before it.
+fn refresh_lanes<T>(list: &List<T>, lanes: &mut Vec<Arc<Lane>>, at: u64) {
+    let blocking = || {
+        list.slots
+            .iter()
+            .filter(|slot| slot.policy() == Policy::Block)
+            .map(|slot| slot.id)
+    };
+    if blocking().eq(lanes.iter().map(|lane| lane.id)) {
+        return;
+    }
+    let mut old = std::mem::take(lanes);
+    for id in blocking() {
+        let lane = match old.iter().position(|lane| lane.id == id) {
+            Some(kept) => old.swap_remove(kept),
+            None => Arc::new(Lane::new(id, at)),
+        };
+        lanes.push(lane);
+    }
+    for lane in old {
+        lane.end_at(at);
+    }
+}
+
+/// Finishes the oldest batch in flight, which every lane is done with:
+/// drops its events (the ring keeps its copies), counts it completed, and
+/// lets go of its list.
+fn finish<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, drainer: &mut Drainer<T>) {
+    let mut completed = [0; 2];
+    let mut count = 0;
+    let (list, deliveries) = shared.flight.finish(drainer.head, |events| {
+        for (_, parity) in events.iter() {
             completed[usize::from(*parity)] += 1;
         }
-        let count = batch.len() as u64;
-        // The values go into the ring (or are dropped) before they count as
-        // completed, so a flush that returns sees them there; recorded as
-        // part of the delivery, so a `Drop` that waits for this signal is
-        // refused instead of waiting for itself.
-        {
-            let _running = shared.base.enter();
-            let _draining = waits::Draining::new(shared.base.id());
-            let events = batch.drain(..).enumerate().filter_map(|(at, (value, _))| {
-                if passes.get(at).copied().unwrap_or(true) {
-                    Some(value)
-                } else {
-                    drop_contained(shared, value);
-                    None
-                }
-            });
-            move_in_offering(shared, events, cursors);
+        count = events.len();
+        // Before they count as completed; recorded as part of the
+        // delivery, so a `Drop` that waits for this signal is refused
+        // instead of waiting for itself.
+        let _running = shared.base.enter();
+        let _draining = waits::Draining::new(shared.base.id());
+        for (event, _) in events.drain(..) {
+            drop_contained(shared, event);
         }
-        if !cursors.is_empty() {
-            wake_cursors(shared, cursors);
-        }
-        if count_completed(shared, deliveries, count, completed).has_waiters() {
-            shared.wake();
-        }
+    });
+    drainer.head += 1;
+    drainer.in_flight -= count;
+    // The list may hold the last handle on an error handler or a filter.
+    // Before the count: a flush that returns sees it dropped.
+    cursor::release(shared, list);
+    if count_completed(shared, deliveries, count as u64, completed).has_waiters() {
+        shared.wake();
     }
 }
 
 /// Drops `value`; a panicking `Drop` is caught and counted.
-fn drop_contained<T>(shared: &Shared<T>, value: T) {
+fn drop_contained<T, D>(shared: &Shared<T>, value: D) {
     if contain(|| drop(value)).is_none() {
         // Relaxed: a statistic.
         shared.panicked.fetch_add(1, Ordering::Relaxed);
@@ -129,18 +290,17 @@ fn drop_contained<T>(shared: &Shared<T>, value: T) {
 
 /// Makes a cursor for each dropping listener of the current list that has
 /// none, and lets go of those whose listener left; publishes the set.
-/// `batch` is the number of events about to be delivered, counted as
-/// dropped for a listener whose cursor cannot be allocated (it is tried
-/// again with the next batch).
+/// Returns the number of listeners whose cursor could not be allocated:
+/// the caller counts the events it is about to move in as dropped for
+/// each (it is tried again with the next batch).
 #[cold]
 fn refresh<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     seen: &mut u64,
     cursors: &mut Vec<Arc<Cursor<T>>>,
-    batch: usize,
-) {
+) -> usize {
     let now = shared.base.dropping();
-    let mut complete = true;
+    let mut missing = 0;
     let mut gone = Vec::new();
     shared.base.with_current(|list| {
         cursors.retain(|cursor| {
@@ -161,18 +321,15 @@ fn refresh<T: Send + Sync + 'static>(
                 .and_then(|ring| Cursor::new(slot.id, policy, &ring, shared.capacity));
             match made {
                 Some(cursor) => cursors.push(Arc::new(cursor)),
-                None => {
-                    complete = false;
-                    // Relaxed: a statistic.
-                    shared.dropped.fetch_add(batch as u64, Ordering::Relaxed);
-                }
+                None => missing += 1,
             }
         }
     });
-    if complete {
+    if missing == 0 {
         *seen = now;
     }
     publish_set(shared, cursors, gone);
+    missing
 }
 
 /// Publishes the drainer's cursor set for `flush`, `stats` and `dropped`,
@@ -229,7 +386,9 @@ pub(super) fn move_in<T: Send + Sync + 'static>(
     if let Some(mut drainer) = sync::try_lock(&shared.batch) {
         let Drainer { seen, cursors, .. } = &mut *drainer;
         if shared.base.dropping() != *seen {
-            refresh(shared, seen, cursors, 1);
+            let missing = refresh(shared, seen, cursors);
+            // Relaxed: a statistic.
+            shared.dropped.fetch_add(missing as u64, Ordering::Relaxed);
         }
     }
     let mut cursors = if shared.subscribed.load(Ordering::Acquire) {
@@ -268,10 +427,8 @@ fn move_in_offering<T: Send + Sync + 'static>(
         let stored = contain(|| {
             if offers {
                 ring.push_shared(value).map(|(event, replaced)| {
-                    if let Some(event) = event {
-                        for cursor in cursors {
-                            cursor.offer(shared, &event);
-                        }
+                    for cursor in cursors {
+                        cursor.offer(shared, &event);
                     }
                     // After the offers: a panicking `Drop` of what the
                     // slot held must not cost the queues this event.
@@ -335,65 +492,6 @@ fn count_completed<T>(
     // counts above.
     shared.stamp.store(stamp + 2, Ordering::Release);
     now
-}
-
-/// Runs every blocking listener for every event of `batch`, spread over
-/// the pool; returns the number of deliveries (calls that returned). Fills
-/// `passes` with whether each event passed the signal-level filters (left
-/// empty when there are none: every event passes).
-fn deliver<T: Send + Sync + 'static>(
-    shared: &Shared<T>,
-    batch: &[(T, u8)],
-    passes: &mut SmallVec<[bool; BATCH]>,
-) -> u64 {
-    let base = &*shared.base;
-    // Relaxed: a hint; `ring` decides.
-    if base.len() == 0 && !shared.subscribed.load(Ordering::Relaxed) {
-        return 0;
-    }
-    let _draining = waits::Draining::new(base.id());
-    base.with_current(|list| {
-        let listeners = list.slots.len();
-        // Each event's signal-level filters run once, before the fan-out
-        // (a batch is at most `BATCH` events: no allocation).
-        if !list.config.filters.is_empty() {
-            passes.extend(
-                batch
-                    .iter()
-                    .map(|(value, _)| passes_filters(shared, list, value)),
-            );
-        }
-        let passes = |event: usize| passes.get(event).copied().unwrap_or(true);
-        // The dropping listeners read the ring, on their own jobs.
-        let blocks = |slot: &Slot<T>| slot.policy() == Policy::Block;
-        match shared.ordering {
-            // Every (event, listener) pair is independent.
-            DeliveryOrder::Unordered => {
-                fan_out(shared, true, 0..batch.len() * listeners, &|range| {
-                    let mut delivered = 0;
-                    for at in range.filter(|at| passes(at / listeners)) {
-                        let slot = &list.slots[at % listeners];
-                        if blocks(slot) {
-                            delivered += call(shared, list, slot, &batch[at / listeners].0);
-                        }
-                    }
-                    delivered
-                })
-            }
-            // Each listener takes the batch in order, on one thread.
-            DeliveryOrder::PerListener => fan_out(shared, true, 0..listeners, &|range| {
-                let mut delivered = 0;
-                for slot in list.slots[range].iter().filter(|slot| blocks(slot)) {
-                    for (event, (value, _)) in batch.iter().enumerate() {
-                        if passes(event) {
-                            delivered += call(shared, list, slot, value);
-                        }
-                    }
-                }
-                delivered
-            }),
-        }
-    })
 }
 
 /// Whether `value` passes the signal-level filters; a panicking filter

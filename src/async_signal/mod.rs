@@ -8,6 +8,7 @@
 mod builder;
 mod cursor;
 mod drain;
+mod lane;
 mod shared;
 mod state;
 mod waits;
@@ -44,9 +45,13 @@ use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 /// Each emitted value is moved once into a slot of a bounded queue
 /// (allocated when the signal is built) and read by reference by every
 /// listener; a single drainer job per signal takes events off the queue in
-/// batches and spreads the calls over the pool with `rayon::join`. The
-/// steady state allocates nothing per emit (`rayon::spawn` boxes a job only
-/// when a drainer starts after the signal went idle).
+/// batches and hands each batch to every blocking listener's own job (its
+/// *lane*), which delivers the batches in order: a slow listener falls
+/// behind the others instead of holding them back, until `capacity`
+/// events are pending. Under [`DeliveryOrder::Unordered`] a lane spreads
+/// its batch over the pool with `rayon::join`. The steady state allocates
+/// nothing per emit (`rayon::spawn` boxes a job only when a drainer or a
+/// lane starts after it went idle).
 ///
 /// # Guarantees
 ///
@@ -224,11 +229,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 overflow,
                 ordering,
                 pool,
-                batch: Mutex::new(shared::Drainer {
-                    batch: Vec::new(),
-                    seen: 0,
-                    cursors: Vec::new(),
-                }),
+                batch: Mutex::new(shared::Drainer::new()),
+                flight: lane::Flight::new(capacity),
                 cursors: Mutex::new(Vec::new()),
                 flushers: AtomicUsize::new(0),
                 dropped: AtomicU64::new(0),
@@ -547,7 +549,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert!(signal.emit(2).is_err());
     /// ```
     pub fn close(&self) {
-        if !self.shared.state.close().is_scheduled() {
+        let was = self.shared.state.close();
+        if !was.is_scheduled() && was.pending() == 0 {
             // No drainer runs, so none is left to end the subscriptions
             // once it has delivered the last event: nothing is pending.
             drain::close_feed(&self.shared);
@@ -696,9 +699,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// All subscriptions of a signal, and its listeners with a dropping
     /// [`Policy`](crate::Policy), share one ring: each event is stored
     /// once, as an `Arc<T>` (no `T: Clone`). The drainer moves each event
-    /// that passed the signal's filters into it once the blocking listeners
-    /// returned for it, in emit order (also under
-    /// [`DeliveryOrder::Unordered`]), and drops it instead while nothing
+    /// that passed the signal's filters into it when it takes the event
+    /// off the queue (before the blocking listeners run: they read the
+    /// ring's copy), in emit order (also under
+    /// [`DeliveryOrder::Unordered`]), and leaves it out while nothing
     /// reads the ring. An `emit_collect` moves its event in when its
     /// listeners returned, which is outside that order, as its listener
     /// calls are. A panicking `Drop` of the event a reused ring slot held

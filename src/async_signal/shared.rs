@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use super::builder::{DeliveryOrder, Overflow, PanicHandler};
 use super::cursor::Cursor;
+use super::lane::{Flight, Lane};
 use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
@@ -25,6 +26,8 @@ pub(crate) struct Shared<T> {
     pub(super) pool: exec::Pool,
     /// The drainer's own state (see `drain`).
     pub(super) batch: Mutex<Drainer<T>>,
+    /// The batches handed to the lanes (see `lane`).
+    pub(super) flight: Flight<T>,
     /// The cursors of the listeners with a dropping policy, as the drainer
     /// last made them, for `flush`, `stats` and `dropped`.
     pub(super) cursors: Mutex<Vec<Arc<Cursor<T>>>>,
@@ -60,13 +63,33 @@ pub(crate) struct Shared<T> {
 /// waits for it to reach.
 type Targets<T> = Arc<Vec<(Arc<Cursor<T>>, u64)>>;
 
-/// What only the drainer touches: its batch buffer (allocated once, so
-/// that rounds do not allocate) and the cursor set.
+/// What only the drainer touches: the cursor set, the lanes, and where
+/// the batches in flight are.
 pub(super) struct Drainer<T> {
-    pub(super) batch: Vec<(T, u8)>,
     /// `BaseSignal::dropping` when `cursors` was last made.
     pub(super) seen: u64,
     pub(super) cursors: Vec<Arc<Cursor<T>>>,
+    /// One per blocking listener of the list last published.
+    pub(super) lanes: Vec<Arc<Lane>>,
+    /// The oldest batch in flight (the next to finish), and the next to
+    /// publish.
+    pub(super) head: u64,
+    pub(super) tail: u64,
+    /// The events of the batches in flight (still pending).
+    pub(super) in_flight: usize,
+}
+
+impl<T> Drainer<T> {
+    pub(super) fn new() -> Self {
+        Self {
+            seen: 0,
+            cursors: Vec::new(),
+            lanes: Vec::new(),
+            head: 0,
+            tail: 0,
+            in_flight: 0,
+        }
+    }
 }
 
 impl<T> Drop for Shared<T> {
@@ -219,7 +242,7 @@ impl<T> Shared<T> {
         // Under the lock the drainer takes to end the subscriptions: if it
         // went idle after a close before this ring existed, it found none.
         let now = self.state.load();
-        if now.is_closed() && !now.is_scheduled() {
+        if now.is_closed() && !now.is_scheduled() && now.pending() == 0 {
             ring.close();
         }
         Ok(ring)

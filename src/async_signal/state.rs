@@ -2,9 +2,9 @@
 //! drainer, flushers and closers must agree on is a read-modify-write of
 //! this one `AtomicU64` (see `docs/architecture.md` and `docs/ordering.md`).
 //!
-//! Layout, low bits first: `SCHEDULED`, `CLOSED`, `WAITERS`, a 16-bit flush
-//! epoch, then two 22-bit counts of pending events (accepted, not yet
-//! delivered), one per epoch parity.
+//! Layout, low bits first: `SCHEDULED`, `CLOSED`, `WAITERS`, `NUDGED`,
+//! `PARKED`, a 15-bit flush epoch, then two 22-bit counts of pending events
+//! (accepted, not yet delivered), one per epoch parity.
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -14,9 +14,15 @@ const SCHEDULED: u64 = 1;
 const CLOSED: u64 = 1 << 1;
 /// A thread sleeps on the condvar and wants the next decrement to wake it.
 const WAITERS: u64 = 1 << 2;
+/// A lane finished a batch while the drainer ran: the drainer looks again
+/// before it parks or goes idle (see [`State::nudge`]).
+const NUDGED: u64 = 1 << 3;
+/// The drainer stopped with every batch slot in flight, `SCHEDULED` left
+/// set: the lane that finishes a batch starts it again.
+const PARKED: u64 = 1 << 4;
 
-const EPOCH_SHIFT: u32 = 3;
-const EPOCH_BITS: u32 = 16;
+const EPOCH_SHIFT: u32 = 5;
+const EPOCH_BITS: u32 = 15;
 const EPOCH_MASK: u64 = ((1 << EPOCH_BITS) - 1) << EPOCH_SHIFT;
 
 const COUNT_BITS: u32 = 22;
@@ -45,6 +51,16 @@ impl Snapshot {
 
     pub(crate) fn has_waiters(self) -> bool {
         self.0 & WAITERS != 0
+    }
+
+    /// A lane finished a batch since the drainer last cleared the bit.
+    pub(crate) fn is_nudged(self) -> bool {
+        self.0 & NUDGED != 0
+    }
+
+    /// Nothing runs the drainer's work: not scheduled, or parked.
+    pub(crate) fn is_stopped(self) -> bool {
+        !self.is_scheduled() || self.0 & PARKED != 0
     }
 
     fn epoch(self) -> u64 {
@@ -189,25 +205,71 @@ impl State {
         Snapshot(self.0.fetch_sub(amount, Ordering::AcqRel))
     }
 
-    /// Clears `SCHEDULED` if no event is pending; `false` if one is (or the
+    /// Clears `SCHEDULED` if no event is pending but the `in_flight` ones
+    /// (handed to lanes), and no lane nudged; `false` if one is (or the
     /// word changed), and the drainer must go on.
-    pub(crate) fn try_idle(&self, seen: Snapshot) -> bool {
-        if seen.pending() != 0 {
+    pub(crate) fn try_idle(&self, seen: Snapshot, in_flight: usize) -> bool {
+        if seen.pending() != in_flight || seen.is_nudged() {
             return false;
         }
-        // AcqRel: an emit's increment is either before this in the word's
-        // order (the exchange fails) or after (that emit reads `SCHEDULED`
-        // clear and spawns a drainer); Release so a new drainer's Acquire
-        // spawn path sees this one's last effects. Acquire on failure: the
-        // caller goes on draining with what it read.
+        // AcqRel: an emit's increment, or a lane's nudge, is either before
+        // this in the word's order (the exchange fails) or after (it reads
+        // `SCHEDULED` clear and starts a drainer); Release so a new
+        // drainer's Acquire spawn path sees this one's last effects.
+        // Acquire on failure: the caller goes on draining with what it read.
+        self.exchange(seen, seen.0 & !SCHEDULED)
+    }
+
+    /// Sets `PARKED` (keeping `SCHEDULED`, so that emits start no drainer)
+    /// unless a lane nudged; `false` if the word changed.
+    pub(crate) fn try_park(&self, seen: Snapshot) -> bool {
+        if seen.is_nudged() {
+            return false;
+        }
+        // AcqRel, as in `try_idle`: a nudge ordered before this makes it
+        // fail; one ordered after reads `PARKED` and restarts the drainer.
+        self.exchange(seen, seen.0 | PARKED)
+    }
+
+    fn exchange(&self, seen: Snapshot, next: u64) -> bool {
+        // AcqRel / Acquire: see the callers.
         self.0
-            .compare_exchange(
-                seen.0,
-                seen.0 & !SCHEDULED,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            )
+            .compare_exchange(seen.0, next, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Clears `NUDGED`, before the drainer looks at its batches in flight.
+    pub(crate) fn clear_nudge(&self) {
+        // AcqRel: reads the nudging lane's RMW (Acquire: with the batch it
+        // finished before it) and orders the drainer's later test of
+        // `try_idle` / `try_park` after this clear.
+        self.0.fetch_and(!NUDGED, Ordering::AcqRel);
+    }
+
+    /// A lane finished a batch (its `remaining` fell to 0). If the drainer
+    /// is stopped (idle or parked), marks it scheduled again and returns
+    /// `true`: the caller must run it. Otherwise sets `NUDGED`, so that the
+    /// running drainer looks again before it stops.
+    pub(crate) fn nudge(&self) -> bool {
+        // Relaxed first read: the exchange below decides.
+        let mut current = Snapshot(self.0.load(Ordering::Relaxed));
+        loop {
+            let (next, start) = if current.is_stopped() {
+                ((current.0 | SCHEDULED) & !PARKED, true)
+            } else {
+                (current.0 | NUDGED, false)
+            };
+            // AcqRel: Release, the lane's batch (its `remaining` decrement
+            // came first) is seen by the drainer that reads this; Acquire,
+            // a drainer started here sees the last one's effects.
+            match self
+                .0
+                .compare_exchange_weak(current.0, next, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return start,
+                Err(actual) => current = Snapshot(actual),
+            }
+        }
     }
 
     /// Sets `WAITERS`; returns the word as it was, for the caller to test
@@ -287,7 +349,7 @@ mod test {
         assert!(now.has_waiters() && now.is_closed());
         assert_eq!(state.try_accept(10).unwrap_err(), Refusal::Closed);
         state.complete([0, 1]);
-        assert!(state.try_idle(state.load()));
+        assert!(state.try_idle(state.load(), 0));
         assert!(!state.load().is_scheduled());
     }
 

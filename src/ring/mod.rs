@@ -317,9 +317,12 @@ impl<T> Ring<T> {
     /// an `AsyncSignal`'s `DropNewest` queues), taken before the publish,
     /// and what the write replaced, for the caller to drop (after it used
     /// the handle: a panicking `Drop` must not cost the handle).
-    pub(crate) fn push_shared(&self, value: T) -> Result<Written<T>, T> {
-        self.write::<true>(Some(value))
-            .map_err(|value| value.unwrap_or_else(|| unreachable!()))
+    pub(crate) fn push_shared(&self, value: T) -> Result<(Arc<T>, Replaced<T>), T> {
+        match self.write::<true>(Some(value)) {
+            // A shared write of an event always hands back its handle.
+            Ok((event, replaced)) => Ok((event.unwrap_or_else(|| unreachable!()), replaced)),
+            Err(value) => Err(value.unwrap_or_else(|| unreachable!())),
+        }
     }
 
     /// Stores *no* event at the next position: an event that could not be
