@@ -12,7 +12,9 @@
 //! markdown tables and the goals as ratios against baselines measured in
 //! the same run, writes them into `docs/benchmarks.md` (between the
 //! `bench_report` markers; the hand-written analysis around them stays),
-//! and draws `docs/emit.png` (ns per emit against listener count).
+//! and draws `docs/emit.png` (ns per emit against listener count) and
+//! `docs/fanout.png` (the asynchronous fan-out's delivered events per second
+//! against listener count).
 //!
 //! With `SIGWIRE_REPORT_RUNS=N` it measures everything N times, one run
 //! after the other: each figure in the tables is then the median over the
@@ -42,6 +44,7 @@ use measure::{Run, STEPS, measure, median_run};
 
 const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/benchmarks.md");
 const PLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/emit.png");
+const FANOUT_PLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/fanout.png");
 const BEGIN: &str = "<!-- bench_report: begin -->";
 const END: &str = "<!-- bench_report: end -->";
 
@@ -139,8 +142,13 @@ fn main() {
         Ok(()) => println!("wrote {REPORT}"),
         Err(e) => eprintln!("could not write {REPORT}: {e}"),
     }
-    match plot::plot(&median_run(&measured).emit) {
+    let median = median_run(&measured);
+    match plot::plot(&median.emit) {
         Ok(()) => println!("drew {PLOT}"),
         Err(e) => eprintln!("could not draw {PLOT}: {e}"),
+    }
+    match plot::plot_fanout(&median.fanout) {
+        Ok(()) => println!("drew {FANOUT_PLOT}"),
+        Err(e) => eprintln!("could not draw {FANOUT_PLOT}: {e}"),
     }
 }

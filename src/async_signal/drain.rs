@@ -67,11 +67,6 @@ pub(super) fn drain<T: Send + Sync + 'static>(
     let backoff = Backoff::new();
     let mut adopted = None;
     loop {
-        if shared.state.load().is_nudged() {
-            // Before the batches are looked at: a lane that finishes one
-            // after this nudges again.
-            shared.state.clear_nudge();
-        }
         while drainer.head < drainer.tail && flight.is_finished(drainer.head) {
             finish(shared, drainer);
         }
@@ -83,6 +78,9 @@ pub(super) fn drain<T: Send + Sync + 'static>(
         }
         let seen = shared.state.load();
         if seen.is_nudged() {
+            // A lane finished a batch: look again. Cleared first, so that
+            // a lane that finishes one after this nudges again.
+            shared.state.clear_nudge();
             continue;
         }
         if drainer.tail - drainer.head == flight.slots() {
@@ -128,31 +126,29 @@ fn take<T: Send + Sync + 'static>(
     drainer: &mut Drainer<T>,
     mut adopted: Option<&mut Option<Arc<Lane>>>,
 ) -> bool {
-    if shared.queue.is_empty() {
+    let Some(first) = shared.queue.pop() else {
         return false;
-    }
+    };
     let missing = if shared.base.dropping() != drainer.seen {
         refresh(shared, &mut drainer.seen, &mut drainer.cursors)
     } else {
         0
     };
-    let list = shared.base.load_full();
     let ring = ring(shared);
-    let filters = !list.config.filters.is_empty();
     let mut passes = SmallVec::new();
     let at = drainer.tail;
-    let count = {
-        // The filters and the drops of what the ring's slots held are user
-        // code: part of the delivery (a `Drop` that waits for this signal
-        // is refused instead of waiting for itself).
-        let _running = shared.base.enter();
-        let _draining = waits::Draining::new(shared.base.id());
+    let Drainer { cursors, lanes, .. } = drainer;
+    // The filters and the drops of what the ring's slots held are user
+    // code: part of the delivery (a `Drop` that waits for this signal is
+    // refused instead of waiting for itself); recorded by `with_current`.
+    let count = shared.base.with_current(|list| {
+        let filters = !list.config.filters.is_empty();
+        let _draining = (filters || ring.is_some()).then(|| waits::Draining::new(shared.base.id()));
+        refresh_lanes(list, lanes, at);
         shared.flight.fill(at, |events| {
-            while events.len() < BATCH {
-                let Some((value, parity)) = shared.queue.pop() else {
-                    break;
-                };
-                let passed = !filters || passes_filters(shared, &list, &value);
+            let mut next = Some(first);
+            while let Some((value, parity)) = next.take() {
+                let passed = !filters || passes_filters(shared, list, &value);
                 if filters {
                     passes.push(passed);
                 }
@@ -161,18 +157,17 @@ fn take<T: Send + Sync + 'static>(
                     .as_ref()
                     .filter(|ring| passed && ring.has_subscribers())
                 {
-                    Some(ring) => share(shared, ring, value, &drainer.cursors),
+                    Some(ring) => share(shared, ring, value, cursors),
                     None => Held::Owned(value),
                 };
                 events.push((held, parity));
+                if events.len() < BATCH {
+                    next = shared.queue.pop();
+                }
             }
             events.len()
         })
-    };
-    if count == 0 {
-        // The emit that counted it has not pushed it yet.
-        return false;
-    }
+    });
     if missing != 0 {
         // Relaxed: a statistic.
         let dropped = (missing * count) as u64;
@@ -181,8 +176,7 @@ fn take<T: Send + Sync + 'static>(
     if !drainer.cursors.is_empty() {
         wake_cursors(shared, &mut drainer.cursors);
     }
-    refresh_lanes(&list, &mut drainer.lanes, at);
-    shared.flight.publish(at, list, passes, drainer.lanes.len());
+    shared.flight.publish(at, passes, drainer.lanes.len());
     drainer.tail += 1;
     drainer.in_flight += count;
     if let Some(lane) = adopted.as_deref_mut().and_then(Option::take) {
@@ -251,30 +245,29 @@ fn refresh_lanes<T>(list: &List<T>, lanes: &mut Vec<Arc<Lane>>, at: u64) {
 }
 
 /// Finishes the oldest batch in flight, which every lane is done with:
-/// drops its events (the ring keeps its copies), counts it completed, and
-/// lets go of its list.
+/// drops its events (the ring keeps its copies) and counts it completed.
 fn finish<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, drainer: &mut Drainer<T>) {
     let mut completed = [0; 2];
     let mut count = 0;
-    let (list, deliveries) = shared.flight.finish(drainer.head, |events| {
-        for (_, parity) in events.iter() {
-            completed[usize::from(*parity)] += 1;
-        }
-        count = events.len();
-        // Before they count as completed; recorded as part of the
+    let deliveries = {
+        // The events' drops are user code: recorded as part of the
         // delivery, so a `Drop` that waits for this signal is refused
-        // instead of waiting for itself.
+        // instead of waiting for itself; before the count, so a flush that
+        // returns sees them done.
         let _running = shared.base.enter();
         let _draining = waits::Draining::new(shared.base.id());
-        for (event, _) in events.drain(..) {
-            drop_contained(shared, event);
-        }
-    });
+        shared.flight.finish(drainer.head, |events| {
+            for (_, parity) in events.iter() {
+                completed[usize::from(*parity)] += 1;
+            }
+            count = events.len();
+            for (event, _) in events.drain(..) {
+                drop_contained(shared, event);
+            }
+        })
+    };
     drainer.head += 1;
     drainer.in_flight -= count;
-    // The list may hold the last handle on an error handler or a filter.
-    // Before the count: a flush that returns sees it dropped.
-    cursor::release(shared, list);
     if count_completed(shared, deliveries, count as u64, completed).has_waiters() {
         shared.wake();
     }

@@ -42,7 +42,7 @@ pub(super) struct Flight<T> {
 
 /// One batch in flight.
 ///
-/// The drainer alone writes `events`, `passes` and `list`, while the batch
+/// The drainer alone writes `events` and `passes`, while the batch
 /// is free (before it publishes it, after `remaining` fell to 0); lanes
 /// read them between its publication (`Flight::published`, Release /
 /// Acquire) and their decrement of `remaining` (AcqRel: the drainer's
@@ -51,9 +51,6 @@ pub(super) struct Batch<T> {
     events: UnsafeCell<Vec<(Held<T>, u8)>>,
     /// Whether each event passed the signal-level filters (empty: all).
     passes: UnsafeCell<SmallVec<[bool; BATCH]>>,
-    /// The listener list the drainer loaded for the batch: its blocking
-    /// slots are the batch's lanes.
-    list: UnsafeCell<Option<Arc<List<T>>>>,
     /// Lanes that have not handled the batch yet.
     remaining: AtomicUsize,
     /// Calls of the batch that returned, summed by the lanes.
@@ -77,7 +74,6 @@ impl<T> Flight<T> {
                 .map(|_| Batch {
                     events: UnsafeCell::new(Vec::new()),
                     passes: UnsafeCell::new(SmallVec::new()),
-                    list: UnsafeCell::new(None),
                     remaining: AtomicUsize::new(0),
                     deliveries: AtomicU64::new(0),
                 })
@@ -107,22 +103,13 @@ impl<T> Flight<T> {
             .with_mut(|events| fill(unsafe { &mut *events }))
     }
 
-    /// Publishes the filled batch `at` for `lanes` lanes, with its `list`
-    /// and `passes`.
-    pub(super) fn publish(
-        &self,
-        at: u64,
-        list: Arc<List<T>>,
-        passes: SmallVec<[bool; BATCH]>,
-        lanes: usize,
-    ) {
+    /// Publishes the filled batch `at` for `lanes` lanes, with the
+    /// filters' verdicts (`passes`).
+    pub(super) fn publish(&self, at: u64, passes: SmallVec<[bool; BATCH]>, lanes: usize) {
         let batch = self.batch(at);
         #[allow(unsafe_code)]
         // SAFETY: as in `fill`.
-        unsafe {
-            batch.list.with_mut(|slot| *slot = Some(list));
-            batch.passes.with_mut(|slot| *slot = passes);
-        }
+        batch.passes.with_mut(|slot| unsafe { *slot = passes });
         // Relaxed: published by the Release store below.
         batch.remaining.store(lanes, Ordering::Relaxed);
         // Release: a lane that reads `at + 1` (Acquire) sees the batch.
@@ -137,13 +124,8 @@ impl<T> Flight<T> {
     }
 
     /// Takes back the finished batch `at`: `with` gets its events (to
-    /// drain; the buffer keeps its capacity). Returns the batch's list and
-    /// its deliveries.
-    pub(super) fn finish(
-        &self,
-        at: u64,
-        with: impl FnOnce(&mut Vec<(Held<T>, u8)>),
-    ) -> (Option<Arc<List<T>>>, u64) {
+    /// drain; the buffer keeps its capacity). Returns its deliveries.
+    pub(super) fn finish(&self, at: u64, with: impl FnOnce(&mut Vec<(Held<T>, u8)>)) -> u64 {
         let batch = self.batch(at);
         #[allow(unsafe_code)]
         // SAFETY: `is_finished(at)` returned true: every lane is done with
@@ -152,10 +134,9 @@ impl<T> Flight<T> {
         unsafe {
             batch.events.with_mut(|events| with(&mut *events));
             batch.passes.with_mut(|passes| (*passes).clear());
-            let list = batch.list.with_mut(|list| (*list).take());
             // Relaxed: the Acquire load of `is_finished` ordered the lanes'
             // additions before this.
-            (list, batch.deliveries.swap(0, Ordering::Relaxed))
+            batch.deliveries.swap(0, Ordering::Relaxed)
         }
     }
 }
@@ -167,14 +148,23 @@ pub(super) struct Lane {
     /// A job runs, or is spawned, for this lane.
     scheduled: AtomicBool,
     /// The next batch to handle. Only the lane's job writes it (one job at
-    /// a time; `scheduled`'s swaps order one job after the last).
+    /// a time; `scheduled`'s swaps order one job after the last). An
+    /// atomic, not a cell: a job that goes idle looks at it once more
+    /// after clearing `scheduled`, while the next job may be writing it.
     next: AtomicU64,
     /// The first batch that does not count this lane: the drainer sets it
     /// (before publishing that batch) when the listener left the list.
     end: AtomicU64,
-    /// Where the slot was in the last list (a hint for the search).
-    hint: AtomicUsize,
+    /// Where the slot was in the last list (a hint for the search). Only
+    /// rounds touch it, and they run one at a time (a job that goes idle
+    /// makes no round after clearing `scheduled`).
+    hint: UnsafeCell<usize>,
 }
+
+#[allow(unsafe_code)]
+// SAFETY: `hint` is accessed only by rounds, one at a time (see `hint`);
+// the rest are atomics.
+unsafe impl Sync for Lane {}
 
 impl Lane {
     /// A lane for the slot `id`, from batch `start` on.
@@ -184,7 +174,7 @@ impl Lane {
             scheduled: AtomicBool::new(false),
             next: AtomicU64::new(start),
             end: AtomicU64::new(u64::MAX),
-            hint: AtomicUsize::new(0),
+            hint: UnsafeCell::new(0),
         }
     }
 
@@ -202,7 +192,8 @@ impl Lane {
         !self.scheduled.swap(true, Ordering::AcqRel)
     }
 
-    /// The next batch, if it is published and counts this lane.
+    /// The next batch, if it is published and counts this lane. The
+    /// lane's job only.
     fn ready<T>(&self, flight: &Flight<T>) -> Option<u64> {
         // Relaxed: written by this job, or by an earlier one that handed
         // over through `scheduled`.
@@ -211,6 +202,12 @@ impl Lane {
         // as the batch read: see `end_at`.
         let published = flight.published.load(Ordering::Acquire);
         (next < published && next < self.end.load(Ordering::Relaxed)).then_some(next)
+    }
+
+    /// Moves the lane past batch `at`. The lane's job only.
+    fn advance(&self, at: u64) {
+        // Relaxed: see `ready`.
+        self.next.store(at + 1, Ordering::Relaxed);
     }
 
     /// Clears `scheduled`; `true` if the job must go on (see `Cursor`'s).
@@ -247,8 +244,7 @@ pub(super) fn run<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane
             None => return,
         };
         round(shared, lane, at);
-        // Relaxed: see `next`.
-        lane.next.store(at + 1, Ordering::Relaxed);
+        lane.advance(at);
     }
 }
 
@@ -257,28 +253,24 @@ pub(super) fn run<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane
 /// this thread (a spawn would allocate).
 fn round<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane, at: u64) {
     let batch = shared.flight.batch(at);
-    let delivered = {
-        // One recorded delivery of the signal's queue (the batch holds its
-        // list by reference count).
-        let _running = shared.base.enter();
+    // One recorded delivery of the signal's queue, on the list of the
+    // moment (a listener that left is in no list: it is not called).
+    let delivered = shared.base.with_current(|list| {
         let _draining = waits::Draining::new(shared.base.id());
+        let Some(slot) = find(list, lane) else {
+            return 0;
+        };
         batch.events.with(|events| {
             batch.passes.with(|passes| {
-                batch.list.with(|list| {
-                    #[allow(unsafe_code)]
-                    // SAFETY: batch `at` is published and counts this lane,
-                    // which has not decremented its `remaining` yet (see
-                    // `Batch`).
-                    let (events, passes, list) = unsafe { (&*events, &*passes, &*list) };
-                    let list = list.as_deref();
-                    match list.and_then(|list| find(list, lane).map(|slot| (list, slot))) {
-                        Some((list, slot)) => deliver(shared, list, slot, events, passes),
-                        None => 0,
-                    }
-                })
+                #[allow(unsafe_code)]
+                // SAFETY: batch `at` is published and counts this lane,
+                // which has not decremented its `remaining` yet (see
+                // `Batch`).
+                let (events, passes) = unsafe { (&*events, &*passes) };
+                deliver(shared, list, slot, events, passes)
             })
         })
-    };
+    });
     // Relaxed: read after the drainer's Acquire of `remaining` (below).
     batch.deliveries.fetch_add(delivered, Ordering::Relaxed);
     // AcqRel: Release, the reads above and the count come before the
@@ -289,10 +281,11 @@ fn round<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane, at: u64
     }
 }
 
-/// The lane's slot in `list`.
+/// The lane's slot in `list`. Rounds only.
 fn find<'l, T>(list: &'l List<T>, lane: &Lane) -> Option<&'l Slot<T>> {
-    // Relaxed: a hint, written and read by the lane's jobs.
-    let hint = lane.hint.load(Ordering::Relaxed);
+    #[allow(unsafe_code)]
+    // SAFETY: only rounds touch `hint`, one at a time (see `Lane::hint`).
+    let hint = lane.hint.with(|hint| unsafe { *hint });
     if let Some(slot) = list.slots.get(hint).filter(|slot| slot.id == lane.id) {
         return Some(slot);
     }
@@ -301,7 +294,9 @@ fn find<'l, T>(list: &'l List<T>, lane: &Lane) -> Option<&'l Slot<T>> {
         .iter()
         .enumerate()
         .find(|(_, slot)| slot.id == lane.id)?;
-    lane.hint.store(at, Ordering::Relaxed);
+    #[allow(unsafe_code)]
+    // SAFETY: as above.
+    lane.hint.with_mut(|hint| unsafe { *hint = at });
     Some(slot)
 }
 

@@ -264,7 +264,7 @@ impl State {
             // a drainer started here sees the last one's effects.
             match self
                 .0
-                .compare_exchange_weak(current.0, next, Ordering::AcqRel, Ordering::Relaxed)
+                .compare_exchange(current.0, next, Ordering::AcqRel, Ordering::Relaxed)
             {
                 Ok(_) => return start,
                 Err(actual) => current = Snapshot(actual),
