@@ -549,3 +549,79 @@ fn debug_impls_and_rejected_without_debug() {
     let others = format!("{others} {} {shutdown:?}", RejectReason::Full);
     assert!(others.contains("BlockFor") && others.contains("Ok(())"));
 }
+
+// ---------------------------------------------------------------- on_close
+
+/// A listener that takes `pause` per event and counts its calls.
+fn slow_counter(signal: &AsyncSignal<u32>, pause: Duration) -> Arc<AtomicUsize> {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = Arc::clone(&calls);
+    signal.connect(move |_: &u32| {
+        thread::sleep(pause);
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    calls
+}
+
+/// The hook runs once, after the blocking listeners returned for the last
+/// event accepted before `close`, and a later flush returns at once.
+#[test]
+fn on_close_runs_after_the_last_accepted_event() {
+    let signal = signal(2, "onclose");
+    let calls = slow_counter(&signal, Duration::from_millis(10));
+    let (tx, rx) = mpsc::channel();
+    let seen = Arc::clone(&calls);
+    signal.on_close(move || tx.send(seen.load(Ordering::SeqCst)).unwrap());
+    (0..3).for_each(|v| signal.emit(v).unwrap());
+    signal.close();
+    assert_eq!(expect(&rx, "hook"), 3);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(50)).is_err(),
+        "ran twice"
+    );
+    signal.flush().unwrap();
+}
+
+/// Registered once the signal is closed and drained, the hook runs at once,
+/// on the caller's thread.
+#[test]
+fn on_close_after_the_close_runs_at_once() {
+    let signal: AsyncSignal<u32> = signal(1, "onclose-late");
+    signal.emit(1).unwrap();
+    signal.shutdown(TIMEOUT).unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = Arc::clone(&ran);
+    let caller = thread::current().id();
+    signal.on_close(move || {
+        assert_eq!(thread::current().id(), caller);
+        r.store(true, Ordering::SeqCst);
+    });
+    assert!(ran.load(Ordering::SeqCst));
+}
+
+/// Dropping the signal without `close` runs the hooks once its drainer has
+/// delivered everything; a panicking hook is counted and the next still
+/// runs.
+#[test]
+fn on_close_runs_when_the_signal_is_dropped() {
+    quiet_intended_panics();
+    let signal = signal(2, "onclose-drop");
+    let calls = slow_counter(&signal, Duration::from_millis(5));
+    signal.on_close(|| panic!("{INTENDED}: a closing hook"));
+    let (tx, rx) = mpsc::channel();
+    let seen = Arc::clone(&calls);
+    signal.on_close(move || tx.send(seen.load(Ordering::SeqCst)).unwrap());
+    (0..4).for_each(|v| signal.emit(v).unwrap());
+    drop(signal);
+    assert_eq!(expect(&rx, "hook after the drop"), 4);
+}
+
+/// A panicking hook is counted in `panicked`.
+#[test]
+fn a_panicking_on_close_hook_is_counted() {
+    quiet_intended_panics();
+    let signal: AsyncSignal<u32> = signal(1, "onclose-panic");
+    signal.on_close(|| panic!("{INTENDED}: a closing hook"));
+    signal.close();
+    assert_eq!(signal.stats().panicked, 1);
+}

@@ -358,10 +358,29 @@ fn wake_cursors<T: Send + Sync + 'static>(
 }
 
 /// Ends the subscriptions and the dropping listeners (after what the ring
-/// holds).
+/// holds), then runs the `on_close` hooks. Called once the signal is closed
+/// (or its shared state dropped) and every event accepted was delivered;
+/// maybe more than once (the hooks run the first time).
 pub(super) fn close_feed<T>(shared: &Shared<T>) {
     if let Some(ring) = sync::lock(&shared.ring).as_ref() {
         ring.close();
+    }
+    let hooks = {
+        let mut closers = sync::lock(&shared.closers);
+        closers.done = true;
+        std::mem::take(&mut closers.hooks)
+    };
+    // Outside the lock: a hook may register another.
+    for hook in hooks {
+        run_hook(shared, hook);
+    }
+}
+
+/// Runs an `on_close` hook; a panic is caught and counted.
+pub(super) fn run_hook<T>(shared: &Shared<T>, hook: Box<dyn FnOnce() + Send>) {
+    if contain(hook).is_none() {
+        // Relaxed: a statistic.
+        shared.panicked.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -301,7 +301,8 @@ fn find<'l, T>(list: &'l List<T>, lane: &Lane) -> Option<&'l Slot<T>> {
 }
 
 /// Calls `slot` with every event of the batch that passed the filters: in
-/// order under `PerListener`, spread over the pool under `Unordered`.
+/// order under `PerListener`; under `Unordered`, spread over the pool when
+/// it has more threads than the signal has listeners.
 /// Returns the calls that returned.
 fn deliver<T: Send + Sync + 'static>(
     shared: &Shared<T>,
@@ -318,9 +319,13 @@ fn deliver<T: Send + Sync + 'static>(
         }
         delivered
     };
+    // Spread over the pool only where it has threads to spare: with at
+    // least as many listeners as threads, the lanes already keep every
+    // thread busy, and a split costs more than a small listener's call.
+    let spread = list.slots.len() < exec::threads(&shared.pool);
     match shared.ordering {
-        DeliveryOrder::PerListener => leaf(0..events.len()),
-        DeliveryOrder::Unordered => drain::fan_out(shared, true, 0..events.len(), &leaf),
+        DeliveryOrder::Unordered if spread => drain::fan_out(shared, true, 0..events.len(), &leaf),
+        _ => leaf(0..events.len()),
     }
 }
 

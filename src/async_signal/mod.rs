@@ -237,6 +237,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 sleep: Mutex::new(()),
                 wakeup: Condvar::new(),
                 on_panic: Mutex::new(on_panic),
+                closers: Mutex::new(shared::Closers::default()),
                 ring: Mutex::new(None),
                 subscribed: AtomicBool::new(false),
                 completed: AtomicU64::new(0),
@@ -556,6 +557,49 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
             drain::close_feed(&self.shared);
         }
         self.shared.wake();
+    }
+
+    /// Runs `hook` once, when the signal has closed and every event
+    /// accepted before was delivered: after [`close`](Self::close) (or
+    /// [`shutdown`](Self::shutdown)) once the blocking listeners returned
+    /// for the last event, or when the signal is dropped and its drainer
+    /// is done. This is how a listener's owner learns that no event will
+    /// come. Registered after that, it runs at once, on the calling thread.
+    ///
+    /// It runs on the thread that finds the last event delivered (the
+    /// signal's drainer on the pool, or the caller of `close`, `flush` or
+    /// `shutdown`), so it should be short. The subscriptions' ring is
+    /// closed by then (they get [`Closed`](crate::RecvError::Closed) after
+    /// the events they still hold); listeners with a dropping
+    /// [`Policy`](crate::Policy) may still be working through the ring's
+    /// last events (a `flush` waits for them). Hooks run in the order they
+    /// were registered; a panic in one is caught and counted in
+    /// [`Stats::panicked`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use sigwire::AsyncSignal;
+    ///
+    /// let signal = AsyncSignal::<u32>::new();
+    /// signal.connect(|_: &u32| {});
+    /// let (tx, rx) = mpsc::channel();
+    /// signal.on_close(move || tx.send("closed").unwrap());
+    /// signal.emit(1).unwrap();
+    /// signal.close();
+    /// assert_eq!(rx.recv().unwrap(), "closed");
+    /// assert_eq!(signal.stats().delivered, 1);
+    /// ```
+    pub fn on_close(&self, hook: impl FnOnce() + Send + 'static) {
+        let hook: Box<dyn FnOnce() + Send> = Box::new(hook);
+        let mut closers = sync::lock(&self.shared.closers);
+        if closers.done {
+            drop(closers);
+            drain::run_hook(&self.shared, hook);
+        } else {
+            closers.hooks.push(hook);
+        }
     }
 
     /// Whether [`close`](Self::close) (or [`shutdown`](Self::shutdown)) was

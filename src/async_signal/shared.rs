@@ -39,6 +39,8 @@ pub(crate) struct Shared<T> {
     pub(super) sleep: Mutex<()>,
     pub(super) wakeup: Condvar,
     pub(super) on_panic: Mutex<Option<PanicHandler>>,
+    /// What `on_close` registered, and whether it already ran.
+    pub(super) closers: Mutex<Closers>,
     /// The ring of the subscriptions and the dropping listeners, once the
     /// first of them made it; the drainer moves delivered events into it.
     pub(super) ring: Mutex<Option<Arc<Ring<T>>>>,
@@ -57,6 +59,15 @@ pub(crate) struct Shared<T> {
     pub(super) failed: AtomicU64,
     pub(super) panicked: AtomicU64,
     pub(super) rejected: AtomicU64,
+}
+
+/// The hooks of `AsyncSignal::on_close`.
+#[derive(Default)]
+pub(super) struct Closers {
+    /// The feed was closed (everything accepted delivered): a hook
+    /// registered now runs at once.
+    pub(super) done: bool,
+    pub(super) hooks: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 /// The cursors a flush waits for, each with the position (or count) it
