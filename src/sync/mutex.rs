@@ -15,8 +15,9 @@ use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 /// Locks `mutex`, ignoring poisoning: sigwire never runs user code while it
-/// holds one of its own locks (except an `AsyncSignal`'s batch buffer, which
-/// its one drainer holds while it delivers, and a cursor's place in the
+/// holds one of its own locks (except an `AsyncSignal`'s drainer state,
+/// which its one drainer holds while it runs filters and drops events, and
+/// a cursor's place in the
 /// ring, which its one job holds while it delivers; a panic cannot leave
 /// either inconsistent), so a poisoned lock still guards consistent data.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
