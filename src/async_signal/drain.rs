@@ -126,9 +126,20 @@ fn take<T: Send + Sync + 'static>(
     drainer: &mut Drainer<T>,
     mut adopted: Option<&mut Option<Arc<Lane>>>,
 ) -> bool {
-    let Some(first) = shared.queue.pop() else {
+    // The whole batch off the queue first: an event pushed after a
+    // dropping listener's `connect` returned is popped (Acquire) before the
+    // count of dropping connects is read below, so its cursor is made
+    // before that event goes into the ring.
+    let taken = &mut drainer.taken;
+    while taken.len() < BATCH {
+        match shared.queue.pop() {
+            Some(event) => taken.push(event),
+            None => break,
+        }
+    }
+    if taken.is_empty() {
         return false;
-    };
+    }
     let missing = if shared.base.dropping() != drainer.seen {
         refresh(shared, &mut drainer.seen, &mut drainer.cursors)
     } else {
@@ -137,7 +148,12 @@ fn take<T: Send + Sync + 'static>(
     let ring = ring(shared);
     let mut passes = SmallVec::new();
     let at = drainer.tail;
-    let Drainer { cursors, lanes, .. } = drainer;
+    let Drainer {
+        cursors,
+        lanes,
+        taken,
+        ..
+    } = drainer;
     // The filters and the drops of what the ring's slots held are user
     // code: part of the delivery (a `Drop` that waits for this signal is
     // refused instead of waiting for itself); recorded by `with_current`.
@@ -146,8 +162,7 @@ fn take<T: Send + Sync + 'static>(
         let _draining = (filters || ring.is_some()).then(|| waits::Draining::new(shared.base.id()));
         refresh_lanes(list, lanes, at);
         shared.flight.fill(at, |events| {
-            let mut next = Some(first);
-            while let Some((value, parity)) = next.take() {
+            for (value, parity) in taken.drain(..) {
                 let passed = !filters || passes_filters(shared, list, &value);
                 if filters {
                     passes.push(passed);
@@ -161,9 +176,6 @@ fn take<T: Send + Sync + 'static>(
                     None => Held::Owned(value),
                 };
                 events.push((held, parity));
-                if events.len() < BATCH {
-                    next = shared.queue.pop();
-                }
             }
             events.len()
         })
@@ -350,7 +362,13 @@ fn wake_cursors<T: Send + Sync + 'static>(
         *cursors = kept;
         publish_set(shared, cursors, gone);
     }
-    for cursor in cursors.iter() {
+    start_idle(shared, cursors);
+}
+
+/// Starts the job of every cursor of `cursors` that is idle (and not
+/// retired).
+fn start_idle<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, cursors: &[Arc<Cursor<T>>]) {
+    for cursor in cursors.iter().filter(|cursor| !cursor.is_retired()) {
         if cursor.wake() {
             cursor::spawn(shared, cursor);
         }
@@ -409,11 +427,7 @@ pub(super) fn move_in<T: Send + Sync + 'static>(
         Vec::new()
     };
     move_in_offering(shared, events, &cursors);
-    for cursor in cursors.iter().filter(|cursor| !cursor.is_retired()) {
-        if cursor.wake() {
-            cursor::spawn(shared, cursor);
-        }
-    }
+    start_idle(shared, &cursors);
     cursors.truncate(0);
     cursor::release(shared, cursors);
 }

@@ -77,6 +77,9 @@ type Targets<T> = Arc<Vec<(Arc<Cursor<T>>, u64)>>;
 /// What only the drainer touches: the cursor set, the lanes, and where
 /// the batches in flight are.
 pub(super) struct Drainer<T> {
+    /// The events of the batch being taken, between the queue and the
+    /// flight (allocated once, reused).
+    pub(super) taken: Vec<(T, u8)>,
     /// `BaseSignal::dropping` when `cursors` was last made.
     pub(super) seen: u64,
     pub(super) cursors: Vec<Arc<Cursor<T>>>,
@@ -93,6 +96,7 @@ pub(super) struct Drainer<T> {
 impl<T> Drainer<T> {
     pub(super) fn new() -> Self {
         Self {
+            taken: Vec::new(),
             seen: 0,
             cursors: Vec::new(),
             lanes: Vec::new(),
