@@ -9,10 +9,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 #[cfg(not(loom))]
 use crossbeam_utils::Backoff;
-use smallvec::SmallVec;
 
 use super::cursor::{self, Cursor};
-use super::lane::{self, Held, Lane};
+use super::lane::{self, Held, Lane, Span};
 use super::shared::{Drainer, Shared};
 use super::{state, waits};
 use crate::base::List;
@@ -46,7 +45,8 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
 
 /// Hands batches to the lanes and finishes those they are done with, in
 /// order, until nothing is left to do now: then goes idle (clears
-/// `SCHEDULED`) or, with every batch slot in flight, parks. See
+/// `SCHEDULED`) or, with the flight full (which the counts rule out while
+/// events are queued), parks. See
 /// `docs/architecture.md`, "Lanes".
 ///
 /// With `adopt`, the first idle lane it wakes is not spawned but returned
@@ -70,7 +70,8 @@ pub(super) fn drain<T: Send + Sync + 'static>(
         while drainer.head < drainer.tail && flight.is_finished(drainer.head) {
             finish(shared, drainer);
         }
-        let free = drainer.tail - drainer.head < flight.slots();
+        let free =
+            drainer.tail - drainer.head < flight.batches() && drainer.in_flight < flight.cells();
         if free && take(shared, drainer, adopt.then_some(&mut adopted)) {
             #[cfg(not(loom))]
             backoff.reset();
@@ -83,9 +84,10 @@ pub(super) fn drain<T: Send + Sync + 'static>(
             shared.state.clear_nudge();
             continue;
         }
-        if drainer.tail - drainer.head == flight.slots() {
-            // Every slot waits for a lane; the lane that finishes the
-            // oldest restarts this.
+        if !free {
+            // Every slot waits for a lane (only if the counts and the
+            // flight disagree: the flight holds the capacity); the lane
+            // that finishes the oldest batch restarts this.
             if shared.state.try_park(seen) {
                 return adopted;
             }
@@ -113,7 +115,7 @@ pub(super) fn drain<T: Send + Sync + 'static>(
     }
 }
 
-/// Takes up to `BATCH` events off the queue into the next batch slot and
+/// Takes up to `BATCH` events off the queue into the flight's next cells and
 /// publishes it to the lanes of the current list; `false` if the queue was
 /// empty. Each event that passes the signal-level filters goes into the
 /// ring first, while anything reads it: the dropping listeners and the
@@ -131,7 +133,8 @@ fn take<T: Send + Sync + 'static>(
     // count of dropping connects is read below, so its cursor is made
     // before that event goes into the ring.
     let taken = &mut drainer.taken;
-    while taken.len() < BATCH {
+    let room = BATCH.min(shared.flight.cells() - drainer.in_flight);
+    while taken.len() < room {
         match shared.queue.pop() {
             Some(event) => taken.push(event),
             None => break,
@@ -146,8 +149,8 @@ fn take<T: Send + Sync + 'static>(
         0
     };
     let ring = ring(shared);
-    let mut passes = SmallVec::new();
     let at = drainer.tail;
+    let start = drainer.position;
     let Drainer {
         cursors,
         lanes,
@@ -157,29 +160,33 @@ fn take<T: Send + Sync + 'static>(
     // The filters and the drops of what the ring's slots held are user
     // code: part of the delivery (a `Drop` that waits for this signal is
     // refused instead of waiting for itself); recorded by `with_current`.
-    let count = shared.base.with_current(|list| {
+    let span = shared.base.with_current(|list| {
         let filters = !list.config.filters.is_empty();
         let _draining = (filters || ring.is_some()).then(|| waits::Draining::new(shared.base.id()));
         refresh_lanes(list, lanes, at);
-        shared.flight.fill(at, |events| {
-            for (value, parity) in taken.drain(..) {
-                let passed = !filters || passes_filters(shared, list, &value);
-                if filters {
-                    passes.push(passed);
-                }
-                // Each time: the last reader may go during the batch.
-                let held = match ring
-                    .as_ref()
-                    .filter(|ring| passed && ring.has_subscribers())
-                {
-                    Some(ring) => share(shared, ring, value, cursors),
-                    None => Held::Owned(value),
-                };
-                events.push((held, parity));
+        let mut span = Span {
+            start,
+            len: taken.len(),
+            rejected: 0,
+        };
+        for (i, (value, parity)) in taken.drain(..).enumerate() {
+            let passed = !filters || passes_filters(shared, list, &value);
+            if !passed {
+                span.rejected |= 1 << i;
             }
-            events.len()
-        })
+            // Each time: the last reader may go during the batch.
+            let held = match ring
+                .as_ref()
+                .filter(|ring| passed && ring.has_subscribers())
+            {
+                Some(ring) => share(shared, ring, value, cursors),
+                None => Held::Owned(value),
+            };
+            shared.flight.put(start + i as u64, (held, parity));
+        }
+        span
     });
+    let count = span.len;
     if missing != 0 {
         // Relaxed: a statistic.
         let dropped = (missing * count) as u64;
@@ -188,14 +195,26 @@ fn take<T: Send + Sync + 'static>(
     if !drainer.cursors.is_empty() {
         wake_cursors(shared, &mut drainer.cursors);
     }
-    shared.flight.publish(at, passes, drainer.lanes.len());
+    shared.flight.publish(at, span, drainer.lanes.len());
     drainer.tail += 1;
+    drainer.position += count as u64;
     drainer.in_flight += count;
     if let Some(lane) = adopted.as_deref_mut().and_then(Option::take) {
         lane::spawn(shared, &lane);
     }
+    // One blocking listener and nothing else reading the events: it holds
+    // no one back but the emitter, so its batch runs here, as one drainer
+    // delivered before lanes (no spawn, no hop). Its round's nudge finds
+    // this drainer running (it cannot be parked or idle while it runs), so
+    // it does not try to run the drainer again under this lock. A dropping
+    // listener or a subscription that comes meanwhile waits for the round.
+    let alone = drainer.lanes.len() == 1 && drainer.cursors.is_empty() && ring.is_none();
     for lane in &drainer.lanes {
         if !lane.wake() {
+            continue;
+        }
+        if alone {
+            lane::run_here(shared, lane);
             continue;
         }
         match adopted.as_deref_mut().filter(|adopted| adopted.is_none()) {
@@ -260,24 +279,19 @@ fn refresh_lanes<T>(list: &List<T>, lanes: &mut Vec<Arc<Lane>>, at: u64) {
 /// drops its events (the ring keeps its copies) and counts it completed.
 fn finish<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, drainer: &mut Drainer<T>) {
     let mut completed = [0; 2];
-    let mut count = 0;
-    let deliveries = {
+    let (span, deliveries) = {
         // The events' drops are user code: recorded as part of the
         // delivery, so a `Drop` that waits for this signal is refused
         // instead of waiting for itself; before the count, so a flush that
         // returns sees them done.
         let _running = shared.base.enter();
         let _draining = waits::Draining::new(shared.base.id());
-        shared.flight.finish(drainer.head, |events| {
-            for (_, parity) in events.iter() {
-                completed[usize::from(*parity)] += 1;
-            }
-            count = events.len();
-            for (event, _) in events.drain(..) {
-                drop_contained(shared, event);
-            }
+        shared.flight.finish(drainer.head, |(event, parity)| {
+            completed[usize::from(parity)] += 1;
+            drop_contained(shared, event);
         })
     };
+    let count = span.len;
     drainer.head += 1;
     drainer.in_flight -= count;
     if count_completed(shared, deliveries, count as u64, completed).has_waiters() {

@@ -1,9 +1,7 @@
 //! Lanes: the blocking listeners of an `AsyncSignal`, each delivered by a
 //! job of its own from the batches in flight, so that a slow one delays the
-//! others only once every batch slot waits for it. See
+//! others only once the signal's capacity is pending. See
 //! `docs/architecture.md`, "Lanes", and `docs/ordering.md`, "Lanes".
-
-use smallvec::SmallVec;
 
 use super::builder::DeliveryOrder;
 use super::drain::{self, BATCH};
@@ -32,25 +30,53 @@ impl<T> std::ops::Deref for Held<T> {
     }
 }
 
-/// The batches the drainer handed to the lanes and has not finished: a
-/// ring of `slots`, batch `s` in slot `s % slots.len()`.
+/// What the drainer handed to the lanes and has not finished: a ring of
+/// events (event `p` in cell `p % cells`) and a ring of batches over them
+/// (batch `s` in `batches[s % batches]`), each `capacity` long. Every event
+/// in flight is pending, and at most `capacity` are, so neither ring can
+/// fill while events wait in the queue: a slow lane holds the others back
+/// only through the capacity.
 pub(super) struct Flight<T> {
-    slots: Box<[Batch<T>]>,
+    cells: Box<[Cell<T>]>,
+    batches: Box<[Batch]>,
     /// How many batches were published: lanes read the batches below it.
     published: AtomicU64,
 }
 
+/// An event in flight, with its epoch parity; `None` while free.
+type Cell<T> = UnsafeCell<Option<(Held<T>, u8)>>;
+
+/// Where a batch's events are, and which of them the signal-level filters
+/// turned away.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Span {
+    pub(super) start: u64,
+    pub(super) len: usize,
+    /// Bit `i`: event `start + i` did not pass the filters.
+    pub(super) rejected: u32,
+}
+
+const _: () = assert!(
+    BATCH <= 32,
+    "a batch's filter verdicts are the bits of a u32"
+);
+
+impl Span {
+    fn passes(&self, i: usize) -> bool {
+        self.rejected & (1 << i) == 0
+    }
+}
+
 /// One batch in flight.
 ///
-/// The drainer alone writes `events` and `passes`, while the batch
-/// is free (before it publishes it, after `remaining` fell to 0); lanes
-/// read them between its publication (`Flight::published`, Release /
-/// Acquire) and their decrement of `remaining` (AcqRel: the drainer's
-/// Acquire load of 0 comes after every lane's reads).
-pub(super) struct Batch<T> {
-    events: UnsafeCell<Vec<(Held<T>, u8)>>,
-    /// Whether each event passed the signal-level filters (empty: all).
-    passes: UnsafeCell<SmallVec<[bool; BATCH]>>,
+/// The drainer alone writes `span` and the cells it covers, while the batch
+/// and the cells are free (before it publishes the batch, after its
+/// `remaining` fell to 0); lanes read them between the publication
+/// (`Flight::published`, Release / Acquire) and their decrement of
+/// `remaining` (AcqRel: the drainer's Acquire load of 0 comes after every
+/// lane's reads).
+struct Batch {
+    span: UnsafeCell<Span>,
     /// Lanes that have not handled the batch yet.
     remaining: AtomicUsize,
     /// Calls of the batch that returned, summed by the lanes.
@@ -62,54 +88,73 @@ pub(super) struct Batch<T> {
 // by the drainer only while no lane may read them, read by lanes only
 // between the Release / Acquire pairs around that (`T: Send + Sync`: lanes
 // on several threads read `&T`, and the drainer moves `T` between threads).
-unsafe impl<T: Send + Sync> Sync for Batch<T> {}
+unsafe impl<T: Send + Sync> Sync for Flight<T> {}
+
+/// `len` values made by `make`, allocated fallibly: `Err` with the bytes
+/// that could not be had.
+fn try_boxed<E>(len: usize, make: impl FnMut() -> E) -> Result<Box<[E]>, u128> {
+    let mut values = Vec::new();
+    values
+        .try_reserve_exact(len)
+        .map_err(|_| len as u128 * std::mem::size_of::<E>() as u128)?;
+    values.extend(std::iter::repeat_with(make).take(len));
+    Ok(values.into_boxed_slice())
+}
 
 impl<T> Flight<T> {
-    /// Room for enough batches to hold `capacity` events (at least two, so
-    /// that the drainer fills one while lanes read another; at most 64).
-    pub(super) fn new(capacity: usize) -> Self {
-        let slots = capacity.div_ceil(BATCH).clamp(2, 64);
-        Self {
-            slots: (0..slots)
-                .map(|_| Batch {
-                    events: UnsafeCell::new(Vec::new()),
-                    passes: UnsafeCell::new(SmallVec::new()),
-                    remaining: AtomicUsize::new(0),
-                    deliveries: AtomicU64::new(0),
-                })
-                .collect(),
+    /// Room for `capacity` events in as many batches; `Err` with the bytes
+    /// that could not be allocated.
+    pub(super) fn new(capacity: usize) -> Result<Self, u128> {
+        let cells = try_boxed(capacity, || UnsafeCell::new(None))?;
+        let batches = try_boxed(capacity, || Batch {
+            span: UnsafeCell::new(Span::default()),
+            remaining: AtomicUsize::new(0),
+            deliveries: AtomicU64::new(0),
+        })?;
+        Ok(Self {
+            cells,
+            batches,
             published: AtomicU64::new(0),
-        }
+        })
     }
 
     /// How many batches can be in flight at once.
-    pub(super) fn slots(&self) -> u64 {
-        self.slots.len() as u64
+    pub(super) fn batches(&self) -> u64 {
+        self.batches.len() as u64
     }
 
-    fn batch(&self, at: u64) -> &Batch<T> {
-        &self.slots[(at % self.slots()) as usize]
+    /// How many events can be in flight at once.
+    pub(super) fn cells(&self) -> usize {
+        self.cells.len()
     }
 
-    /// Runs `fill` on the events buffer of the free batch `at`. The
-    /// drainer only, for a batch that is free: `at` is the next to publish
-    /// and fewer than `slots()` are in flight.
-    pub(super) fn fill<R>(&self, at: u64, fill: impl FnOnce(&mut Vec<(Held<T>, u8)>) -> R) -> R {
+    fn batch(&self, at: u64) -> &Batch {
+        &self.batches[(at % self.batches()) as usize]
+    }
+
+    fn cell(&self, at: u64) -> &Cell<T> {
+        &self.cells[(at % self.cells.len() as u64) as usize]
+    }
+
+    /// Stores the event at position `at`. The drainer only, for a free
+    /// cell: fewer than `cells()` events are in flight, and `at` is the
+    /// next position.
+    pub(super) fn put(&self, at: u64, event: (Held<T>, u8)) {
         #[allow(unsafe_code)]
-        // SAFETY: the batch is free (see `Batch`): no lane reads it until
-        // `publish`, and only the drainer runs this.
-        self.batch(at)
-            .events
-            .with_mut(|events| fill(unsafe { &mut *events }))
+        // SAFETY: the cell is free (see `Batch`): no lane reads it until
+        // the batch that covers it is published, and only the drainer runs
+        // this.
+        self.cell(at)
+            .with_mut(|cell| unsafe { *cell = Some(event) });
     }
 
-    /// Publishes the filled batch `at` for `lanes` lanes, with the
-    /// filters' verdicts (`passes`).
-    pub(super) fn publish(&self, at: u64, passes: SmallVec<[bool; BATCH]>, lanes: usize) {
+    /// Publishes batch `at`, over `span` (whose events are `put`), for
+    /// `lanes` lanes. The drainer only, for a free batch.
+    pub(super) fn publish(&self, at: u64, span: Span, lanes: usize) {
         let batch = self.batch(at);
         #[allow(unsafe_code)]
-        // SAFETY: as in `fill`.
-        batch.passes.with_mut(|slot| unsafe { *slot = passes });
+        // SAFETY: as in `put`.
+        batch.span.with_mut(|slot| unsafe { *slot = span });
         // Relaxed: published by the Release store below.
         batch.remaining.store(lanes, Ordering::Relaxed);
         // Release: a lane that reads `at + 1` (Acquire) sees the batch.
@@ -123,21 +168,47 @@ impl<T> Flight<T> {
         self.batch(at).remaining.load(Ordering::Acquire) == 0
     }
 
-    /// Takes back the finished batch `at`: `with` gets its events (to
-    /// drain; the buffer keeps its capacity). Returns its deliveries.
-    pub(super) fn finish(&self, at: u64, with: impl FnOnce(&mut Vec<(Held<T>, u8)>)) -> u64 {
+    /// Takes back the finished batch `at`: `with` gets each of its events,
+    /// in order. Returns the batch's span and its deliveries.
+    pub(super) fn finish(&self, at: u64, mut with: impl FnMut((Held<T>, u8))) -> (Span, u64) {
         let batch = self.batch(at);
         #[allow(unsafe_code)]
         // SAFETY: `is_finished(at)` returned true: every lane is done with
-        // the batch, and the drainer alone touches it until it publishes it
-        // again.
-        unsafe {
-            batch.events.with_mut(|events| with(&mut *events));
-            batch.passes.with_mut(|passes| (*passes).clear());
-            // Relaxed: the Acquire load of `is_finished` ordered the lanes'
-            // additions before this.
-            batch.deliveries.swap(0, Ordering::Relaxed)
+        // the batch, and the drainer alone touches it and its cells until
+        // it publishes them again.
+        let span = batch.span.with(|span| unsafe { *span });
+        for position in span.start..span.start + span.len as u64 {
+            #[allow(unsafe_code)]
+            // SAFETY: as above.
+            let event = self
+                .cell(position)
+                .with_mut(|cell| unsafe { (*cell).take() });
+            if let Some(event) = event {
+                with(event);
+            }
         }
+        // Relaxed: the Acquire load of `is_finished` ordered the lanes'
+        // additions before this.
+        (span, batch.deliveries.swap(0, Ordering::Relaxed))
+    }
+
+    /// The span of batch `at`, for a lane it counts that has not finished
+    /// it.
+    fn span(&self, at: u64) -> Span {
+        #[allow(unsafe_code)]
+        // SAFETY: batch `at` is published and counts the caller's lane,
+        // which has not decremented its `remaining` yet (see `Batch`).
+        self.batch(at).span.with(|span| unsafe { *span })
+    }
+
+    /// Runs `f` on the event at `position`, for a lane counted by the
+    /// published batch that covers it, before it finished the batch.
+    fn with_event<R>(&self, position: u64, f: impl FnOnce(&T) -> R) -> Option<R> {
+        #[allow(unsafe_code)]
+        // SAFETY: as in `span`: the drainer writes the cell again only
+        // after the lane's decrement.
+        self.cell(position)
+            .with(|cell| unsafe { (*cell).as_ref() }.map(|(event, _)| f(event)))
     }
 }
 
@@ -236,11 +307,22 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Ar
 
 /// The job: one batch per round, in order, while the lane has any.
 pub(super) fn run<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane) {
+    rounds(shared, lane, true);
+}
+
+/// The lane's job, run by the drainer that woke it (the lane of the one
+/// blocking listener, which nothing else waits for): without lingering,
+/// which would hold the drainer.
+pub(super) fn run_here<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane) {
+    rounds(shared, lane, false);
+}
+
+fn rounds<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane, lingers: bool) {
     let flight = &shared.flight;
     loop {
         let at = match lane.ready(flight) {
             Some(at) => at,
-            None if linger(flight, lane) || lane.go_idle(flight) => continue,
+            None if (lingers && linger(flight, lane)) || lane.go_idle(flight) => continue,
             None => return,
         };
         round(shared, lane, at);
@@ -252,25 +334,18 @@ pub(super) fn run<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane
 /// with it; the lane that finishes a batch restarts a stopped drainer, on
 /// this thread (a spawn would allocate).
 fn round<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane, at: u64) {
-    let batch = shared.flight.batch(at);
+    let flight = &shared.flight;
+    let span = flight.span(at);
     // One recorded delivery of the signal's queue, on the list of the
     // moment (a listener that left is in no list: it is not called).
     let delivered = shared.base.with_current(|list| {
         let _draining = waits::Draining::new(shared.base.id());
-        let Some(slot) = find(list, lane) else {
-            return 0;
-        };
-        batch.events.with(|events| {
-            batch.passes.with(|passes| {
-                #[allow(unsafe_code)]
-                // SAFETY: batch `at` is published and counts this lane,
-                // which has not decremented its `remaining` yet (see
-                // `Batch`).
-                let (events, passes) = unsafe { (&*events, &*passes) };
-                deliver(shared, list, slot, events, passes)
-            })
-        })
+        match find(list, lane) {
+            Some(slot) => deliver(shared, list, slot, span),
+            None => 0,
+        }
     });
+    let batch = flight.batch(at);
     // Relaxed: read after the drainer's Acquire of `remaining` (below).
     batch.deliveries.fetch_add(delivered, Ordering::Relaxed);
     // AcqRel: Release, the reads above and the count come before the
@@ -302,20 +377,20 @@ fn find<'l, T>(list: &'l List<T>, lane: &Lane) -> Option<&'l Slot<T>> {
 
 /// Calls `slot` with every event of the batch that passed the filters: in
 /// order under `PerListener`; under `Unordered`, spread over the pool when
-/// it has more threads than the signal has listeners.
-/// Returns the calls that returned.
+/// it has more threads than the signal has listeners. Returns the calls
+/// that returned.
 fn deliver<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     list: &List<T>,
     slot: &Slot<T>,
-    events: &[(Held<T>, u8)],
-    passes: &[bool],
+    span: Span,
 ) -> u64 {
-    let passes = |at: usize| passes.get(at).copied().unwrap_or(true);
     let leaf = |range: std::ops::Range<usize>| {
         let mut delivered = 0;
-        for at in range.filter(|at| passes(*at)) {
-            delivered += drain::call(shared, list, slot, &events[at].0);
+        for i in range.filter(|i| span.passes(*i)) {
+            let position = span.start + i as u64;
+            let call = |value: &T| drain::call(shared, list, slot, value);
+            delivered += shared.flight.with_event(position, call).unwrap_or(0);
         }
         delivered
     };
@@ -324,8 +399,8 @@ fn deliver<T: Send + Sync + 'static>(
     // thread busy, and a split costs more than a small listener's call.
     let spread = list.slots.len() < exec::threads(&shared.pool);
     match shared.ordering {
-        DeliveryOrder::Unordered if spread => drain::fan_out(shared, true, 0..events.len(), &leaf),
-        _ => leaf(0..events.len()),
+        DeliveryOrder::Unordered if spread => drain::fan_out(shared, true, 0..span.len, &leaf),
+        _ => leaf(0..span.len),
     }
 }
 

@@ -56,7 +56,8 @@ use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 /// # Guarantees
 ///
 /// * **Nothing accepted is lost.** An `emit` that returns `Ok` is delivered
-///   to the listeners connected at delivery time: also after
+///   to the listeners connected when the drainer takes it off the queue:
+///   also after
 ///   [`close`](Self::close), and after the signal is dropped (the drainer
 ///   keeps the shared state alive until the queue is empty). The process
 ///   exiting is another matter: [`flush`](Self::flush) or
@@ -105,8 +106,9 @@ pub struct AsyncSignal<T: Send + Sync + 'static> {
 /// The connect family, filters, keys, `len` / `is_empty` / `clear` and the
 /// error handler: shared by every signal kind, documented on
 /// [`Listeners`]. An `AsyncSignal`'s listeners run on its pool: a listener
-/// connected after an event was emitted but before it was delivered
-/// receives it.
+/// receives the events the drainer takes off the queue after it connected
+/// (one emitted before but still queued, too; one already taken, even if
+/// no listener has run with it yet, not).
 impl<T: Send + Sync + 'static> Deref for AsyncSignal<T> {
     type Target = Listeners<T>;
 
@@ -159,7 +161,9 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
             capacity,
             bytes: no.bytes,
         })?;
-        Ok(AsyncSignal::from_builder(self, queue))
+        let flight = lane::Flight::new(capacity)
+            .map_err(|bytes| BuildError::OutOfMemory { capacity, bytes })?;
+        Ok(AsyncSignal::from_builder(self, queue, flight))
     }
 }
 
@@ -210,7 +214,11 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
 
     /// The signal of `builder`'s settings, with its `queue` of
     /// `builder.capacity` slots, already allocated.
-    fn from_builder(builder: AsyncSignalBuilder<T>, queue: Queue<(T, u8)>) -> Self {
+    fn from_builder(
+        builder: AsyncSignalBuilder<T>,
+        queue: Queue<(T, u8)>,
+        flight: lane::Flight<T>,
+    ) -> Self {
         let AsyncSignalBuilder {
             pool,
             capacity,
@@ -230,7 +238,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 ordering,
                 pool,
                 batch: Mutex::new(shared::Drainer::new()),
-                flight: lane::Flight::new(capacity),
+                flight,
                 cursors: Mutex::new(Vec::new()),
                 flushers: AtomicUsize::new(0),
                 dropped: AtomicU64::new(0),
@@ -730,8 +738,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
 /// Subscriptions, and what the dropping policies drop.
 impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// A [`Subscription`] to this signal's events: those the drainer takes
-    /// from the queue after this call (an event emitted before it but not
-    /// yet delivered is received, as by a listener connected then), and
+    /// from the queue after this call (an event emitted before it and
+    /// still queued is received; one the drainer already took is not, as
+    /// for a listener connected then), and
     /// those of [`emit_collect`](Self::emit_collect) calls made after it and
     /// before [`close`](Self::close) (one racing `close` may or may not
     /// reach them).

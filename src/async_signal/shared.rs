@@ -89,6 +89,8 @@ pub(super) struct Drainer<T> {
     /// publish.
     pub(super) head: u64,
     pub(super) tail: u64,
+    /// The flight's position for the next event taken.
+    pub(super) position: u64,
     /// The events of the batches in flight (still pending).
     pub(super) in_flight: usize,
 }
@@ -102,6 +104,7 @@ impl<T> Drainer<T> {
             lanes: Vec::new(),
             head: 0,
             tail: 0,
+            position: 0,
             in_flight: 0,
         }
     }

@@ -17,7 +17,7 @@ const WAITERS: u64 = 1 << 2;
 /// A lane finished a batch while the drainer ran: the drainer looks again
 /// before it parks or goes idle (see [`State::nudge`]).
 const NUDGED: u64 = 1 << 3;
-/// The drainer stopped with every batch slot in flight, `SCHEDULED` left
+/// The drainer stopped with the flight full, `SCHEDULED` left
 /// set: the lane that finishes a batch starts it again.
 const PARKED: u64 = 1 << 4;
 
