@@ -45,9 +45,10 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>) {
 
 /// Hands batches to the lanes and finishes those they are done with, in
 /// order, until nothing is left to do now: then goes idle (clears
-/// `SCHEDULED`) or, with the flight full (which the counts rule out while
-/// events are queued), parks. See
-/// `docs/architecture.md`, "Lanes".
+/// `SCHEDULED`), also with batches in flight (the lane that finishes one
+/// starts a drainer again). The flight holds `capacity` events, so it is
+/// full only while the queue is empty. See `docs/architecture.md`,
+/// "Lanes".
 ///
 /// With `adopt`, the first idle lane it wakes is not spawned but returned
 /// (if this is the last batch it publishes), for the caller to run once
@@ -82,15 +83,6 @@ pub(super) fn drain<T: Send + Sync + 'static>(
             // A lane finished a batch: look again. Cleared first, so that
             // a lane that finishes one after this nudges again.
             shared.state.clear_nudge();
-            continue;
-        }
-        if !free {
-            // Every slot waits for a lane (only if the counts and the
-            // flight disagree: the flight holds the capacity); the lane
-            // that finishes the oldest batch restarts this.
-            if shared.state.try_park(seen) {
-                return adopted;
-            }
             continue;
         }
         if seen.pending() == drainer.in_flight {

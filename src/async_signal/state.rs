@@ -2,9 +2,9 @@
 //! drainer, flushers and closers must agree on is a read-modify-write of
 //! this one `AtomicU64` (see `docs/architecture.md` and `docs/ordering.md`).
 //!
-//! Layout, low bits first: `SCHEDULED`, `CLOSED`, `WAITERS`, `NUDGED`,
-//! `PARKED`, a 15-bit flush epoch, then two 22-bit counts of pending events
-//! (accepted, not yet delivered), one per epoch parity.
+//! Layout, low bits first: `SCHEDULED`, `CLOSED`, `WAITERS`, `NUDGED`, a
+//! 16-bit flush epoch, then two 22-bit counts of pending events (accepted,
+//! not yet delivered), one per epoch parity.
 
 use crate::sync::{AtomicU64, Ordering};
 
@@ -15,14 +15,11 @@ const CLOSED: u64 = 1 << 1;
 /// A thread sleeps on the condvar and wants the next decrement to wake it.
 const WAITERS: u64 = 1 << 2;
 /// A lane finished a batch while the drainer ran: the drainer looks again
-/// before it parks or goes idle (see [`State::nudge`]).
+/// before it goes idle (see [`State::nudge`]).
 const NUDGED: u64 = 1 << 3;
-/// The drainer stopped with the flight full, `SCHEDULED` left
-/// set: the lane that finishes a batch starts it again.
-const PARKED: u64 = 1 << 4;
 
-const EPOCH_SHIFT: u32 = 5;
-const EPOCH_BITS: u32 = 15;
+const EPOCH_SHIFT: u32 = 4;
+const EPOCH_BITS: u32 = 16;
 const EPOCH_MASK: u64 = ((1 << EPOCH_BITS) - 1) << EPOCH_SHIFT;
 
 const COUNT_BITS: u32 = 22;
@@ -56,11 +53,6 @@ impl Snapshot {
     /// A lane finished a batch since the drainer last cleared the bit.
     pub(crate) fn is_nudged(self) -> bool {
         self.0 & NUDGED != 0
-    }
-
-    /// Nothing runs the drainer's work: not scheduled, or parked.
-    pub(crate) fn is_stopped(self) -> bool {
-        !self.is_scheduled() || self.0 & PARKED != 0
     }
 
     fn epoch(self) -> u64 {
@@ -220,17 +212,6 @@ impl State {
         self.exchange(seen, seen.0 & !SCHEDULED)
     }
 
-    /// Sets `PARKED` (keeping `SCHEDULED`, so that emits start no drainer)
-    /// unless a lane nudged; `false` if the word changed.
-    pub(crate) fn try_park(&self, seen: Snapshot) -> bool {
-        if seen.is_nudged() {
-            return false;
-        }
-        // AcqRel, as in `try_idle`: a nudge ordered before this makes it
-        // fail; one ordered after reads `PARKED` and restarts the drainer.
-        self.exchange(seen, seen.0 | PARKED)
-    }
-
     fn exchange(&self, seen: Snapshot, next: u64) -> bool {
         // AcqRel / Acquire: see the callers.
         self.0
@@ -242,20 +223,20 @@ impl State {
     pub(crate) fn clear_nudge(&self) {
         // AcqRel: reads the nudging lane's RMW (Acquire: with the batch it
         // finished before it) and orders the drainer's later test of
-        // `try_idle` / `try_park` after this clear.
+        // `try_idle` after this clear.
         self.0.fetch_and(!NUDGED, Ordering::AcqRel);
     }
 
     /// A lane finished a batch (its `remaining` fell to 0). If the drainer
-    /// is stopped (idle or parked), marks it scheduled again and returns
-    /// `true`: the caller must run it. Otherwise sets `NUDGED`, so that the
-    /// running drainer looks again before it stops.
+    /// is idle, marks it scheduled again and returns `true`: the caller
+    /// must run it. Otherwise sets `NUDGED`, so that the running drainer
+    /// looks again before it goes idle.
     pub(crate) fn nudge(&self) -> bool {
         // Relaxed first read: the exchange below decides.
         let mut current = Snapshot(self.0.load(Ordering::Relaxed));
         loop {
-            let (next, start) = if current.is_stopped() {
-                ((current.0 | SCHEDULED) & !PARKED, true)
+            let (next, start) = if !current.is_scheduled() {
+                (current.0 | SCHEDULED, true)
             } else {
                 (current.0 | NUDGED, false)
             };
