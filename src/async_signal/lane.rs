@@ -377,8 +377,7 @@ fn find<'l, T>(list: &'l List<T>, lane: &Lane) -> Option<&'l Slot<T>> {
 
 /// Calls `slot` with every event of the batch that passed the filters: in
 /// order under `PerListener`; under `Unordered`, spread over the pool when
-/// it has more threads than the signal has listeners. Returns the calls
-/// that returned.
+/// it is the signal's only listener. Returns the calls that returned.
 fn deliver<T: Send + Sync + 'static>(
     shared: &Shared<T>,
     list: &List<T>,
@@ -394,10 +393,12 @@ fn deliver<T: Send + Sync + 'static>(
         }
         delivered
     };
-    // Spread over the pool only where it has threads to spare: with at
-    // least as many listeners as threads, the lanes already keep every
-    // thread busy, and a split costs more than a small listener's call.
-    let spread = list.slots.len() < exec::threads(&shared.pool);
+    // Spread over the pool only for a signal's one listener: with several,
+    // the lanes already run in parallel, and a split (a `join` per level,
+    // `log2(threads)` levels) costs more than a small listener's call
+    // (`benches/async.rs`'s `async_slow/4`: three listeners on a pool of
+    // four ran 1.6 times slower split than not).
+    let spread = list.slots.len() == 1;
     match shared.ordering {
         DeliveryOrder::Unordered if spread => drain::fan_out(shared, true, 0..span.len, &leaf),
         _ => leaf(0..span.len),
