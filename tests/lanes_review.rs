@@ -893,3 +893,36 @@ fn disconnect_wait_from_outside_is_final() {
         assert_eq!(calls.load(Ordering::SeqCst), seen);
     });
 }
+
+/// Second review: a signal's only listener that subscribes (or connects a
+/// second listener) and waits for an event it emits itself gets it. When
+/// the lone listener ran inside the drainer, nothing took the event off
+/// the queue while it waited, and this hung.
+#[test]
+fn a_lone_listener_waiting_for_a_reader_it_made_does_not_hang() {
+    within(Duration::from_secs(6), || {
+        let signal = Arc::new(per_listener(64, 2));
+        let (tx, rx) = mpsc::channel();
+        let weak = Arc::downgrade(&signal);
+        let tx = Mutex::new(tx);
+        signal.connect(move |v: &u32| {
+            if *v != 0 {
+                return;
+            }
+            let Some(signal) = weak.upgrade() else { return };
+            let mut sub = signal.subscribe();
+            let (seen_tx, seen_rx) = mpsc::channel();
+            let seen_tx = Mutex::new(seen_tx);
+            let _conn = signal.connect(move |v: &u32| {
+                let _ = seen_tx.lock().unwrap().send(*v);
+            });
+            signal.emit(1).unwrap();
+            let got = sub.recv_timeout(LONG).map(|v| *v).ok();
+            let seen = seen_rx.recv_timeout(LONG).ok();
+            let _ = tx.lock().unwrap().send((got, seen));
+        });
+        signal.emit(0).unwrap();
+        assert_eq!(rx.recv_timeout(LONG).unwrap(), (Some(1), Some(1)));
+        signal.flush().unwrap();
+    });
+}

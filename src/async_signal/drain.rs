@@ -59,15 +59,16 @@ pub(super) fn drain<T: Send + Sync + 'static>(
     shared: &Arc<Shared<T>>,
     adopt: bool,
 ) -> Option<Arc<Lane>> {
-    // Only the one scheduled drainer ever locks this (a new drainer waits
-    // at most for the previous one to return).
-    let mut drainer = sync::lock(&shared.batch);
-    let drainer = &mut *drainer;
+    // The one scheduled drainer locks this for its run (a new drainer
+    // waits at most for the previous one to return); `emit_collect` tries
+    // it, and the shared state's drop takes it.
+    let mut guard = sync::lock(&shared.batch);
+    let drainer = &mut *guard;
     let flight = &shared.flight;
     #[cfg(not(loom))]
     let backoff = Backoff::new();
     let mut adopted = None;
-    loop {
+    let closed = loop {
         while drainer.head < drainer.tail && flight.is_finished(drainer.head) {
             finish(shared, drainer);
         }
@@ -87,11 +88,7 @@ pub(super) fn drain<T: Send + Sync + 'static>(
         }
         if seen.pending() == drainer.in_flight {
             if shared.state.try_idle(seen, drainer.in_flight) {
-                if seen.is_closed() && drainer.in_flight == 0 {
-                    // The last event accepted before the close is delivered.
-                    close_feed(shared);
-                }
-                return adopted;
+                break seen.is_closed() && drainer.in_flight == 0;
             }
             continue;
         }
@@ -104,7 +101,14 @@ pub(super) fn drain<T: Send + Sync + 'static>(
         }
         #[cfg(loom)]
         sync::yield_now();
+    };
+    drop(guard);
+    if closed {
+        // The last event accepted before the close is delivered; the
+        // `on_close` hooks run outside the drainer's lock.
+        close_feed(shared);
     }
+    adopted
 }
 
 /// Takes up to `BATCH` events off the queue into the flight's next cells and
@@ -191,22 +195,21 @@ fn take<T: Send + Sync + 'static>(
     drainer.tail += 1;
     drainer.position += count as u64;
     drainer.in_flight += count;
-    if let Some(lane) = adopted.as_deref_mut().and_then(Option::take) {
-        lane::spawn(shared, &lane);
-    }
-    // One blocking listener and nothing else reading the events: it holds
-    // no one back but the emitter, so its batch runs here, as one drainer
-    // delivered before lanes (no spawn, no hop). Its round's nudge finds
-    // this drainer running (it cannot be parked or idle while it runs), so
-    // it does not try to run the drainer again under this lock. A dropping
-    // listener or a subscription that comes meanwhile waits for the round.
+    // One blocking listener and nothing else reading the events: the lane
+    // this drainer adopted stays adopted (it runs once the drainer went
+    // idle, on this thread) instead of being spawned, since no one else
+    // waits for the events it delays. Not run here, under the drainer's
+    // lock: a listener that subscribes, or connects another, and waits
+    // for what it emits would wait forever for a drainer that is busy
+    // running it (the review's case).
     let alone = drainer.lanes.len() == 1 && drainer.cursors.is_empty() && ring.is_none();
+    if !alone {
+        if let Some(lane) = adopted.as_deref_mut().and_then(Option::take) {
+            lane::spawn(shared, &lane);
+        }
+    }
     for lane in &drainer.lanes {
         if !lane.wake() {
-            continue;
-        }
-        if alone {
-            lane::run_here(shared, lane);
             continue;
         }
         match adopted.as_deref_mut().filter(|adopted| adopted.is_none()) {

@@ -1,5 +1,6 @@
 //! Lanes: the blocking listeners of an `AsyncSignal`, each delivered by a
-//! job of its own from the batches in flight, so that a slow one delays the
+//! job of its own (or by the drainer's job, once it stopped) from the
+//! batches in flight, so that a slow one delays the
 //! others only once the signal's capacity is pending. See
 //! `docs/architecture.md`, "Lanes", and `docs/ordering.md`, "Lanes".
 
@@ -307,22 +308,11 @@ pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Ar
 
 /// The job: one batch per round, in order, while the lane has any.
 pub(super) fn run<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane) {
-    rounds(shared, lane, true);
-}
-
-/// The lane's job, run by the drainer that woke it (the lane of the one
-/// blocking listener, which nothing else waits for): without lingering,
-/// which would hold the drainer.
-pub(super) fn run_here<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane) {
-    rounds(shared, lane, false);
-}
-
-fn rounds<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane, lingers: bool) {
     let flight = &shared.flight;
     loop {
         let at = match lane.ready(flight) {
             Some(at) => at,
-            None if (lingers && linger(flight, lane)) || lane.go_idle(flight) => continue,
+            None if linger(flight, lane) || lane.go_idle(flight) => continue,
             None => return,
         };
         round(shared, lane, at);
@@ -393,12 +383,13 @@ fn deliver<T: Send + Sync + 'static>(
         }
         delivered
     };
-    // Spread over the pool only for a signal's one listener: with several,
-    // the lanes already run in parallel, and a split (a `join` per level,
-    // `log2(threads)` levels) costs more than a small listener's call
-    // (`benches/async.rs`'s `async_slow/4`: three listeners on a pool of
-    // four ran 1.6 times slower split than not).
-    let spread = list.slots.len() == 1;
+    // Spread over the pool only for a signal's one listener, on a pool of
+    // several threads: with several listeners, the lanes already run in
+    // parallel, and a split (a `join` per level, `log2(threads)` levels)
+    // costs more than a small listener's call (`benches/async.rs`'s
+    // `async_slow/4`: three listeners on a pool of four ran 1.6 times
+    // slower split than not). `slots` counts every listener of the list.
+    let spread = list.slots.len() == 1 && exec::threads(&shared.pool) > 1;
     match shared.ordering {
         DeliveryOrder::Unordered if spread => drain::fan_out(shared, true, 0..span.len, &leaf),
         _ => leaf(0..span.len),

@@ -48,8 +48,9 @@ use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 /// batches and hands each batch to every blocking listener's own job (its
 /// *lane*), which delivers the batches in order: a slow listener falls
 /// behind the others instead of holding them back, until `capacity`
-/// events are pending. Under [`DeliveryOrder::Unordered`] a lane spreads
-/// its batch over the pool with `rayon::join`. The steady state allocates
+/// events are pending. Under [`DeliveryOrder::Unordered`] the lane of a
+/// signal's only listener spreads its batches over the pool with
+/// `rayon::join`. The steady state allocates
 /// nothing per emit (`rayon::spawn` boxes a job only when a drainer or a
 /// lane starts after it went idle).
 ///
@@ -73,9 +74,9 @@ use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
 ///   (this covers `emit`; [`emit_collect`](Self::emit_collect) runs at once,
 ///   outside the queue).
 ///
-/// A listener connected after an emit but before that event's delivery
-/// receives it; a listener disconnected before the delivery reaches it does
-/// not. [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) waits for running deliveries too.
+/// A listener connected after an emit but before the drainer took the
+/// event off the queue receives it (one taken already does not); a listener
+/// disconnected before the delivery reaches it does not receive it. [`Connection::disconnect_wait`](crate::Connection::disconnect_wait) waits for running deliveries too.
 ///
 /// # Examples
 ///
@@ -125,7 +126,10 @@ impl<T: Send + Sync + 'static> AsyncSignalBuilder<T> {
     /// [`BuildError::ZeroCapacity`] for a capacity of 0,
     /// [`BuildError::CapacityTooLarge`] above the largest capacity the
     /// signal can count (about four million events), and
-    /// [`BuildError::OutOfMemory`] when the queue cannot be allocated: more
+    /// [`BuildError::OutOfMemory`] when the queue, or the flight beside it
+    /// (where the drainer keeps the events the listeners are working on:
+    /// `capacity` events and as many batch entries of 40 bytes), cannot be
+    /// allocated: more
     /// bytes than a process can address, or more than the allocator grants
     /// (on Linux's default overcommit, more than RAM and swap). Memory the
     /// system grants lazily and cannot supply when the queue first touches
@@ -581,8 +585,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// the events they still hold); listeners with a dropping
     /// [`Policy`](crate::Policy) may still be working through the ring's
     /// last events (a `flush` waits for them). Hooks run in the order they
-    /// were registered; a panic in one is caught and counted in
-    /// [`Stats::panicked`].
+    /// were registered (one registered while they run, from a hook or
+    /// another thread, runs at once and may overtake them); a panic in one
+    /// is caught and counted in [`Stats::panicked`].
     ///
     /// # Examples
     ///

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 /// Locks `mutex`, ignoring poisoning: sigwire never runs user code while it
 /// holds one of its own locks (except an `AsyncSignal`'s drainer state,
-/// which its one drainer holds while it runs filters and drops events, and
+/// which its one drainer holds while it runs filters, drops events and
+/// pushes into the ring, and
 /// a cursor's place in the
 /// ring, which its one job holds while it delivers; a panic cannot leave
 /// either inconsistent), so a poisoned lock still guards consistent data.
