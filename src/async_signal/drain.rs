@@ -67,6 +67,8 @@ pub(super) fn drain<T: Send + Sync + 'static>(
     let flight = &shared.flight;
     #[cfg(not(loom))]
     let backoff = Backoff::new();
+    #[cfg(not(loom))]
+    let linger = Backoff::new();
     let mut adopted = None;
     let closed = loop {
         while drainer.head < drainer.tail && flight.is_finished(drainer.head) {
@@ -76,7 +78,10 @@ pub(super) fn drain<T: Send + Sync + 'static>(
             drainer.tail - drainer.head < flight.batches() && drainer.in_flight < flight.cells();
         if free && take(shared, drainer, adopt.then_some(&mut adopted)) {
             #[cfg(not(loom))]
-            backoff.reset();
+            {
+                backoff.reset();
+                linger.reset();
+            }
             continue;
         }
         let seen = shared.state.load();
@@ -87,6 +92,18 @@ pub(super) fn drain<T: Send + Sync + 'static>(
             continue;
         }
         if seen.pending() == drainer.in_flight {
+            // One lane, with batches in flight: more events usually follow
+            // within a few microseconds, so wait that long before going
+            // idle, or the next emit starts a drainer again (a spawn, an
+            // allocation) while the lane works. Not with several lanes:
+            // they need the pool's threads.
+            #[cfg(not(loom))]
+            let lone = drainer.lanes.len() == 1;
+            #[cfg(not(loom))]
+            if lone && drainer.in_flight != 0 && !linger.is_completed() {
+                linger.snooze();
+                continue;
+            }
             if shared.state.try_idle(seen, drainer.in_flight) {
                 break seen.is_closed() && drainer.in_flight == 0;
             }
