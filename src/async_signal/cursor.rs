@@ -142,15 +142,28 @@ impl<T> Cursor<T> {
 
 /// Starts the job of `cursor` on the pool.
 pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, cursor: &Arc<Cursor<T>>) {
+    spawn_job(shared, cursor, |shared, cursor| run(shared, cursor));
+}
+
+/// Spawns `run(shared, job)` on the signal's pool: the job of a cursor or
+/// of a lane.
+pub(super) fn spawn_job<T, J>(
+    shared: &Arc<Shared<T>>,
+    job: &Arc<J>,
+    run: impl FnOnce(&Arc<Shared<T>>, &J) + Send + 'static,
+) where
+    T: Send + Sync + 'static,
+    J: Send + Sync + 'static,
+{
     let pool = shared.pool.clone();
     let shared = Arc::clone(shared);
-    let cursor = Arc::clone(cursor);
+    let job = Arc::clone(job);
     exec::spawn(&pool, move || {
-        run(&shared, &cursor);
+        run(&shared, &job);
         // The last references may free the listeners' closures and the
         // ring's events: user code, and a panic escaping a rayon job aborts.
         contain(move || {
-            drop(cursor);
+            drop(job);
             drop(shared);
         });
     });

@@ -11,7 +11,6 @@ use super::waits;
 use crate::base::List;
 use crate::base::slot::Slot;
 use crate::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell, exec};
-use crate::unwind::contain;
 
 /// An event of a batch in flight: owned by the batch, or, once it is in
 /// the ring, a handle on the ring's copy (an event is stored once).
@@ -292,18 +291,7 @@ impl Lane {
 
 /// Starts the job of `lane` on the pool.
 pub(super) fn spawn<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Arc<Lane>) {
-    let pool = shared.pool.clone();
-    let shared = Arc::clone(shared);
-    let lane = Arc::clone(lane);
-    exec::spawn(&pool, move || {
-        run(&shared, &lane);
-        // The last references may free the listeners' closures: user code,
-        // and a panic escaping a rayon job aborts.
-        contain(move || {
-            drop(lane);
-            drop(shared);
-        });
-    });
+    super::cursor::spawn_job(shared, lane, |shared, lane| run(shared, lane));
 }
 
 /// The job: one batch per round, in order, while the lane has any.

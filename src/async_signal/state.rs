@@ -209,13 +209,13 @@ impl State {
         // `SCHEDULED` clear and starts a drainer); Release so a new
         // drainer's Acquire spawn path sees this one's last effects.
         // Acquire on failure: the caller goes on draining with what it read.
-        self.exchange(seen, seen.0 & !SCHEDULED)
-    }
-
-    fn exchange(&self, seen: Snapshot, next: u64) -> bool {
-        // AcqRel / Acquire: see the callers.
         self.0
-            .compare_exchange(seen.0, next, Ordering::AcqRel, Ordering::Acquire)
+            .compare_exchange(
+                seen.0,
+                seen.0 & !SCHEDULED,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
             .is_ok()
     }
 
