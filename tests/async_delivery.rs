@@ -318,6 +318,43 @@ fn unordered_delivers_exact_counts() {
     assert_eq!(stats, [total, 3 * total, 0, 0, 0, 0]);
 }
 
+/// `Unordered`, one slow listener: its batches are spread over the pool
+/// (it runs concurrently with itself), once a batch showed it slow. A
+/// quick one is not (a split costs more than its calls: see
+/// `docs/architecture.md`, "Lanes").
+#[test]
+fn a_slow_only_listener_is_spread_over_the_pool() {
+    let (calls, max_inside) = bounded(|| {
+        let signal = on_pool(4, "spread")
+            .ordering(DeliveryOrder::Unordered)
+            .build()
+            .unwrap();
+        let inside = Arc::new(AtomicUsize::new(0));
+        let max_inside = Arc::new(AtomicUsize::new(0));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (i, m, c) = (
+            Arc::clone(&inside),
+            Arc::clone(&max_inside),
+            Arc::clone(&calls),
+        );
+        signal.connect(move |_: &u32| {
+            let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(1));
+            i.fetch_sub(1, Ordering::SeqCst);
+            bump(&c);
+        });
+        (0..160).for_each(|v| signal.emit(v).unwrap());
+        signal.flush().unwrap();
+        (load(&calls), load(&max_inside))
+    });
+    assert_eq!(calls, 160);
+    assert!(
+        max_inside >= 2,
+        "never ran concurrently (at most {max_inside} at once)"
+    );
+}
+
 // ---------------------------------------------------------------- drop
 
 /// Dropping the signal with a held listener and queued events loses nothing:

@@ -92,15 +92,17 @@ pub(super) fn drain<T: Send + Sync + 'static>(
             continue;
         }
         if seen.pending() == drainer.in_flight {
-            // One lane, with batches in flight: more events usually follow
-            // within a few microseconds, so wait that long before going
-            // idle, or the next emit starts a drainer again (a spawn, an
-            // allocation) while the lane works. Not with several lanes:
-            // they need the pool's threads.
+            // One lane, working elsewhere with batches in flight: more
+            // events usually follow within a few microseconds, so wait
+            // that long before going idle, or the next emit starts a
+            // drainer again (a spawn, an allocation) while the lane works.
+            // Not with several lanes (they need the pool's threads), not
+            // with the lane adopted (it runs once this drainer stops), and
+            // not in a drainer a lane runs (the lane waits for it).
             #[cfg(not(loom))]
-            let lone = drainer.lanes.len() == 1;
+            let elsewhere = adopt && adopted.is_none() && drainer.lanes.len() == 1;
             #[cfg(not(loom))]
-            if lone && drainer.in_flight != 0 && !linger.is_completed() {
+            if elsewhere && drainer.in_flight != 0 && !linger.is_completed() {
                 linger.snooze();
                 continue;
             }

@@ -230,11 +230,37 @@ pub(super) struct Lane {
     /// rounds touch it, and they run one at a time (a job that goes idle
     /// makes no round after clearing `scheduled`).
     hint: UnsafeCell<usize>,
+    /// Under `Unordered`, for a signal's only listener: whether its
+    /// batches are spread over the pool (see `paced`). Only rounds touch
+    /// it, as `hint`.
+    #[cfg(not(loom))]
+    pace: UnsafeCell<Pace>,
 }
 
+/// Whether an `Unordered` lane's batches are worth spreading over the
+/// pool: a listener slow enough that a batch takes `SPREAD_AFTER` gains
+/// from running on several threads; a quick one loses (a `join` per
+/// level, a wake-up of a sleeping thread, costs more than its calls).
+#[cfg(not(loom))]
+#[derive(Clone, Copy, Default)]
+struct Pace {
+    spread: bool,
+    /// Rounds before the next timed one.
+    untimed: u32,
+}
+
+/// A batch that took this long, unsplit, is spread from then on.
+#[cfg(not(loom))]
+const SPREAD_AFTER: std::time::Duration = std::time::Duration::from_micros(20);
+
+/// One round in this many is timed unsplit, to see whether the listener's
+/// pace changed.
+#[cfg(not(loom))]
+const TIME_EVERY: u32 = 16;
+
 #[allow(unsafe_code)]
-// SAFETY: `hint` is accessed only by rounds, one at a time (see `hint`);
-// the rest are atomics.
+// SAFETY: `hint` and `pace` are accessed only by rounds, one at a time
+// (see `hint`); the rest are atomics.
 unsafe impl Sync for Lane {}
 
 impl Lane {
@@ -246,6 +272,8 @@ impl Lane {
             next: AtomicU64::new(start),
             end: AtomicU64::new(u64::MAX),
             hint: UnsafeCell::new(0),
+            #[cfg(not(loom))]
+            pace: UnsafeCell::new(Pace::default()),
         }
     }
 
@@ -319,7 +347,7 @@ fn round<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, lane: &Lane, at: u64
     let delivered = shared.base.with_current(|list| {
         let _draining = waits::Draining::new(shared.base.id());
         match find(list, lane) {
-            Some(slot) => deliver(shared, list, slot, span),
+            Some(slot) => deliver(shared, lane, list, slot, span),
             None => 0,
         }
     });
@@ -355,9 +383,11 @@ fn find<'l, T>(list: &'l List<T>, lane: &Lane) -> Option<&'l Slot<T>> {
 
 /// Calls `slot` with every event of the batch that passed the filters: in
 /// order under `PerListener`; under `Unordered`, spread over the pool when
-/// it is the signal's only listener. Returns the calls that returned.
+/// it is the signal's only listener and a slow one (see `Pace`). Returns
+/// the calls that returned.
 fn deliver<T: Send + Sync + 'static>(
     shared: &Shared<T>,
+    lane: &Lane,
     list: &List<T>,
     slot: &Slot<T>,
     span: Span,
@@ -371,17 +401,59 @@ fn deliver<T: Send + Sync + 'static>(
         }
         delivered
     };
-    // Spread over the pool only for a signal's one listener, on a pool of
-    // several threads: with several listeners, the lanes already run in
-    // parallel, and a split (a `join` per level, `log2(threads)` levels)
+    // Only for a signal's one listener, on a pool of several threads: with
+    // several listeners, the lanes already run in parallel, and a split
     // costs more than a small listener's call (`benches/async.rs`'s
     // `async_slow/4`: three listeners on a pool of four ran 1.6 times
     // slower split than not). `slots` counts every listener of the list.
-    let spread = list.slots.len() == 1 && exec::threads(&shared.pool) > 1;
-    match shared.ordering {
-        DeliveryOrder::Unordered if spread => drain::fan_out(shared, true, 0..span.len, &leaf),
-        _ => leaf(0..span.len),
+    let may_spread = shared.ordering == DeliveryOrder::Unordered
+        && list.slots.len() == 1
+        && exec::threads(&shared.pool) > 1;
+    if !may_spread {
+        return leaf(0..span.len);
     }
+    // Under loom every such batch is spread: the models keep the fork-join.
+    #[cfg(loom)]
+    let _ = lane;
+    #[cfg(loom)]
+    return drain::fan_out(shared, true, 0..span.len, &leaf);
+    #[cfg(not(loom))]
+    paced(
+        lane,
+        span,
+        || leaf(0..span.len),
+        || drain::fan_out(shared, true, 0..span.len, &leaf),
+    )
+}
+
+/// Delivers a batch of a lane that may spread: `spread` if the last timed
+/// round was slow, else `unsplit`; one round in `TIME_EVERY` (the first
+/// among them) is timed unsplit, so the clock is read once per that many
+/// rounds.
+#[cfg(not(loom))]
+fn paced(
+    lane: &Lane,
+    span: Span,
+    unsplit: impl FnOnce() -> u64,
+    spread: impl FnOnce() -> u64,
+) -> u64 {
+    #[allow(unsafe_code)]
+    // SAFETY: only rounds touch `pace`, one at a time (see `Lane::hint`).
+    let mut pace = lane.pace.with(|pace| unsafe { *pace });
+    let delivered = if pace.untimed == 0 {
+        pace.untimed = TIME_EVERY - 1;
+        let start = std::time::Instant::now();
+        let delivered = unsplit();
+        pace.spread = span.len > 1 && start.elapsed() >= SPREAD_AFTER;
+        delivered
+    } else {
+        pace.untimed -= 1;
+        if pace.spread { spread() } else { unsplit() }
+    };
+    #[allow(unsafe_code)]
+    // SAFETY: as above.
+    lane.pace.with_mut(|cell| unsafe { *cell = pace });
+    delivered
 }
 
 /// Spins a little for the next batch: under a steady stream it is a few
