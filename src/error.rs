@@ -923,6 +923,37 @@ impl fmt::Display for RecvTimeoutError {
     }
 }
 
+/// The error a [`Subscription`](crate::Subscription) read as a `Stream`
+/// yields (feature `stream`): it fell behind and missed this many events;
+/// the next item is the oldest event still kept. The stream ends (`None`)
+/// where [`recv`](crate::Subscription::recv) would return `Closed`.
+///
+/// # Examples
+///
+/// ```
+/// use sigwire::{Lagged, RecvError};
+///
+/// let lagged = Lagged(3);
+/// assert_eq!(lagged.to_string(), "the subscription fell behind and missed 3 events");
+/// assert_eq!(RecvError::from(lagged), RecvError::Lagged(3));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Lagged(pub u64);
+
+impl fmt::Display for Lagged {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        lagged(f, self.0)
+    }
+}
+
+impl Error for Lagged {}
+
+impl From<Lagged> for RecvError {
+    fn from(lagged: Lagged) -> Self {
+        Self::Lagged(lagged.0)
+    }
+}
+
 impl Error for RecvError {}
 impl Error for TryRecvError {}
 impl Error for RecvTimeoutError {}

@@ -102,7 +102,7 @@ pub use connection::{
     BlockGuard, ConnectOptions, Connection, FilterHandle, Policy, ScopedConnection,
 };
 pub use error::{
-    BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, FlushError,
+    BoxError, BuildError, Cancelled, DuplicateKey, EmitError, EmitErrors, FlushError, Lagged,
     ListenerPanic, RecvError, RecvTimeoutError, RejectReason, Rejected, ShutdownTimeout,
     SubscribeError, TryRecvError, WouldDeadlock,
 };

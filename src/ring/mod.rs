@@ -8,12 +8,13 @@ pub(crate) mod feed;
 pub(crate) mod subscription;
 
 use std::mem;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crossbeam_utils::CachePadded;
 
 use crate::error::SubscribeError;
-use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Condvar, Mutex, Ordering, Queue, UnsafeCell};
+use crate::sync::{self, Arc, AtomicU64, AtomicUsize, Ordering, Queue, Sleepers, UnsafeCell};
 
 /// The largest capacity a ring accepts (before rounding up to a power of
 /// two, which it keeps within `u32`).
@@ -107,9 +108,8 @@ pub(crate) struct Ring<T> {
     subscribers: AtomicUsize,
     /// Panics the feeder caught in the event type's `Clone` or `Drop`.
     panics: AtomicU64,
-    /// Where readers with nothing to read sleep.
-    sleep: Mutex<()>,
-    wakeup: Condvar,
+    /// Where readers with nothing to read sleep (threads) or wait (tasks).
+    sleepers: Sleepers,
     /// `Arc`s handed back by readers that held an event past its slot's
     /// reuse (an `AsyncSignal`'s `DropNewest` cursors), for a writer that
     /// finds its slot's `Arc` still held: it reuses one instead of
@@ -165,8 +165,7 @@ impl<T> Ring<T> {
             mask: len as u64 - 1,
             subscribers: AtomicUsize::new(0),
             panics: AtomicU64::new(0),
-            sleep: Mutex::new(()),
-            wakeup: Condvar::new(),
+            sleepers: Sleepers::new(),
             spares,
         })
     }
@@ -449,12 +448,12 @@ impl<T> Ring<T> {
     /// Wakes the readers waiting on `slot`.
     #[cold]
     fn wake(&self, slot: &Slot<T>) {
-        let _guard = sync::lock(&self.sleep);
-        // Relaxed: under the mutex, as every `fetch_or(WAITER)`; a reader
-        // that sets it again for a later lap does so before this notify
-        // (and is woken) or after it.
-        slot.word.fetch_and(!WAITER, Ordering::Relaxed);
-        self.wakeup.notify_all();
+        self.sleepers.notify_all(|| {
+            // Relaxed: under the mutex, as every `fetch_or(WAITER)`; a
+            // reader that sets it again for a later lap does so before
+            // this notify (and is woken) or after it.
+            slot.word.fetch_and(!WAITER, Ordering::Relaxed);
+        });
     }
 
     /// The next position to claim (the close left out).
@@ -539,23 +538,50 @@ impl<T> Ring<T> {
     /// Waits until `position` may have something to read (call after
     /// `read` found it empty), or until `deadline` (then `false`).
     pub(crate) fn wait(&self, position: u64, deadline: Option<Instant>) -> bool {
-        let slot = self.slot(position);
-        let mut guard = sync::lock(&self.sleep);
+        let mut guard = self.sleepers.lock();
         loop {
-            // AcqRel: a publish earlier in the word's order is seen here
-            // (with its value); a later one reads `WAITER` and notifies,
-            // under the mutex this thread holds until it sleeps.
-            let word = slot.word.fetch_or(WAITER, Ordering::AcqRel);
-            if lap(stamp(word), stamp_of(position)) != Lap::Older
-                || !matches!(self.nothing_at(position), Read::Empty)
-            {
+            if self.mark_waiter(position) {
                 return true;
             }
             let Ok(timeout) = sync::left_until(deadline) else {
                 return false;
             };
-            guard = sync::wait(&self.wakeup, guard, timeout).0;
+            guard = self.sleepers.sleep(guard, timeout);
         }
+    }
+
+    /// [`wait`](Self::wait) for a task: `Ready` if `position` may have
+    /// something to read, else registers the task's waker under `key` (see
+    /// `Sleepers`) and returns `Pending`; the next publish of that slot,
+    /// or the close, wakes it.
+    pub(crate) fn poll_wait(
+        &self,
+        position: u64,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        let mut tasks = self.sleepers.lock();
+        if self.mark_waiter(position) {
+            return Poll::Ready(());
+        }
+        tasks.register(key, cx.waker());
+        Poll::Pending
+    }
+
+    /// Sets `WAITER` on the slot of `position`; `true` if there is
+    /// something to read after all. Under the sleepers' lock.
+    fn mark_waiter(&self, position: u64) -> bool {
+        // AcqRel: a publish earlier in the word's order is seen here (with
+        // its value); a later one reads `WAITER` and notifies, under the
+        // mutex this waiter holds until it sleeps or has registered.
+        let word = self.slot(position).word.fetch_or(WAITER, Ordering::AcqRel);
+        lap(stamp(word), stamp_of(position)) != Lap::Older
+            || !matches!(self.nothing_at(position), Read::Empty)
+    }
+
+    /// Removes a task's registration (its subscription is dropped).
+    pub(crate) fn forget_waiter(&self, key: Option<u64>) {
+        self.sleepers.forget(key);
     }
 
     /// Stops claims; readers end with `Closed` after the positions claimed
@@ -565,8 +591,7 @@ impl<T> Ring<T> {
         // before it, which they read through the slot words; the mutex
         // orders it before a sleeping reader's re-test.
         self.tail.fetch_or(CLOSED, Ordering::Relaxed);
-        let _guard = sync::lock(&self.sleep);
-        self.wakeup.notify_all();
+        self.sleepers.notify_all(|| {});
     }
 }
 

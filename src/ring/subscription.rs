@@ -2,6 +2,7 @@
 //! the caller.
 
 use std::fmt;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::{Read, Ring};
@@ -36,8 +37,10 @@ use crate::sync::Arc;
 ///
 /// **Waiting.** `recv` spins briefly, then sleeps until an emit publishes
 /// the event it waits for, or the close. It is a plain blocking call: on a
-/// thread that must not block (a pool thread, an async task), use
-/// `try_recv`.
+/// thread that must not block (a pool thread), use `try_recv`; in an async
+/// task, [`recv_async`](Self::recv_async), or the subscription as a
+/// `futures_core::Stream` (feature `stream`). Both wait without a thread
+/// and under any executor.
 ///
 /// A subscription starts at the tail: it receives the events emitted after
 /// `subscribe` returned. Dropping it frees its place at once; dropping the
@@ -80,6 +83,9 @@ pub struct Subscription<T> {
     /// The listener that feeds this subscription alone (a topic
     /// subscription's), disconnected with it.
     feeder: Option<Connection>,
+    /// The key of this subscription's task registration with the ring
+    /// (`recv_async`, the `Stream`), if it made one.
+    waiting: Option<u64>,
 }
 
 impl<T> Subscription<T> {
@@ -90,6 +96,7 @@ impl<T> Subscription<T> {
             next,
             dropped: 0,
             feeder: None,
+            waiting: None,
         }
     }
 
@@ -199,6 +206,89 @@ impl<T> Subscription<T> {
         }
     }
 
+    /// The next event, awaited: [`recv`](Self::recv) for async code. It
+    /// waits without blocking the thread, under any executor (it needs no
+    /// runtime), and is woken by the emit that publishes the event, or by
+    /// the close.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe. The subscription moves past an event
+    /// only when a call returns it: if the future is dropped before it
+    /// completes (in a `select!` that took another branch, or on a
+    /// timeout), no event is lost, and the next call returns it.
+    ///
+    /// # Errors
+    ///
+    /// As [`recv`](Self::recv): [`RecvError::Lagged`] and
+    /// [`RecvError::Closed`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sigwire::{RecvError, SyncSignal};
+    ///
+    /// let signal = Arc::new(SyncSignal::<u32>::new());
+    /// let mut sub = signal.subscribe();
+    /// let emitter = std::thread::spawn({
+    ///     let signal = Arc::clone(&signal);
+    ///     move || {
+    ///         signal.emit(&7);
+    ///         drop(signal);
+    ///     }
+    /// });
+    /// # let block_on = |f| futures_executor::block_on(f);
+    /// block_on(async {
+    ///     assert_eq!(*sub.recv_async().await.unwrap(), 7);
+    ///     emitter.join().unwrap();
+    ///     drop(signal);
+    ///     assert_eq!(sub.recv_async().await.unwrap_err(), RecvError::Closed);
+    /// });
+    /// ```
+    pub async fn recv_async(&mut self) -> Result<Arc<T>, RecvError> {
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next event: `Ready` with what [`recv`](Self::recv)
+    /// would return, or `Pending`, with the task registered to be woken
+    /// when the event is published or the signal closes. For hand-written
+    /// futures and streams; [`recv_async`](Self::recv_async) is this,
+    /// awaited. Cancel safe, as `recv_async`: only a `Ready` item moves the
+    /// subscription on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::task::{Context, Poll, Waker};
+    /// use sigwire::SyncSignal;
+    ///
+    /// let signal = SyncSignal::<u8>::new();
+    /// let mut sub = signal.subscribe();
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert!(sub.poll_recv(&mut cx).is_pending());
+    /// signal.emit(&1);
+    /// assert!(matches!(sub.poll_recv(&mut cx), Poll::Ready(Ok(one)) if *one == 1));
+    /// ```
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Arc<T>, RecvError>> {
+        loop {
+            match self.try_recv() {
+                Ok(item) => return Poll::Ready(Ok(item)),
+                Err(TryRecvError::Lagged(n)) => return Poll::Ready(Err(RecvError::Lagged(n))),
+                Err(TryRecvError::Closed) => return Poll::Ready(Err(RecvError::Closed)),
+                Err(TryRecvError::Empty) => {
+                    if self
+                        .ring
+                        .poll_wait(self.next, &mut self.waiting, cx)
+                        .is_pending()
+                    {
+                        return Poll::Pending;
+                    }
+                }
+            }
+        }
+    }
+
     /// Waits until the next position may be readable; `false` once
     /// `deadline` passed.
     fn wait(&self, deadline: Option<Instant>) -> bool {
@@ -285,6 +375,7 @@ impl<T> Drop for Subscription<T> {
         if let Some(feeder) = self.feeder.take() {
             feeder.disconnect();
         }
+        self.ring.forget_waiter(self.waiting.take());
         // Last: the last subscription drops the events the ring held, and
         // a panicking `Drop` among them unwinds from here.
         self.ring.unsubscribe();
@@ -298,5 +389,42 @@ impl<T> fmt::Debug for Subscription<T> {
             .field("dropped", &self.dropped)
             .field("ring", &*self.ring)
             .finish()
+    }
+}
+
+/// The subscription as a stream (feature `stream`): each item is
+/// [`poll_recv`](Subscription::poll_recv)'s, an event or a [`Lagged`](crate::Lagged)
+/// count (after which the stream goes on with the oldest event still
+/// kept); the stream ends (`None`) once the signal is closed and every
+/// event before was received, and stays ended. Cancel safe, as
+/// `recv_async`: an item is taken off the subscription only when it is
+/// yielded.
+///
+/// # Examples
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use sigwire::{Lagged, SyncSignal};
+///
+/// let signal = SyncSignal::<u32>::new();
+/// let sub = signal.subscribe_with(2).unwrap();
+/// for v in 1..=3 {
+///     signal.emit(&v);
+/// }
+/// drop(signal);
+/// let items: Vec<_> = futures_executor::block_on(sub.map(|item| item.map(|v| *v)).collect());
+/// assert_eq!(items, [Err(Lagged(1)), Ok(2), Ok(3)]);
+/// ```
+#[cfg(feature = "stream")]
+impl<T> futures_core::Stream for Subscription<T> {
+    type Item = Result<Arc<T>, crate::Lagged>;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut().poll_recv(cx) {
+            Poll::Ready(Ok(item)) => Poll::Ready(Some(Ok(item))),
+            Poll::Ready(Err(RecvError::Lagged(n))) => Poll::Ready(Some(Err(crate::Lagged(n)))),
+            Poll::Ready(Err(RecvError::Closed)) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

@@ -25,6 +25,8 @@
 //! * [`exec`]: where an `AsyncSignal` runs its listeners (rayon; loom
 //!   threads).
 //! * [`queue`]: an `AsyncSignal`'s bounded queue, allocated fallibly.
+//! * [`sleepers`]: [`Sleepers`], where threads and async tasks wait (the
+//!   one waiting primitive, on the mutex and condvar above).
 //! * [`thread`]: [`spin`], one turn of a wait, and `yield_now` (loom only).
 
 mod arc;
@@ -35,6 +37,7 @@ mod cell;
 pub(crate) mod exec;
 mod mutex;
 mod queue;
+mod sleepers;
 mod thread;
 
 pub(crate) use arc::{Arc, ErasedArc, Weak, downgrade};
@@ -48,6 +51,7 @@ pub(crate) use barrier::{init as init_barriers, membarrier_registered};
 pub(crate) use cell::UnsafeCell;
 pub(crate) use mutex::{Condvar, Mutex, into_inner, left_until, lock, try_lock, wait};
 pub(crate) use queue::{Queue, bounded as bounded_queue};
+pub(crate) use sleepers::Sleepers;
 pub(crate) use thread::spin;
 #[cfg(loom)]
 pub(crate) use thread::yield_now;

@@ -1,0 +1,153 @@
+//! `Sleepers`: where threads and async tasks wait for one condition, the
+//! one waiting primitive of the crate. A mutex over the tasks' `Waker`s,
+//! and a condvar for the threads; both std's, or loom's under `--cfg
+//! loom`, so a model explores every order of a registration against a
+//! notification. See `docs/architecture.md`, "Waiting without a thread".
+//!
+//! The protocol is the caller's: a waiter sets a bit in some word with a
+//! read-modify-write while it holds the lock (from [`Sleepers::lock`]),
+//! tests its condition again, and only then sleeps ([`Sleepers::sleep`])
+//! or registers its task ([`Tasks::register`]); a notifier that reads the
+//! bit back calls [`Sleepers::notify_all`], which takes the lock.
+
+use std::task::Waker;
+use std::time::Duration;
+
+use smallvec::SmallVec;
+
+use super::mutex::{Condvar, Mutex, MutexGuard, lock, wait};
+
+/// Threads (on the condvar) and tasks (by their `Waker`) waiting for one
+/// condition.
+pub(crate) struct Sleepers {
+    tasks: Mutex<Tasks>,
+    threads: Condvar,
+}
+
+/// The tasks waiting: one entry per registration key.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    wakers: Vec<(u64, Waker)>,
+    next_key: u64,
+}
+
+impl Tasks {
+    /// Registers `waker` under `key`: replaces the entry of that key if it
+    /// is still there, or adds one under a new key (stored in `key`). So a
+    /// future polled any number of times holds at most one entry.
+    pub(crate) fn register(&mut self, key: &mut Option<u64>, waker: &Waker) {
+        if let Some(key) = *key {
+            if let Some((_, held)) = self.wakers.iter_mut().find(|(k, _)| *k == key) {
+                if !held.will_wake(waker) {
+                    held.clone_from(waker);
+                }
+                return;
+            }
+        }
+        let new = self.next_key;
+        self.next_key = self.next_key.wrapping_add(1);
+        *key = Some(new);
+        self.wakers.push((new, waker.clone()));
+    }
+}
+
+impl Sleepers {
+    pub(crate) fn new() -> Self {
+        Self {
+            tasks: Mutex::new(Tasks::default()),
+            threads: Condvar::new(),
+        }
+    }
+
+    /// Takes the lock a waiter holds from its bit's read-modify-write to
+    /// its sleep or registration.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Tasks> {
+        lock(&self.tasks)
+    }
+
+    /// Sleeps on the condvar (up to `timeout`), releasing the lock
+    /// meanwhile; returns it held again. May wake spuriously: the caller
+    /// tests its condition again.
+    pub(crate) fn sleep<'a>(
+        &self,
+        guard: MutexGuard<'a, Tasks>,
+        timeout: Option<Duration>,
+    ) -> MutexGuard<'a, Tasks> {
+        wait(&self.threads, guard, timeout).0
+    }
+
+    /// Runs `locked` under the lock (a notifier clears the waiters' bit
+    /// there), wakes every sleeping thread, and takes every registered
+    /// task, to wake once the lock is released (a `Waker` is an executor's
+    /// code; a panic of one is contained, the others still woken).
+    pub(crate) fn notify_all(&self, locked: impl FnOnce()) {
+        let woken: SmallVec<[(u64, Waker); 4]> = {
+            let mut tasks = self.lock();
+            locked();
+            self.threads.notify_all();
+            tasks.wakers.drain(..).collect()
+        };
+        for (_, waker) in woken {
+            // A panicking waker is the executor's bug: it must not unwind
+            // into the emitter that published.
+            let _ = crate::unwind::contain(move || waker.wake());
+        }
+    }
+
+    /// Removes the entry of `key` (a subscription dropped while its task
+    /// waited).
+    pub(crate) fn forget(&self, key: Option<u64>) {
+        let Some(key) = key else { return };
+        let removed = {
+            let mut tasks = self.lock();
+            let at = tasks.wakers.iter().position(|(k, _)| *k == key);
+            at.map(|at| tasks.wakers.swap_remove(at))
+        };
+        // Dropped outside the lock: a `Waker`'s drop is the executor's.
+        let _ = crate::unwind::contain(move || drop(removed));
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn waker() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (Arc::clone(&count), Waker::from(count))
+    }
+
+    /// A key polled again replaces its entry; a notify wakes each once and
+    /// empties the list; `forget` removes an entry without waking it.
+    #[test]
+    fn one_entry_per_key_woken_once() {
+        let sleepers = Sleepers::new();
+        let (a, wa) = waker();
+        let (b, wb) = waker();
+        let (mut ka, mut kb) = (None, None);
+        for _ in 0..3 {
+            sleepers.lock().register(&mut ka, &wa);
+        }
+        sleepers.lock().register(&mut kb, &wb);
+        assert_eq!(sleepers.lock().wakers.len(), 2);
+        sleepers.forget(kb);
+        sleepers.notify_all(|| {});
+        assert_eq!(a.0.load(Ordering::SeqCst), 1);
+        assert_eq!(b.0.load(Ordering::SeqCst), 0);
+        assert!(sleepers.lock().wakers.is_empty());
+        // After the notify the key's entry is gone: a new poll adds one.
+        sleepers.lock().register(&mut ka, &wa);
+        assert_eq!(sleepers.lock().wakers.len(), 1);
+    }
+}
