@@ -87,3 +87,33 @@ fn a_dropped_recv_async_loses_and_duplicates_nothing() {
         assert_eq!(sub.try_recv().unwrap_err(), TryRecvError::Empty);
     });
 }
+
+/// A task in `emit_async` waiting for room (capacity 1) against the
+/// drainer's delivery that makes it, then a task in `flush_async`: both
+/// are woken (a lost wake-up is a deadlock), and both events are delivered
+/// once.
+#[test]
+fn a_waiting_emit_async_and_flush_async_are_woken_by_the_delivery() {
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use sigwire::{AsyncSignal, Overflow};
+
+    loom::model(|| {
+        let signal = AsyncSignal::<usize>::builder()
+            .capacity(1)
+            .overflow(Overflow::Block)
+            .build()
+            .unwrap();
+        let sum = Arc::new(AtomicUsize::new(0));
+        let s = Arc::clone(&sum);
+        signal.connect(move |v: &usize| {
+            s.fetch_add(*v, Ordering::Relaxed);
+        });
+        loom::future::block_on(async {
+            signal.emit_async(1).await.unwrap();
+            signal.emit_async(2).await.unwrap(); // waits for the first delivery
+            signal.flush_async().await.unwrap();
+        });
+        // Relaxed: the flush ordered the deliveries before this.
+        assert_eq!(sum.load(Ordering::Relaxed), 3);
+    });
+}

@@ -15,6 +15,7 @@ mod waits;
 
 use std::fmt;
 use std::ops::Deref;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 pub use builder::{AsyncSignalBuilder, DEFAULT_CAPACITY, DeliveryOrder, Overflow};
@@ -25,9 +26,7 @@ use crate::error::{
 use crate::listeners::Listeners;
 use crate::ring::subscription::Subscription;
 use crate::stats::Stats;
-use crate::sync::{
-    self, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, ErasedArc, Mutex, Queue,
-};
+use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, ErasedArc, Mutex, Queue};
 use crate::unwind::contain;
 use shared::Shared;
 use state::{Accepted, MAX_CAPACITY, Refusal, Snapshot, State};
@@ -246,8 +245,7 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 cursors: Mutex::new(Vec::new()),
                 flushers: AtomicUsize::new(0),
                 dropped: AtomicU64::new(0),
-                sleep: Mutex::new(()),
-                wakeup: Condvar::new(),
+                sleepers: sync::Sleepers::new(),
                 on_panic: Mutex::new(on_panic),
                 closers: Mutex::new(shared::Closers::default()),
                 ring: Mutex::new(None),
@@ -337,6 +335,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 }
             },
         };
+        self.push(value, accepted)
+    }
+
+    /// Queues an accepted event and starts a drainer if none runs.
+    #[inline]
+    fn push(&self, value: T, accepted: Accepted) -> Result<(), Rejected<T>> {
         // The queue has room: its events are all counted as pending, and so
         // is this one, and pending stays within its capacity.
         let pushed = self.shared.queue.push((value, accepted.parity));
@@ -348,6 +352,98 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         match pushed {
             Ok(()) => Ok(()),
             Err((value, parity)) => Err(self.undo(value, parity)),
+        }
+    }
+
+    /// [`emit`](Self::emit) for async code: where `emit` would block the
+    /// thread for room (`Overflow::Block`, `BlockFor`), this waits without
+    /// blocking it, under any executor, and is woken as soon as a delivery
+    /// makes room. With room, it costs what `emit` costs.
+    ///
+    /// sigwire has no timer: under `BlockFor(d)` the wait ends with
+    /// `TimedOut` when it is woken (or polled) after `d`, not at `d`. To
+    /// bound the wait, wrap the future in the runtime's timeout (for
+    /// example `tokio::time::timeout`); dropping it is safe (below).
+    ///
+    /// # Cancel safety
+    ///
+    /// The event is accepted, and queued, in the one poll that returns
+    /// `Ready(Ok(()))`. A future dropped before that has not emitted: the
+    /// value is dropped with it, nothing was counted, and nothing is
+    /// delivered. So a cancelled `emit_async` neither loses an accepted
+    /// event nor emits one twice.
+    ///
+    /// # Errors
+    ///
+    /// As [`emit`](Self::emit): the value back in a [`Rejected`], with
+    /// `Closed`, `Full` (under `Reject`, or when polled inside a delivery
+    /// of this signal) or `TimedOut`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sigwire::{AsyncSignal, Overflow};
+    ///
+    /// let signal = AsyncSignal::<u32>::builder()
+    ///     .capacity(2)
+    ///     .overflow(Overflow::Block)
+    ///     .build()
+    ///     .unwrap();
+    /// signal.connect(|v: &u32| std::thread::sleep(std::time::Duration::from_micros(u64::from(*v))));
+    /// futures_executor::block_on(async {
+    ///     for v in 0..100 {
+    ///         signal.emit_async(v).await.unwrap(); // waits for room, no thread blocked
+    ///     }
+    ///     signal.flush_async().await.unwrap();
+    /// });
+    /// assert_eq!(signal.stats().delivered, 100);
+    /// ```
+    pub async fn emit_async(&self, value: T) -> Result<(), Rejected<T>> {
+        let accepted = match self.shared.state.try_accept(self.shared.capacity) {
+            Ok(accepted) => accepted,
+            Err(refusal) => match self.room_async(refusal).await {
+                Ok(accepted) => accepted,
+                Err(reason) => {
+                    // Relaxed: a statistic.
+                    self.shared.rejected.fetch_add(1, sync::Ordering::Relaxed);
+                    return Err(Rejected::new(value, reason));
+                }
+            },
+        };
+        self.push(value, accepted)
+    }
+
+    /// `wait_for_room`, awaited: the same policy, without a thread.
+    async fn room_async(&self, refusal: Refusal) -> Result<Accepted, RejectReason> {
+        let shared = &*self.shared;
+        let deadline = match (refusal, shared.overflow) {
+            (Refusal::Closed, _) => return Err(RejectReason::Closed),
+            (Refusal::Full, Overflow::Reject) => return Err(RejectReason::Full),
+            (Refusal::Full, Overflow::Block) => None,
+            (Refusal::Full, Overflow::BlockFor(timeout)) => Instant::now().checked_add(timeout),
+        };
+        let capacity = shared.capacity;
+        let room = move |now: Snapshot| now.is_closed() || now.pending() < capacity;
+        let mut registration = sync::Registration::new(&shared.sleepers);
+        loop {
+            let timed_out = std::future::poll_fn(|cx| {
+                if shared.base.is_emitting_here() {
+                    // Polled inside a delivery of this signal: room appears
+                    // only when it ends.
+                    return Poll::Ready(Err(RejectReason::Full));
+                }
+                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                    return Poll::Ready(Err(RejectReason::TimedOut));
+                }
+                shared.poll_until(&mut registration, cx, room).map(Ok)
+            })
+            .await;
+            timed_out?;
+            match shared.state.try_accept(capacity) {
+                Ok(accepted) => return Ok(accepted),
+                Err(Refusal::Closed) => return Err(RejectReason::Closed),
+                Err(Refusal::Full) => {} // another emitter took the room
+            }
         }
     }
 
@@ -543,6 +639,61 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                 // Wait for the other parity to empty (then flip), or for
                 // the flush's parity to empty after someone else's flip.
                 shared.wait_until(None, |now| flush.is_done(now) || flush.can_flip(now));
+            }
+        }
+    }
+
+    /// [`flush`](Self::flush) for async code: waits, without blocking the
+    /// thread and under any executor, until every event accepted before
+    /// the call was delivered to every listener. No deadline of its own:
+    /// compose it with the runtime's timeout.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the wait and changes nothing else.
+    ///
+    /// # Errors
+    ///
+    /// [`FlushError::InsideDelivery`] when polled inside a delivery of
+    /// this signal (a listener's events are delivered only after it
+    /// returns). A task holds no thread, so the circles of waits that
+    /// `flush` refuses with `Circle` cannot form through it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use std::sync::atomic::{AtomicU64, Ordering};
+    /// # use std::sync::Arc;
+    /// # use sigwire::AsyncSignal;
+    /// let signal = AsyncSignal::<u64>::new();
+    /// let sum = Arc::new(AtomicU64::new(0));
+    /// let s = sum.clone();
+    /// signal.connect(move |v: &u64| { s.fetch_add(*v, Ordering::Relaxed); });
+    /// signal.emit(40).unwrap();
+    /// signal.emit(2).unwrap();
+    /// futures_executor::block_on(signal.flush_async()).unwrap();
+    /// assert_eq!(sum.load(Ordering::Relaxed), 42);
+    /// ```
+    pub async fn flush_async(&self) -> Result<(), FlushError> {
+        let shared = &*self.shared;
+        if shared.base.is_emitting_here() {
+            return Err(FlushError::InsideDelivery);
+        }
+        let flush = shared.state.begin_flush();
+        let mut registration = sync::Registration::new(&shared.sleepers);
+        loop {
+            let now = shared.state.load();
+            if flush.is_done(now) {
+                if now.is_closed() && now.pending() == 0 {
+                    // As in `flush`: the subscriptions end now.
+                    drain::close_feed(shared);
+                }
+                shared.wait_for_cursors_async(&mut registration).await;
+                return Ok(());
+            }
+            if !shared.state.flip(flush, now) {
+                let test = |now| flush.is_done(now) || flush.can_flip(now);
+                std::future::poll_fn(|cx| shared.poll_until(&mut registration, cx, test)).await;
             }
         }
     }

@@ -2,6 +2,7 @@
 //! (the listener list's core, the queue, the state word, the counters),
 //! and the waits on it.
 
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use super::builder::{DeliveryOrder, Overflow, PanicHandler};
@@ -11,7 +12,9 @@ use super::state::{Snapshot, State};
 use crate::base::BaseSignal;
 use crate::error::ListenerPanic;
 use crate::ring::Ring;
-use crate::sync::{self, Arc, AtomicBool, AtomicU64, AtomicUsize, Condvar, Mutex, Queue, exec};
+use crate::sync::{
+    self, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Queue, Registration, Sleepers, exec,
+};
 
 /// What the signal, its drainer and its waiters share.
 pub(crate) struct Shared<T> {
@@ -35,9 +38,9 @@ pub(crate) struct Shared<T> {
     pub(super) flushers: AtomicUsize,
     /// Events dropped for listeners by their policies.
     pub(super) dropped: AtomicU64,
-    /// Where flushers, `shutdown` and blocked emitters sleep.
-    pub(super) sleep: Mutex<()>,
-    pub(super) wakeup: Condvar,
+    /// Where flushers, `shutdown` and blocked emitters sleep (threads) or
+    /// wait (tasks: `emit_async`, `flush_async`).
+    pub(super) sleepers: Sleepers,
     pub(super) on_panic: Mutex<Option<PanicHandler>>,
     /// What `on_close` registered, and whether it already ran.
     pub(super) closers: Mutex<Closers>,
@@ -141,7 +144,7 @@ impl<T> Shared<T> {
         if let Some(reached) = spin(deadline, || done(self.state.load())) {
             return reached;
         }
-        let mut guard = sync::lock(&self.sleep);
+        let mut guard = self.sleepers.lock();
         loop {
             if done(self.state.add_waiter()) {
                 return true;
@@ -149,8 +152,24 @@ impl<T> Shared<T> {
             let Ok(timeout) = sync::left_until(deadline) else {
                 return false;
             };
-            guard = sync::wait(&self.wakeup, guard, timeout).0;
+            guard = self.sleepers.sleep(guard, timeout);
         }
+    }
+
+    /// [`wait_until`](Self::wait_until) for a task: `Ready` once `done`
+    /// holds; else `Pending`, the task registered (`registration`) after
+    /// setting `WAITERS`, so the next change that would wake a sleeping
+    /// thread wakes it too.
+    pub(super) fn poll_until(
+        &self,
+        registration: &mut Registration<'_>,
+        cx: &mut Context<'_>,
+        done: impl Fn(Snapshot) -> bool,
+    ) -> Poll<()> {
+        if done(self.state.load()) {
+            return Poll::Ready(());
+        }
+        registration.poll(cx, || done(self.state.add_waiter()))
     }
 
     /// Waits until every cursor has handled what was in the ring when this
@@ -207,7 +226,7 @@ impl<T> Shared<T> {
         if let Some(reached) = spin(deadline, done) {
             return Ok(reached);
         }
-        let mut guard = sync::lock(&self.sleep);
+        let mut guard = self.sleepers.lock();
         // AcqRel: see `cursor::publish`; counted before the test below.
         self.flushers.fetch_add(1, sync::Ordering::AcqRel);
         let reached = loop {
@@ -217,7 +236,7 @@ impl<T> Shared<T> {
             let Ok(timeout) = sync::left_until(deadline) else {
                 break false;
             };
-            guard = sync::wait(&self.wakeup, guard, timeout).0;
+            guard = self.sleepers.sleep(guard, timeout);
         };
         // Relaxed: only a count of who wants waking.
         self.flushers.fetch_sub(1, sync::Ordering::Relaxed);
@@ -225,11 +244,58 @@ impl<T> Shared<T> {
         Ok(reached)
     }
 
+    /// [`wait_for_cursors`](Self::wait_for_cursors) for a task, without
+    /// a deadline (compose with the runtime's timeout) and unlisted: a task
+    /// holds no thread, so its wait closes no circle of threads.
+    pub(super) async fn wait_for_cursors_async(&self, registration: &mut Registration<'_>)
+    where
+        T: Send + Sync + 'static,
+    {
+        let cursors = sync::lock(&self.cursors).clone();
+        if cursors.is_empty() {
+            return;
+        }
+        let end = sync::lock(&self.ring).as_ref().map_or(0, |ring| ring.end());
+        let targets = Released {
+            shared: self,
+            targets: cursors
+                .into_iter()
+                .map(|cursor| {
+                    let target = cursor.target(end);
+                    (cursor, target)
+                })
+                .collect(),
+        };
+        let all_reached = || {
+            targets
+                .targets
+                .iter()
+                .all(|(cursor, target)| cursor.reached(*target))
+        };
+        let mut flushing = Flushing {
+            flushers: &self.flushers,
+            counted: false,
+        };
+        std::future::poll_fn(|cx| {
+            if all_reached() {
+                return Poll::Ready(());
+            }
+            if !flushing.counted {
+                // AcqRel: see `cursor::publish`; counted before the test
+                // that `poll` makes under the lock.
+                self.flushers.fetch_add(1, sync::Ordering::AcqRel);
+                flushing.counted = true;
+            }
+            registration.poll(cx, all_reached)
+        })
+        .await;
+        drop(flushing);
+        drop(targets);
+    }
+
     /// Wakes every sleeping waiter, to test its condition again.
     pub(super) fn wake(&self) {
-        let _guard = sync::lock(&self.sleep);
-        self.state.clear_waiters();
-        self.wakeup.notify_all();
+        self.sleepers.notify_all(|| self.state.clear_waiters());
     }
 
     /// Wakes the flushes that wait for cursors, if any (see
@@ -238,8 +304,7 @@ impl<T> Shared<T> {
         // A read-modify-write (AcqRel), not a load, after the caller's
         // write of a cursor's `done`: see `cursor::publish`.
         if self.flushers.fetch_add(0, sync::Ordering::AcqRel) != 0 {
-            let _guard = sync::lock(&self.sleep);
-            self.wakeup.notify_all();
+            self.sleepers.notify_all(|| {});
         }
     }
 
@@ -278,6 +343,36 @@ impl<T> Shared<T> {
             // Relaxed: a statistic.
             self.panicked.fetch_add(1, sync::Ordering::Relaxed);
         }
+    }
+}
+
+/// An async flush's count in `flushers`, taken back when its wait ends or
+/// its future is dropped.
+struct Flushing<'a> {
+    flushers: &'a AtomicUsize,
+    counted: bool,
+}
+
+impl Drop for Flushing<'_> {
+    fn drop(&mut self) {
+        if self.counted {
+            // Relaxed: only a count of who wants waking.
+            self.flushers.fetch_sub(1, sync::Ordering::Relaxed);
+        }
+    }
+}
+
+/// The cursors an async flush waits for, let go of as a delivery's drops
+/// are (they may hold the last handles on the ring's events), also when
+/// its future is dropped.
+struct Released<'a, T: Send + Sync + 'static> {
+    shared: &'a Shared<T>,
+    targets: Vec<(Arc<Cursor<T>>, u64)>,
+}
+
+impl<T: Send + Sync + 'static> Drop for Released<'_, T> {
+    fn drop(&mut self) {
+        super::cursor::release(self.shared, std::mem::take(&mut self.targets));
     }
 }
 

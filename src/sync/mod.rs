@@ -51,7 +51,7 @@ pub(crate) use barrier::{init as init_barriers, membarrier_registered};
 pub(crate) use cell::UnsafeCell;
 pub(crate) use mutex::{Condvar, Mutex, into_inner, left_until, lock, try_lock, wait};
 pub(crate) use queue::{Queue, bounded as bounded_queue};
-pub(crate) use sleepers::Sleepers;
+pub(crate) use sleepers::{Registration, Sleepers};
 pub(crate) use thread::spin;
 #[cfg(loom)]
 pub(crate) use thread::yield_now;

@@ -10,7 +10,7 @@
 //! or registers its task ([`Tasks::register`]); a notifier that reads the
 //! bit back calls [`Sleepers::notify_all`], which takes the lock.
 
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -105,6 +105,41 @@ impl Sleepers {
         };
         // Dropped outside the lock: a `Waker`'s drop is the executor's.
         let _ = crate::unwind::contain(move || drop(removed));
+    }
+}
+
+/// One async wait's registration with a [`Sleepers`]: the key of its
+/// entry, removed when the wait ends or its future is dropped (a cancelled
+/// wait leaves nothing behind).
+pub(crate) struct Registration<'a> {
+    sleepers: &'a Sleepers,
+    key: Option<u64>,
+}
+
+impl<'a> Registration<'a> {
+    pub(crate) fn new(sleepers: &'a Sleepers) -> Self {
+        Self {
+            sleepers,
+            key: None,
+        }
+    }
+
+    /// Under the lock: `Ready` if `ready` (the caller's bit set and its
+    /// condition tested again) says so, else the task registered and
+    /// `Pending`.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>, ready: impl FnOnce() -> bool) -> Poll<()> {
+        let mut tasks = self.sleepers.lock();
+        if ready() {
+            return Poll::Ready(());
+        }
+        tasks.register(&mut self.key, cx.waker());
+        Poll::Pending
+    }
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        self.sleepers.forget(self.key.take());
     }
 }
 
