@@ -749,8 +749,27 @@ fn drain_checked(mut sub: sigwire::Subscription<Stamped>, pace: u64) -> (u64, u6
     use sigwire::{RecvError, TryRecvError};
     let mut last = std::collections::HashMap::<u64, u64>::new();
     let (mut received, mut missed) = (0u64, 0u64);
+    // Pace 3: an async reader, `recv_async` raced by a short timer under
+    // `select!` on a current-thread runtime (cancelled now and then).
+    let runtime = (pace == 3).then(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    });
     loop {
-        let next = if pace == 2 {
+        let next = if let Some(runtime) = &runtime {
+            let raced = runtime.block_on(async {
+                tokio::select! {
+                    next = sub.recv_async() => Some(next),
+                    () = tokio::time::sleep(Duration::from_micros(100)) => None,
+                }
+            });
+            match raced {
+                Some(next) => next,
+                None => continue,
+            }
+        } else if pace == 2 {
             // A poller: never sleeps in `recv`.
             match sub.try_recv() {
                 Ok(item) => Ok(item),
@@ -790,8 +809,9 @@ fn drain_checked(mut sub: sigwire::Subscription<Stamped>, pace: u64) -> (u64, u6
 }
 
 /// Subscriptions of a `SyncSignal` and of an `AsyncSignal` under two
-/// emitting threads, with readers at three paces (blocking, sleepy,
-/// polling) and subscriptions made and dropped meanwhile: every long-lived
+/// emitting threads (the `AsyncSignal`'s second one with `emit_async`),
+/// with readers at four paces (blocking, sleepy, polling, async with
+/// cancelled waits) and subscriptions made and dropped meanwhile: every long-lived
 /// subscription accounts for every event exactly (received + missed =
 /// emitted), reads every event whole, and each emitter's in order.
 #[test]
@@ -814,7 +834,7 @@ fn subscriptions_under_load() {
         if kind == "async" {
             pooled.connect(|event: &Stamped| assert_eq!(event.text, event.seq.to_string()));
         }
-        let readers: Vec<_> = (0..3)
+        let readers: Vec<_> = (0..4)
             .map(|pace| {
                 let sub = subscribe();
                 thread::spawn(move || drain_checked(sub, pace))
@@ -856,6 +876,8 @@ fn subscriptions_under_load() {
                             };
                             if kind == "sync" {
                                 sync.emit(&event);
+                            } else if emitter == 1 {
+                                futures_executor::block_on(pooled.emit_async(event)).unwrap();
                             } else {
                                 pooled.emit(event).unwrap();
                             }
