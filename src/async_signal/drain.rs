@@ -408,7 +408,12 @@ fn start_idle<T: Send + Sync + 'static>(shared: &Arc<Shared<T>>, cursors: &[Arc<
 /// (or its shared state dropped) and every event accepted was delivered;
 /// maybe more than once (the hooks run the first time).
 pub(super) fn close_feed<T>(shared: &Shared<T>) {
-    if let Some(ring) = sync::lock(&shared.ring).as_ref() {
+    // Closed after the lock is released: the close wakes the tasks that
+    // wait on the ring, an executor's code, which may subscribe. (A ring
+    // made after the lock was released sees the close itself: `Shared::
+    // ring` tests the state under the lock.)
+    let ring = sync::lock(&shared.ring).as_ref().map(Arc::clone);
+    if let Some(ring) = ring {
         ring.close();
     }
     let hooks = {

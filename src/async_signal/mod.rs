@@ -361,7 +361,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// makes room. With room, it costs what `emit` costs.
     ///
     /// sigwire has no timer: under `BlockFor(d)` the wait ends with
-    /// `TimedOut` when it is woken (or polled) after `d`, not at `d`. To
+    /// `TimedOut` when it is woken (or polled) after `d` and finds no
+    /// room, not at `d`. To
     /// bound the wait, wrap the future in the runtime's timeout (for
     /// example `tokio::time::timeout`); dropping it is safe (below).
     ///
@@ -377,7 +378,9 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     ///
     /// As [`emit`](Self::emit): the value back in a [`Rejected`], with
     /// `Closed`, `Full` (under `Reject`, or when polled inside a delivery
-    /// of this signal) or `TimedOut`.
+    /// of this signal) or `TimedOut`. Polled inside a delivery of another
+    /// signal (a listener that blocks its thread on this future), it is
+    /// the blocking `emit`, with its `Circle`.
     ///
     /// # Examples
     ///
@@ -399,6 +402,12 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// assert_eq!(signal.stats().delivered, 100);
     /// ```
     pub async fn emit_async(&self, value: T) -> Result<(), Rejected<T>> {
+        if waits::is_draining() {
+            // Polled inside a delivery (a listener that blocks on this
+            // future): the thread is held either way, so the wait is the
+            // blocking one, which sees a circle of waits through it.
+            return self.emit(value);
+        }
         let accepted = match self.shared.state.try_accept(self.shared.capacity) {
             Ok(accepted) => accepted,
             Err(refusal) => match self.room_async(refusal).await {
@@ -432,10 +441,15 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                     // only when it ends.
                     return Poll::Ready(Err(RejectReason::Full));
                 }
-                if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                    return Poll::Ready(Err(RejectReason::TimedOut));
+                // Room first: a task woken in time but polled late still
+                // takes the room that came before its deadline.
+                match shared.poll_until(&mut registration, cx, room) {
+                    Poll::Ready(()) => Poll::Ready(Ok(())),
+                    Poll::Pending if deadline.is_some_and(|d| Instant::now() >= d) => {
+                        Poll::Ready(Err(RejectReason::TimedOut))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-                shared.poll_until(&mut registration, cx, room).map(Ok)
             })
             .await;
             timed_out?;
@@ -656,8 +670,10 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     ///
     /// [`FlushError::InsideDelivery`] when polled inside a delivery of
     /// this signal (a listener's events are delivered only after it
-    /// returns). A task holds no thread, so the circles of waits that
-    /// `flush` refuses with `Circle` cannot form through it.
+    /// returns). Polled inside a delivery of another signal (a listener
+    /// that blocks its thread on this future), it is the blocking `flush`,
+    /// with its [`FlushError::Circle`]; elsewhere a task holds no thread,
+    /// and no circle of waits forms through it.
     ///
     /// # Examples
     ///
@@ -678,6 +694,11 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         let shared = &*self.shared;
         if shared.base.is_emitting_here() {
             return Err(FlushError::InsideDelivery);
+        }
+        if waits::is_draining() {
+            // Polled inside a delivery of another signal: as in
+            // `emit_async`, the blocking wait, which sees circles.
+            return self.flush();
         }
         let flush = shared.state.begin_flush();
         let mut registration = sync::Registration::new(&shared.sleepers);

@@ -84,6 +84,15 @@ impl Drop for Draining {
     }
 }
 
+/// Whether a delivery of some signal's queue runs on this thread: an async
+/// wait polled here holds the thread like a blocking one, and is made as a
+/// blocking one (listed), so that a circle through it is seen.
+pub(crate) fn is_draining() -> bool {
+    DRAINING
+        .try_with(|draining| !draining.borrow().is_empty())
+        .unwrap_or(false)
+}
+
 /// A wait would close a circle of waits between deliveries.
 #[derive(Debug)]
 pub(crate) struct Circle;

@@ -560,12 +560,7 @@ impl<T> Ring<T> {
         key: &mut Option<u64>,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        let mut tasks = self.sleepers.lock();
-        if self.mark_waiter(position) {
-            return Poll::Ready(());
-        }
-        tasks.register(key, cx.waker());
-        Poll::Pending
+        self.sleepers.poll(key, cx, || self.mark_waiter(position))
     }
 
     /// Sets `WAITER` on the slot of `position`; `true` if there is

@@ -10,6 +10,7 @@
 //! or registers its task ([`Tasks::register`]); a notifier that reads the
 //! bit back calls [`Sleepers::notify_all`], which takes the lock.
 
+use std::collections::HashMap;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -24,30 +25,34 @@ pub(crate) struct Sleepers {
     threads: Condvar,
 }
 
-/// The tasks waiting: one entry per registration key.
+/// The tasks waiting: one entry per registration key (a map, so that a
+/// task registering again after a notify, when its entry is gone, costs
+/// no scan of the others).
 #[derive(Default)]
 pub(crate) struct Tasks {
-    wakers: Vec<(u64, Waker)>,
+    wakers: HashMap<u64, Waker>,
     next_key: u64,
 }
 
 impl Tasks {
     /// Registers `waker` under `key`: replaces the entry of that key if it
     /// is still there, or adds one under a new key (stored in `key`). So a
-    /// future polled any number of times holds at most one entry.
-    pub(crate) fn register(&mut self, key: &mut Option<u64>, waker: &Waker) {
-        if let Some(key) = *key {
-            if let Some((_, held)) = self.wakers.iter_mut().find(|(k, _)| *k == key) {
-                if !held.will_wake(waker) {
-                    held.clone_from(waker);
-                }
-                return;
+    /// future polled any number of times holds at most one entry. Returns
+    /// the waker to drop once the lock is released (the one replaced, or
+    /// `waker` itself if the entry already wakes the same task): a
+    /// `Waker`'s drop is the executor's code, and may come back here.
+    #[must_use]
+    pub(crate) fn register(&mut self, key: &mut Option<u64>, waker: Waker) -> Option<Waker> {
+        if let Some(held) = key.and_then(|key| self.wakers.get_mut(&key)) {
+            if held.will_wake(&waker) {
+                return Some(waker);
             }
+            return Some(std::mem::replace(held, waker));
         }
         let new = self.next_key;
         self.next_key = self.next_key.wrapping_add(1);
         *key = Some(new);
-        self.wakers.push((new, waker.clone()));
+        self.wakers.insert(new, waker)
     }
 }
 
@@ -85,7 +90,7 @@ impl Sleepers {
             let mut tasks = self.lock();
             locked();
             self.threads.notify_all();
-            tasks.wakers.drain(..).collect()
+            tasks.wakers.drain().collect()
         };
         for (_, waker) in woken {
             // A panicking waker is the executor's bug: it must not unwind
@@ -94,15 +99,36 @@ impl Sleepers {
         }
     }
 
+    /// The async wait's step: under the lock, `Ready` if `ready` (which
+    /// sets the caller's bit and tests its condition again) says so, else
+    /// registers the task's waker under `key` and returns `Pending`. The
+    /// waker is cloned before the lock is taken, and whichever waker is
+    /// left over is dropped after it is released.
+    pub(crate) fn poll(
+        &self,
+        key: &mut Option<u64>,
+        cx: &mut Context<'_>,
+        ready: impl FnOnce() -> bool,
+    ) -> Poll<()> {
+        let waker = cx.waker().clone();
+        let (outcome, spare) = {
+            let mut tasks = self.lock();
+            if ready() {
+                (Poll::Ready(()), Some(waker))
+            } else {
+                (Poll::Pending, tasks.register(key, waker))
+            }
+        };
+        // The executor's code: contained, as in `notify_all`.
+        let _ = crate::unwind::contain(move || drop(spare));
+        outcome
+    }
+
     /// Removes the entry of `key` (a subscription dropped while its task
     /// waited).
     pub(crate) fn forget(&self, key: Option<u64>) {
         let Some(key) = key else { return };
-        let removed = {
-            let mut tasks = self.lock();
-            let at = tasks.wakers.iter().position(|(k, _)| *k == key);
-            at.map(|at| tasks.wakers.swap_remove(at))
-        };
+        let removed = self.lock().wakers.remove(&key);
         // Dropped outside the lock: a `Waker`'s drop is the executor's.
         let _ = crate::unwind::contain(move || drop(removed));
     }
@@ -128,12 +154,7 @@ impl<'a> Registration<'a> {
     /// condition tested again) says so, else the task registered and
     /// `Pending`.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>, ready: impl FnOnce() -> bool) -> Poll<()> {
-        let mut tasks = self.sleepers.lock();
-        if ready() {
-            return Poll::Ready(());
-        }
-        tasks.register(&mut self.key, cx.waker());
-        Poll::Pending
+        self.sleepers.poll(&mut self.key, cx, ready)
     }
 }
 
@@ -172,9 +193,9 @@ mod tests {
         let (b, wb) = waker();
         let (mut ka, mut kb) = (None, None);
         for _ in 0..3 {
-            sleepers.lock().register(&mut ka, &wa);
+            let _ = sleepers.lock().register(&mut ka, wa.clone());
         }
-        sleepers.lock().register(&mut kb, &wb);
+        let _ = sleepers.lock().register(&mut kb, wb.clone());
         assert_eq!(sleepers.lock().wakers.len(), 2);
         sleepers.forget(kb);
         sleepers.notify_all(|| {});
@@ -182,7 +203,7 @@ mod tests {
         assert_eq!(b.0.load(Ordering::SeqCst), 0);
         assert!(sleepers.lock().wakers.is_empty());
         // After the notify the key's entry is gone: a new poll adds one.
-        sleepers.lock().register(&mut ka, &wa);
+        let _ = sleepers.lock().register(&mut ka, wa.clone());
         assert_eq!(sleepers.lock().wakers.len(), 1);
     }
 }
