@@ -360,11 +360,13 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
     /// blocking it, under any executor, and is woken as soon as a delivery
     /// makes room. With room, it costs what `emit` costs.
     ///
-    /// sigwire has no timer: under `BlockFor(d)` the wait ends with
-    /// `TimedOut` when it is woken (or polled) after `d` and finds no
-    /// room, not at `d`. To
-    /// bound the wait, wrap the future in the runtime's timeout (for
-    /// example `tokio::time::timeout`); dropping it is safe (below).
+    /// Under `BlockFor(d)` the wait ends with `TimedOut` at `d`: a thread
+    /// of sigwire's, started the first time an async wait has a deadline,
+    /// wakes the task then (it runs no task; under `--cfg loom` there is
+    /// none, and the deadline is seen when the task is next polled). A
+    /// task polled after `d` still takes room that came in time.
+    /// Wrapping the future in the runtime's timeout works as well;
+    /// dropping it is safe (below).
     ///
     /// # Cancel safety
     ///
@@ -434,6 +436,8 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
         let capacity = shared.capacity;
         let room = move |now: Snapshot| now.is_closed() || now.pending() < capacity;
         let mut registration = sync::Registration::new(&shared.sleepers);
+        // The deadline handed to the timer once, at the first `Pending`.
+        let mut timed = false;
         loop {
             let timed_out = std::future::poll_fn(|cx| {
                 if shared.base.is_emitting_here() {
@@ -448,7 +452,13 @@ impl<T: Send + Sync + 'static> AsyncSignal<T> {
                     Poll::Pending if deadline.is_some_and(|d| Instant::now() >= d) => {
                         Poll::Ready(Err(RejectReason::TimedOut))
                     }
-                    Poll::Pending => Poll::Pending,
+                    Poll::Pending => {
+                        if let Some(deadline) = deadline.filter(|_| !timed) {
+                            sync::timer::wake_at(deadline, cx.waker());
+                            timed = true;
+                        }
+                        Poll::Pending
+                    }
                 }
             })
             .await;

@@ -5,10 +5,13 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::error::{BoxError, ListenerPanic};
-use crate::sync::{self, Arc, ArcSwap, AtomicUsize, Condvar, ErasedArc, Mutex, Ordering, exec};
+use crate::sync::{
+    self, Arc, ArcSwap, AtomicUsize, Condvar, ErasedArc, Mutex, Ordering, Sleepers, exec,
+};
 use crate::unwind::contain;
 
 /// What a responder returns: an answer, no answer (the request is not for
@@ -75,6 +78,8 @@ struct Gathering<Req: 'static, Resp: 'static> {
     /// Signalled when the gathering is complete (enough answers, or every
     /// responder replied); the caller waits on it.
     complete: Condvar,
+    /// Where a `gather_async` caller's task waits for the same.
+    tasks: Sleepers,
 }
 
 struct Outcomes<Resp> {
@@ -301,42 +306,8 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
         Req: Send + Sync,
         Resp: Send,
     {
-        let responders = Arc::clone(&self.inner.responders.load());
-        let count = responders.len();
-        let gathering = Arc::new(Gathering {
-            request,
-            responders,
-            expected,
-            next: AtomicUsize::new(0),
-            outcomes: Mutex::new(Outcomes {
-                replies: (0..count).map(|_| None).collect(),
-                answered: 0,
-                replied: 0,
-                closed: false,
-            }),
-            complete: Condvar::new(),
-        });
-        // On a thread of the responders' pool, waiting could starve the
-        // jobs (on a one-thread pool, or when every thread waits in a
-        // nested gather), so the caller takes responders too; it is one of
-        // the pool's threads, so one job fewer.
         let on_pool = exec::on_pool(&self.inner.pool);
-        let threads = exec::threads(&self.inner.pool);
-        let jobs = count.min(if on_pool { threads - 1 } else { threads });
-        for _ in 0..jobs {
-            let gathering = sync::downgrade(&gathering);
-            exec::spawn(&self.inner.pool, move || {
-                // A user's `Drop` (the request's, a stopped responder's) may
-                // run here: a panic must not reach rayon (it would abort).
-                contain(move || {
-                    if let Some(gathering) = gathering.upgrade() {
-                        while let Some(index) = gathering.take() {
-                            gathering.reply(index);
-                        }
-                    }
-                });
-            });
-        }
+        let gathering = self.start(request, expected, on_pool);
         let deadline = Instant::now().checked_add(timeout);
         let mut outcomes = sync::lock(&gathering.outcomes);
         loop {
@@ -356,24 +327,126 @@ impl<Req: 'static, Resp: 'static> Requests<Req, Resp> {
                 None => outcomes = sync::wait(&gathering.complete, outcomes, left).0,
             }
         }
-        // Relaxed: only `take`'s read-modify-writes read it; from here on
-        // they see the end (a responder taken before runs, and its reply
-        // finds the gathering closed).
-        gathering.next.store(count, Ordering::Relaxed);
-        outcomes.closed = true;
-        let replies = std::mem::take(&mut outcomes.replies);
         drop(outcomes);
-        let mut gathered = Replies::default();
-        for (entry, reply) in gathering.responders.iter().zip(replies) {
-            let name = Name::clone(&entry.name);
-            match reply {
-                Some(Outcome::Answer(answer)) => gathered.answers.push((name, answer)),
-                Some(Outcome::Declined) => gathered.declined.push(name),
-                Some(Outcome::Failed(error)) => gathered.errors.push((name, error)),
-                None => gathered.timed_out.push(name),
-            }
+        gathering.finish()
+    }
+
+    /// [`gather`](Self::gather) for async code: the same replies, awaited
+    /// without blocking a thread, under any executor. The responders run
+    /// on the pool as `gather`'s do. The timeout is kept by a thread of
+    /// sigwire's, started the first time an async wait has a deadline,
+    /// which wakes the task at it (under `--cfg loom` there is none: the
+    /// deadline is seen when the task is next polled).
+    ///
+    /// Called on a thread of the responders' pool, it is `gather` (which
+    /// takes responders on that thread so that nested requests complete),
+    /// and returns a ready future.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the gathering as `gather` returning
+    /// does: responders not started are never started, replies that come
+    /// later are dropped on the pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use sigwire::bus::Requests;
+    ///
+    /// let quotes = Requests::<&'static str, f64>::new();
+    /// quotes.respond("venue-a", |_: &&str| Ok(Some(101.5)));
+    /// quotes.respond("venue-b", |_: &&str| Ok(Some(101.25)));
+    /// let replies = futures_executor::block_on(
+    ///     quotes.gather_async("ACME", 2, Duration::from_secs(1)),
+    /// );
+    /// assert_eq!(replies.answers().len(), 2);
+    /// ```
+    pub async fn gather_async(
+        &self,
+        request: Req,
+        expected: usize,
+        timeout: Duration,
+    ) -> Replies<Resp>
+    where
+        Req: Send + Sync,
+        Resp: Send,
+    {
+        if exec::on_pool(&self.inner.pool) {
+            return self.gather(request, expected, timeout);
         }
-        gathered
+        let gathering = self.start(request, expected, false);
+        // Closes the gathering if the future is dropped before it ends.
+        let closing = Closing(Some(Arc::clone(&gathering)));
+        let deadline = Instant::now().checked_add(timeout);
+        let mut registration = sync::Registration::new(&gathering.tasks);
+        let mut timed = false;
+        let complete = || sync::lock(&gathering.outcomes).is_complete(expected);
+        std::future::poll_fn(|cx| {
+            if complete() {
+                return Poll::Ready(());
+            }
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Poll::Ready(());
+            }
+            if let Some(deadline) = deadline.filter(|_| !timed) {
+                sync::timer::wake_at(deadline, cx.waker());
+                timed = true;
+            }
+            // Tested again under the tasks' lock: a reply that completes
+            // the gathering after this notifies under it, so after the
+            // registration.
+            registration.poll(cx, complete)
+        })
+        .await;
+        drop(registration);
+        closing.finish()
+    }
+
+    /// Starts a gathering: spawns up to one job per pool thread (one
+    /// fewer `on_pool`, where the caller takes responders too).
+    fn start(&self, request: Req, expected: usize, on_pool: bool) -> Arc<Gathering<Req, Resp>>
+    where
+        Req: Send + Sync,
+        Resp: Send,
+    {
+        let responders = Arc::clone(&self.inner.responders.load());
+        let count = responders.len();
+        let gathering = Arc::new(Gathering {
+            request,
+            responders,
+            expected,
+            next: AtomicUsize::new(0),
+            outcomes: Mutex::new(Outcomes {
+                replies: (0..count).map(|_| None).collect(),
+                answered: 0,
+                replied: 0,
+                closed: false,
+            }),
+            complete: Condvar::new(),
+            tasks: Sleepers::new(),
+        });
+        // On a thread of the responders' pool, waiting could starve the
+        // jobs (on a one-thread pool, or when every thread waits in a
+        // nested gather), so the caller takes responders too; it is one of
+        // the pool's threads, so one job fewer.
+        let threads = exec::threads(&self.inner.pool);
+        let jobs = count.min(if on_pool { threads - 1 } else { threads });
+        for _ in 0..jobs {
+            let gathering = sync::downgrade(&gathering);
+            exec::spawn(&self.inner.pool, move || {
+                // A user's `Drop` (the request's, a stopped responder's) may
+                // run here: a panic must not reach rayon (it would abort).
+                contain(move || {
+                    if let Some(gathering) = gathering.upgrade() {
+                        while let Some(index) = gathering.take() {
+                            gathering.reply(index);
+                        }
+                    }
+                });
+            });
+        }
+        gathering
     }
 
     /// How many responders are registered.
@@ -418,6 +491,31 @@ impl<Req: 'static, Resp: 'static> Inner<Req, Resp> {
 }
 
 impl<Req, Resp> Gathering<Req, Resp> {
+    /// Ends the gathering: no responder starts after this, a reply that
+    /// comes later is dropped on the pool; returns what came.
+    fn finish(&self) -> Replies<Resp> {
+        // Relaxed: only `take`'s read-modify-writes read it; from here on
+        // they see the end (a responder taken before runs, and its reply
+        // finds the gathering closed).
+        let count = self.responders.len();
+        let mut outcomes = sync::lock(&self.outcomes);
+        self.next.store(count, Ordering::Relaxed);
+        outcomes.closed = true;
+        let replies = std::mem::take(&mut outcomes.replies);
+        drop(outcomes);
+        let mut gathered = Replies::default();
+        for (entry, reply) in self.responders.iter().zip(replies) {
+            let name = Name::clone(&entry.name);
+            match reply {
+                Some(Outcome::Answer(answer)) => gathered.answers.push((name, answer)),
+                Some(Outcome::Declined) => gathered.declined.push(name),
+                Some(Outcome::Failed(error)) => gathered.errors.push((name, error)),
+                None => gathered.timed_out.push(name),
+            }
+        }
+        gathered
+    }
+
     /// The next responder to start, if any is left.
     fn take(&self) -> Option<usize> {
         // Relaxed: the read-modify-write alone hands each index out once;
@@ -455,6 +553,33 @@ impl<Req, Resp> Gathering<Req, Resp> {
         outcomes.replies[index] = Some(outcome);
         if outcomes.is_complete(expected) {
             self.complete.notify_all();
+            drop(outcomes);
+            // After the outcomes' lock: a `gather_async` caller tests them
+            // under the tasks' lock (see `gather_async`).
+            self.tasks.notify_all(|| {});
+        }
+    }
+}
+
+/// A gathering closed when dropped: a `gather_async` future dropped before
+/// it ended stops the gathering, as `gather` returning does.
+struct Closing<Req: 'static, Resp: 'static>(Option<Arc<Gathering<Req, Resp>>>);
+
+impl<Req, Resp> Closing<Req, Resp> {
+    fn finish(mut self) -> Replies<Resp> {
+        match self.0.take() {
+            Some(gathering) => gathering.finish(),
+            None => Replies::default(),
+        }
+    }
+}
+
+impl<Req, Resp> Drop for Closing<Req, Resp> {
+    fn drop(&mut self) {
+        if let Some(gathering) = self.0.take() {
+            // The replies gathered so far are the user's values: their
+            // drops are contained, as a late reply's are.
+            contain(move || drop(gathering.finish()));
         }
     }
 }

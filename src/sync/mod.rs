@@ -28,6 +28,8 @@
 //! * [`sleepers`]: [`Sleepers`], where threads and async tasks wait (the
 //!   one waiting primitive, on the mutex and condvar above).
 //! * [`thread`]: [`spin`], one turn of a wait, and `yield_now` (loom only).
+//! * [`timer`]: one thread that wakes async waits at their deadlines (none
+//!   under loom).
 
 mod arc;
 mod arc_swap;
@@ -39,6 +41,7 @@ mod mutex;
 mod queue;
 mod sleepers;
 mod thread;
+pub(crate) mod timer;
 
 pub(crate) use arc::{Arc, ErasedArc, Weak, downgrade};
 pub(crate) use arc_swap::{ArcSwap, Guard};
